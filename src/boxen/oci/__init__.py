@@ -1,0 +1,1 @@
+"""The OCI specifications as types: runtime (``config.json``, state), image and distribution."""
