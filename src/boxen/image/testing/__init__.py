@@ -1,0 +1,8 @@
+"""Testing tools that ship with the image layer: conformance suites and fakes.
+
+* :mod:`boxen.image.testing.content`: ``check_content_store()`` and its cases, run against
+  every content store implementation;
+* :mod:`boxen.image.testing.registry`: ``FakeRegistry``, an in-memory OCI distribution
+  registry served as an httpx ``MockTransport`` handler, for registry client tests without
+  a network.
+"""
