@@ -1,0 +1,193 @@
+"""Pull: reference -> index -> platform manifest -> config -> layers, each verified, then unpack.
+
+An image is fetched top-down, and every step is checked against the step before it::
+
+    docker.io/library/busybox:latest
+      -> GET manifests/latest             an index: its digest is computed from its bytes
+      -> GET manifests/<digest>           the linux/amd64 manifest: must hash to the index's digest
+      -> GET blobs/<config digest>        must match the manifest's config descriptor
+      -> GET blobs/<layer digest> (xN)    at once, each streamed into the content store, which
+                                          refuses bytes that overrun or do not hash to the digest
+      -> image record: name -> index descriptor
+      -> unpack: layers applied to snapshots named by chain ID (``--no-unpack`` skips it)
+
+Blobs already in the content store are not fetched again, so a second pull of an image,
+or a pull of an image sharing layers with one already here, moves only what is new. An
+interrupted download leaves its ingest behind and the next pull resumes it with ``Range``.
+The whole pull holds the data root's GC lock shared, so ``prune`` cannot remove blobs that
+no image names yet.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Callable
+
+from boxen.common import digest as digests
+from boxen.common import jsonio, schema
+from boxen.common.errors import AlreadyExists, InvalidArgument, Unimplemented
+from boxen.common.record import Record
+from boxen.image import content as contents
+from boxen.image import reference as references
+from boxen.image.progress import Progress, short_id
+from boxen.image.registry.client import RegistryClient, Repository
+from boxen.image.store import ImageStore, format_platform, host_platform, select_manifest
+from boxen.oci import image as oci
+
+Explain = Callable[[str], None]
+
+
+class PullResult(Record):
+    name: str
+    target: oci.Descriptor
+    manifest: oci.Descriptor
+    config: oci.Descriptor
+    chain_id: str | None = None
+    fetched: int = 0  # blobs downloaded (0: everything was here already)
+
+
+def image_name(ref: references.Reference) -> str:
+    """The name an image is stored under: with its tag, or by digest when pulled by digest."""
+    return f"{ref.name}:{ref.tag}" if ref.tag else f"{ref.name}@{ref.digest}"
+
+
+def _parse(data: bytes, cls: type, descriptor: oci.Descriptor):
+    source = f"{descriptor.mediaType} {descriptor.digest}"
+    try:
+        return schema.from_json(cls, jsonio.loads(data, source=source))
+    except InvalidArgument as exc:
+        raise InvalidArgument(exc.message, field=f"{source}: {exc.field}" if exc.field else source) from None
+
+
+def check_manifest(manifest: oci.Manifest, descriptor: oci.Descriptor) -> None:
+    """Refuse what cannot be an image: unknown layer types, bad digests, negative sizes."""
+    where = f"manifest {descriptor.digest}"
+    if manifest.config.mediaType not in oci.CONFIG_TYPES:
+        raise Unimplemented(f"config media type {manifest.config.mediaType!r} is not an image config",
+                            field=f"{where}: config.mediaType")
+    for i, d in enumerate((manifest.config, *manifest.layers)):
+        path = "config" if i == 0 else f"layers[{i - 1}]"
+        digests.validate(d.digest, field=f"{where}: {path}.digest")
+        if d.size < 0:
+            raise InvalidArgument(f"negative size {d.size}", field=f"{where}: {path}.size")
+        if i and d.mediaType not in oci.LAYER_TYPES:
+            raise Unimplemented(f"unsupported layer media type {d.mediaType!r}", field=f"{where}: {path}.mediaType")
+
+
+class Puller:
+    """One pull; see :func:`pull`."""
+
+    def __init__(self, content, repo: Repository, progress: Progress, explain: Explain | None, jobs: int) -> None:
+        self.content = content
+        self.repo = repo
+        self.progress = progress
+        self.explain = explain
+        self.jobs = jobs
+        self.fetched = 0
+
+    def say(self, text: str) -> None:
+        if self.explain is not None:
+            self.explain(text)
+
+    def manifest(self, reference: str, expected: oci.Descriptor | None) -> tuple[oci.Descriptor, bytes]:
+        if expected is not None and contents.exists(self.content, expected.digest):
+            self.say(f"{expected.mediaType} {expected.digest} is already in the content store")
+            return expected, contents.read(self.content, expected.digest)
+        descriptor, data = self.repo.fetch_manifest(reference, expected)
+        self.say(f"verified {descriptor.mediaType} {descriptor.digest} ({descriptor.size} bytes)")
+        if not contents.exists(self.content, descriptor.digest):
+            contents.put(self.content, data, descriptor.mediaType)
+            self.fetched += 1
+        return descriptor, data
+
+    def blob(self, descriptor: oci.Descriptor, key: str, what: str) -> None:
+        try:
+            writer = self.content.writer(f"pull-{descriptor.digest}", descriptor)
+        except AlreadyExists:
+            self.progress.item(key, "Already exists")
+            self.say(f"{what} {descriptor.digest} is already in the content store")
+            return
+        with writer:
+            resumed = writer.offset
+            self.progress.item(key, "Downloading", descriptor.size)
+            if resumed:
+                self.progress.advance(key, resumed)
+                self.say(f"resuming {what} {descriptor.digest} at byte {resumed}")
+            self.repo.fetch_blob(descriptor, writer, lambda n: self.progress.advance(key, n))
+        self.fetched += 1
+        self.progress.status(key, "Download complete")
+        self.say(f"verified {what} {descriptor.digest}: {descriptor.size} bytes, digest matches")
+
+    def blobs(self, manifest: oci.Manifest) -> None:
+        jobs = [(manifest.config, "config", "config")]
+        jobs += [(d, short_id(d.digest), f"layer {i + 1}/{len(manifest.layers)} ({d.mediaType})")
+                 for i, d in enumerate(manifest.layers)]
+        for d, key, _ in jobs[1:]:
+            if not contents.exists(self.content, d.digest):
+                self.progress.item(key, "Pulling fs layer")
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+            futures = [pool.submit(self.blob, d, key, what) for d, key, what in jobs]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+
+
+def pull(
+    reference: str,
+    *,
+    content,
+    images: ImageStore,
+    client: RegistryClient,
+    platform: oci.Platform | None = None,
+    progress: Progress | None = None,
+    explain: Explain | None = None,
+    snapshotter=None,
+    jobs: int = 3,
+) -> PullResult:
+    """Pull ``reference`` into ``content`` and name it in ``images``; unpack if given a snapshotter."""
+    progress = progress or Progress()
+    ref = references.parse(reference)
+    platform = platform or host_platform()
+    say = explain or (lambda text: None)
+    say(f"pull {ref} (registry {ref.domain}, repository {ref.path}, platform {format_platform(platform)})")
+    repo = client.repository(ref)
+    say(f"using endpoint {repo.endpoint.url}" + (" (a mirror)" if repo.endpoint.mirror else ""))
+    progress.message(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
+    puller = Puller(content, repo, progress, explain, jobs)
+
+    target, data = puller.manifest(ref.object, None)
+    if ref.digest is None:
+        say(f"tag {ref.tag} resolves to {target.digest}")
+    manifest_desc, manifest_data = target, data
+    if target.mediaType in oci.INDEX_TYPES:
+        index = _parse(data, oci.Index, target)
+        offered = ", ".join(format_platform(d.platform) for d in index.manifests if d.platform)
+        manifest_desc = select_manifest(index, platform)
+        say(f"the index offers {offered or 'no platforms'}; chose {format_platform(platform)}: {manifest_desc.digest}")
+        manifest_desc, manifest_data = puller.manifest(manifest_desc.digest, manifest_desc)
+    elif target.mediaType not in oci.MANIFEST_TYPES:
+        raise Unimplemented(f"{ref} is a {target.mediaType!r}, not an image")
+    manifest = _parse(manifest_data, oci.Manifest, manifest_desc)
+    check_manifest(manifest, manifest_desc)
+    puller.blobs(manifest)
+    config = _parse(contents.read(content, manifest.config.digest), oci.ImageConfig, manifest.config)
+    if len(config.rootfs.diff_ids) != len(manifest.layers):
+        raise InvalidArgument(
+            f"the config lists {len(config.rootfs.diff_ids)} diff_ids for {len(manifest.layers)} layers",
+            field=f"config {manifest.config.digest}: rootfs.diff_ids")
+
+    name = image_name(ref)
+    images.put(name, target)
+    say(f"image {name} -> {target.mediaType} {target.digest}")
+    chain_id = None
+    if snapshotter is not None:
+        from boxen.image.unpack import unpack
+
+        chain_id = unpack(content, snapshotter, manifest, config, explain=explain)
+        for layer in manifest.layers:
+            progress.status(short_id(layer.digest), "Pull complete")
+    progress.message(f"Digest: {target.digest}")
+    status = "Downloaded newer image" if puller.fetched else "Image is up to date"
+    progress.message(f"Status: {status} for {ref.familiar()}")
+    progress.close()
+    return PullResult(name, target, manifest_desc, manifest.config, chain_id, puller.fetched)

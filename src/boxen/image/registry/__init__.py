@@ -1,0 +1,8 @@
+"""The registry client: the OCI distribution protocol, its authentication, its configuration.
+
+* :mod:`.protocol`: the sans-IO core (requests as data, answers read by pure functions);
+* :mod:`.auth`: ``WWW-Authenticate`` challenges, Bearer tokens, Basic auth;
+* :mod:`.config`: mirrors, insecure registries, certs.d CA certificates -> endpoints;
+* :mod:`.credentials`: docker-compatible ``config.json``;
+* :mod:`.client`: the httpx adapter with retries, resumable downloads and uploads.
+"""

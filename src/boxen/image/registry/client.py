@@ -1,0 +1,385 @@
+"""The I/O half of the registry client: sends what :mod:`.protocol` builds, over httpx.
+
+:class:`RegistryClient` holds one httpx connection pool per endpoint, the Bearer tokens, and
+the retry policy; :meth:`RegistryClient.repository` gives a :class:`Repository` bound to one
+repository and one endpoint, with the operations pull and push are made of. The adapter's
+own decisions are few and all about transport:
+
+* **endpoints**: the first of :func:`.config.endpoints` that answers ``GET /v2/`` is used
+  (mirrors first for pulls; HTTPS then plain HTTP for insecure registries); a mirror that
+  lacks a manifest falls through to the next endpoint;
+* **authentication**: a ``401`` is answered once per request, by Basic credentials or a
+  Bearer token (:mod:`.auth`); later requests to the host send the header straight away;
+* **retries**: 408/429/5xx answers and connection errors are retried with backoff; a blob
+  download cut off half way resumes with a ``Range`` request from the byte it reached;
+* **streaming**: blobs flow from the socket into a content-store writer, which hashes them
+  as they arrive and refuses them if they overrun their descriptor.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from typing import BinaryIO, Callable, Iterator
+
+import httpx
+
+from boxen.common.errors import FailedPrecondition, InvalidArgument
+from boxen.image.reference import Reference
+from boxen.image.registry import auth, protocol
+from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
+from boxen.image.registry.protocol import Request, Response
+from boxen.oci.image import Descriptor
+
+Explain = Callable[[str], None]
+Credentials = Callable[[str], "tuple[str, str] | None"]
+CHUNK = 1 << 20
+
+
+def _no_credentials(domain: str) -> None:
+    return None
+
+
+def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | bool:
+    if not endpoint.verify:
+        return False
+    context = ssl.create_default_context()
+    for ca in endpoint.tls.ca_files:
+        context.load_verify_locations(cafile=ca)
+    if endpoint.tls.client_cert:
+        context.load_cert_chain(endpoint.tls.client_cert, endpoint.tls.client_key)
+    return context
+
+
+class RegistryClient:
+    """Connections, credentials, tokens and retries shared by every repository it serves."""
+
+    def __init__(
+        self,
+        config: RegistryConfig | None = None,
+        *,
+        credentials: Credentials = _no_credentials,
+        transport: httpx.BaseTransport | None = None,
+        explain: Explain | None = None,
+        retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 60.0,
+    ) -> None:
+        self.config = config or RegistryConfig({})
+        self.credentials = credentials
+        self.explain = explain
+        self.retries = retries
+        self.sleep = sleep
+        self._transport = transport
+        self._timeout = timeout
+        self._clients: dict[tuple[str, bool], httpx.Client] = {}
+        self._challenges: dict[str, auth.Challenge] = {}
+        self._tokens = auth.TokenCache()
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _say(self, text: str) -> None:
+        if self.explain is not None:
+            self.explain(text)
+
+    def _http(self, endpoint: Endpoint) -> httpx.Client:
+        key = (endpoint.url, endpoint.verify)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                kwargs: dict = {"timeout": httpx.Timeout(self._timeout, connect=10.0), "follow_redirects": True}
+                if self._transport is not None:
+                    kwargs["transport"] = self._transport
+                else:
+                    kwargs["verify"] = _ssl_context(endpoint)
+                    kwargs["limits"] = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+                client = self._clients[key] = httpx.Client(**kwargs)
+            return client
+
+    # --- authentication ----------------------------------------------------------------
+
+    def _authorization(self, endpoint: Endpoint, domain: str, scopes: tuple[str, ...]) -> str | None:
+        challenge = self._challenges.get(endpoint.url)
+        if challenge is None:
+            return None
+        creds = None if endpoint.mirror else self.credentials(domain)
+        if challenge.scheme == "basic":
+            return auth.basic_authorization(*creds) if creds else None
+        key = auth.TokenCache.key(challenge, scopes)
+        with self._token_lock:  # layers fetched at once share one token request
+            return self._bearer(endpoint, challenge, key, scopes, creds)
+
+    def _bearer(self, endpoint: Endpoint, challenge: auth.Challenge, key: tuple[str, str, str],
+                scopes: tuple[str, ...], creds: tuple[str, str] | None) -> str:
+        token = self._tokens.get(key)
+        if token is None:
+            request = auth.token_request(challenge, scopes, creds)
+            self._say(f"  GET {request.url.split('?')[0]} ({request.purpose}, scope {' '.join(scopes)}"
+                      f"{', as ' + creds[0] if creds else ', anonymous'})")
+            response = self._send_raw(endpoint, request, stream=False)
+            protocol.check(request, response, (200,))
+            parsed = auth.parse_token(response.body, self._tokens.clock())
+            self._tokens.put(key, parsed)
+            token = parsed.token
+        return f"Bearer {token}"
+
+    def _learn_challenge(self, endpoint: Endpoint, header: str, request: Request) -> bool:
+        usable = [c for c in auth.parse_challenges(header) if c.scheme in ("bearer", "basic")]
+        if not usable:
+            return False
+        challenge = next((c for c in usable if c.scheme == "bearer"), usable[0])
+        if self._challenges.get(endpoint.url) == challenge:
+            return False  # the same challenge again: the credentials we have are refused
+        self._challenges[endpoint.url] = challenge
+        self._say(f"  {request.method} {request.url} -> 401: {challenge.scheme.capitalize()} authentication "
+                  f"({', '.join(f'{k}={v}' for k, v in challenge.params.items())})")
+        return True
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def _send_raw(self, endpoint: Endpoint, request: Request, *, stream: bool,
+                  content: object = None, headers: dict[str, str] | None = None) -> Response:
+        http = self._http(endpoint)
+        all_headers = dict(request.headers)
+        all_headers.update(headers or {})
+        built = http.build_request(request.method, request.url, headers=all_headers,
+                                   content=content if content is not None else request.body)
+        response = http.send(built, stream=stream)
+        if not stream:
+            return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        return _Streamed(response.status_code, {k.lower(): v for k, v in response.headers.items()}, b"", response)
+
+    def send(self, endpoint: Endpoint, domain: str, request: Request, scopes: tuple[str, ...], *,
+             expect: tuple[int, ...], stream: bool = False, content: Callable[[], object] | None = None,
+             authenticate: bool = True) -> Response:
+        """Send with authentication and retries; raise unless the status is in ``expect``.
+
+        With ``authenticate`` false (the ``/v2/`` ping) a 401 only teaches the challenge.
+        """
+        attempt = 0
+        authenticated = not authenticate
+        while True:
+            headers = {}
+            authorization = self._authorization(endpoint, domain, scopes)
+            if authorization:
+                headers["Authorization"] = authorization
+            try:
+                response = self._send_raw(endpoint, request, stream=stream, headers=headers,
+                                          content=content() if content else None)
+            except httpx.TransportError as exc:
+                if attempt >= self.retries or isinstance(exc, httpx.UnsupportedProtocol):
+                    raise protocol.RegistryUnavailable(f"{request.method} {request.url}: {exc}") from None
+                delay = protocol.retry_delay(attempt, None)
+                self._say(f"  {request.method} {request.url}: {exc}; retrying in {delay:.1f}s")
+                self.sleep(delay)
+                attempt += 1
+                continue
+            if response.status == 401:
+                header = response.headers.get("www-authenticate", "")
+                learned = bool(header) and self._learn_challenge(endpoint, header, request)
+                if learned and not authenticated:
+                    authenticated = True
+                    _close(response)
+                    continue
+            elif protocol.is_retryable(response) and attempt < self.retries:
+                delay = protocol.retry_delay(attempt, response)
+                _close(response)
+                self._say(f"  {request.method} {request.url} -> {response.status}; retrying in {delay:.1f}s")
+                self.sleep(delay)
+                attempt += 1
+                continue
+            self._say(f"  {request.method} {request.url} -> {response.status}"
+                      + (f" ({request.purpose})" if request.purpose else ""))
+            if response.status not in expect:
+                protocol.check(request, _read(response), expect)
+            return response
+
+    def repository(self, ref: Reference, *, push: bool = False) -> Repository:
+        """A client for ``ref``'s repository on the first endpoint that answers."""
+        candidates = endpoints(self.config, ref.domain, ref.api_host(), push=push)
+        errors = []
+        scopes = (auth.scope_for(ref.path, ("pull", "push") if push else ("pull",)),)
+        for endpoint in candidates:
+            request = protocol.ping(endpoint.url)
+            try:
+                self.send(endpoint, ref.domain, request, scopes, expect=(200, 401), authenticate=False)
+            except (protocol.RegistryUnavailable, protocol.UnknownObject) as exc:
+                errors.append(f"{endpoint.url}: {exc}")
+                continue
+            return Repository(self, ref, endpoint, [e for e in candidates if e is not endpoint], scopes)
+        raise protocol.RegistryUnavailable(f"no endpoint of {ref.domain} answered: " + "; ".join(errors))
+
+
+class _Streamed(Response):
+    """A response whose body is still on the wire, in ``raw`` (``body`` stays empty)."""
+
+    raw: object = None
+
+
+def _close(response: Response) -> None:
+    if isinstance(response, _Streamed):
+        response.raw.close()
+
+
+def _read(response: Response) -> Response:
+    if isinstance(response, _Streamed):
+        body = response.raw.read()
+        response.raw.close()
+        return Response(response.status, response.headers, body)
+    return response
+
+
+class Repository:
+    """The operations on one repository at one endpoint (see :mod:`.protocol` for the messages)."""
+
+    def __init__(self, client: RegistryClient, ref: Reference, endpoint: Endpoint, fallbacks: list[Endpoint],
+                 scopes: tuple[str, ...]) -> None:
+        self.client = client
+        self.ref = ref
+        self.endpoint = endpoint
+        self._fallbacks = fallbacks
+        self.scopes = scopes
+
+    def _send(self, request: Request, expect: tuple[int, ...], **kw) -> Response:
+        return self.client.send(self.endpoint, self.ref.domain, request, self.scopes, expect=expect, **kw)
+
+    def fetch_manifest(self, reference: str, expected: Descriptor | None = None) -> tuple[Descriptor, bytes]:
+        """A manifest or index by tag or digest, verified; its descriptor has the media type."""
+        request = protocol.get_manifest(self.endpoint.url, self.ref.path, reference)
+        try:
+            response = self._send(request, (200,))
+        except protocol.UnknownObject:
+            if not self.endpoint.mirror or not self._fallbacks:
+                raise
+            self.client._say(f"  mirror {self.endpoint.url} lacks {reference}; trying {self._fallbacks[0].url}")
+            self.endpoint = self._fallbacks.pop(0)
+            return self.fetch_manifest(reference, expected)
+        descriptor = protocol.verify_manifest(response.body, reference, expected)
+        media_type = protocol.media_type_of(response.body, response.headers.get("content-type"))
+        if expected is not None and expected.mediaType and media_type != expected.mediaType:
+            raise FailedPrecondition(
+                f"manifest {expected.digest} is a {media_type}, but its descriptor says {expected.mediaType}",
+                field="mediaType")
+        return descriptor.replace(mediaType=media_type), response.body
+
+    def fetch_blob(self, descriptor: Descriptor, writer, advance: Callable[[int], None] | None = None) -> None:
+        """Stream a blob into a content-store ``writer``, resuming at ``writer.offset``; commits it."""
+        attempt = 0
+        while True:
+            offset = writer.offset
+            request = protocol.get_blob(self.endpoint.url, self.ref.path, descriptor.digest, offset)
+            response = self._send(request, (200, 206), stream=True)
+            try:
+                self._receive(response, descriptor, offset, writer, advance)
+            except httpx.TransportError as exc:
+                if attempt >= self.client.retries:
+                    raise protocol.RegistryUnavailable(f"downloading {descriptor.digest}: {exc}") from None
+                self.client._say(f"  download of {descriptor.digest} cut at byte {writer.offset}: {exc}; resuming")
+                self.client.sleep(protocol.retry_delay(attempt, None))
+                attempt += 1
+                continue
+            finally:
+                _close(response)
+            writer.commit(descriptor.size, descriptor.digest)
+            return
+
+    @staticmethod
+    def _receive(response: Response, descriptor: Descriptor, offset: int, writer, advance) -> None:
+        assert isinstance(response, _Streamed)
+        skip = offset if response.status == 200 else 0  # the server ignored Range: drop what we have
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit() and "content-encoding" not in response.headers:
+            total = int(length) + (offset if response.status == 206 else 0)
+            if total != descriptor.size:
+                raise FailedPrecondition(
+                    f"blob {descriptor.digest}: registry sends {total} bytes, descriptor says {descriptor.size}",
+                    field="size")
+        for chunk in response.raw.iter_bytes():
+            if skip:
+                cut = min(skip, len(chunk))
+                chunk, skip = chunk[cut:], skip - cut
+                if not chunk:
+                    continue
+            writer.write(chunk)
+            if advance is not None:
+                advance(len(chunk))
+
+    def blob_exists(self, digest: str) -> bool:
+        request = protocol.head_blob(self.endpoint.url, self.ref.path, digest)
+        try:
+            self._send(request, (200,))
+        except protocol.UnknownObject:
+            return False
+        return True
+
+    def manifest_exists(self, reference: str) -> bool:
+        request = protocol.head_manifest(self.endpoint.url, self.ref.path, reference)
+        try:
+            self._send(request, (200,))
+        except protocol.UnknownObject:
+            return False
+        return True
+
+    def mount_blob(self, digest: str, from_repository: str) -> str | None:
+        """Ask for a cross-repository mount: ``None`` if mounted, else an upload URL to use."""
+        scopes = self.scopes + (auth.scope_for(from_repository, ("pull",)),)
+        request = protocol.start_upload(self.endpoint.url, self.ref.path, mount=digest, from_repository=from_repository)
+        response = self.client.send(self.endpoint, self.ref.domain, request, scopes, expect=(201, 202))
+        if response.status == 201:
+            return None
+        return protocol.location(request.url, response)
+
+    def upload_blob(self, descriptor: Descriptor, open_blob: Callable[[], BinaryIO], *, location: str | None = None,
+                    chunk_size: int = 0, advance: Callable[[int], None] | None = None) -> None:
+        """Upload a blob: one PUT (``chunk_size`` 0) or PATCH chunks then PUT."""
+        if location is None:
+            request = protocol.start_upload(self.endpoint.url, self.ref.path)
+            location = protocol.location(request.url, self._send(request, (202,)))
+        if not chunk_size or descriptor.size <= chunk_size:
+            request = protocol.finish_upload(location, descriptor.digest)
+            size = str(descriptor.size)
+            request = request.replace(headers=(("Content-Type", "application/octet-stream"), ("Content-Length", size)))
+            self._send(request, (201, 204), content=lambda: _stream(open_blob, advance))
+            return
+        with open_blob() as f:
+            start = 0
+            while chunk := f.read(chunk_size):
+                request = protocol.patch_chunk(location, chunk, start)
+                location = protocol.location(request.url, self._send(request, (202, 204)))
+                start += len(chunk)
+                if advance is not None:
+                    advance(len(chunk))
+        self._send(protocol.finish_upload(location, descriptor.digest), (201, 204))
+
+    def put_manifest(self, reference: str, media_type: str, data: bytes) -> str | None:
+        request = protocol.put_manifest(self.endpoint.url, self.ref.path, reference, media_type, data)
+        response = self._send(request, (200, 201, 202))
+        return response.headers.get("docker-content-digest")
+
+    def tags(self) -> list[str]:
+        from boxen.common import jsonio
+
+        response = self._send(protocol.list_tags(self.endpoint.url, self.ref.path), (200,))
+        data = jsonio.loads(response.body, source="tags list")
+        tags = data.get("tags") if isinstance(data, dict) else None
+        return sorted(t for t in tags or () if isinstance(t, str))
+
+
+def _stream(open_blob: Callable[[], BinaryIO], advance: Callable[[int], None] | None) -> Iterator[bytes]:
+    with open_blob() as f:
+        while chunk := f.read(CHUNK):
+            if advance is not None:
+                advance(len(chunk))
+            yield chunk
