@@ -31,7 +31,8 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.progress import Progress, short_id
 from boxen.image.registry.client import RegistryClient, Repository
-from boxen.image.store import ImageStore, format_platform, host_platform, select_manifest
+from boxen.image.push import add_source
+from boxen.image.store import ImageStore, format_platform, host_platform, image_name, select_manifest
 from boxen.oci import image as oci
 
 Explain = Callable[[str], None]
@@ -44,11 +45,6 @@ class PullResult(Record):
     config: oci.Descriptor
     chain_id: str | None = None
     fetched: int = 0  # blobs downloaded (0: everything was here already)
-
-
-def image_name(ref: references.Reference) -> str:
-    """The name an image is stored under: with its tag, or by digest when pulled by digest."""
-    return f"{ref.name}:{ref.tag}" if ref.tag else f"{ref.name}@{ref.digest}"
 
 
 def _parse(data: bytes, cls: type, descriptor: oci.Descriptor):
@@ -89,6 +85,9 @@ class Puller:
         if self.explain is not None:
             self.explain(text)
 
+    def label(self, digest: str) -> None:
+        add_source(self.content, digest, self.repo.ref.domain, self.repo.ref.path)
+
     def manifest(self, reference: str, expected: oci.Descriptor | None) -> tuple[oci.Descriptor, bytes]:
         if expected is not None and contents.exists(self.content, expected.digest):
             self.say(f"{expected.mediaType} {expected.digest} is already in the content store")
@@ -106,6 +105,7 @@ class Puller:
         except AlreadyExists:
             self.progress.item(key, "Already exists")
             self.say(f"{what} {descriptor.digest} is already in the content store")
+            self.label(descriptor.digest)
             return
         with writer:
             resumed = writer.offset
@@ -115,6 +115,7 @@ class Puller:
                 self.say(f"resuming {what} {descriptor.digest} at byte {resumed}")
             self.repo.fetch_blob(descriptor, writer, lambda n: self.progress.advance(key, n))
         self.fetched += 1
+        self.label(descriptor.digest)
         self.progress.status(key, "Download complete")
         self.say(f"verified {what} {descriptor.digest}: {descriptor.size} bytes, digest matches")
 

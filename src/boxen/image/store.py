@@ -19,6 +19,7 @@ import time
 from boxen.common import jsonio, schema
 from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
 from boxen.common.record import Record
+from boxen.image import reference
 from boxen.image.content import read
 from boxen.oci import image as oci
 from boxen.oci.image import Descriptor, Platform
@@ -87,6 +88,22 @@ class ImageStore:
         image = self.get(name)
         self._db.execute("DELETE FROM images WHERE name = ?", (name,))
         return image
+
+
+def image_name(ref) -> str:
+    """The name an image is stored under: with its tag, or by digest when it has no tag."""
+    return f"{ref.name}:{ref.tag}" if ref.tag else f"{ref.name}@{ref.digest}"
+
+
+def find_image(images: ImageStore, name: str) -> Image:
+    """An image by any spelling of its name (``busybox`` finds ``docker.io/library/busybox:latest``),
+    or by its digest or a unique prefix of it."""
+    hexdigits = name.removeprefix("sha256:")
+    if len(hexdigits) >= 4 and all(c in "0123456789abcdef" for c in hexdigits):
+        matches = {i.target.digest: i for i in images.list() if i.target.digest.removeprefix("sha256:").startswith(hexdigits)}
+        if len(matches) == 1:
+            return next(iter(matches.values()))
+    return images.get(image_name(reference.parse(name, field="image")))
 
 
 # --- following an image's descriptors ----------------------------------------------------------
