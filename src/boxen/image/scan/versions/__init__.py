@@ -17,7 +17,7 @@ uses the package's ecosystem order, a ``SEMVER`` range uses SemVer whatever the 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from boxen.common.record import Record
 from boxen.image.scan.versions import alpine, debian, pypi, semver

@@ -32,7 +32,7 @@ def _number(text: str, part: str) -> int:
 
 def key(text: str) -> tuple[object, ...]:
     """A sort key: ``key(a) < key(b)`` exactly when ``a`` has lower precedence than ``b``."""
-    core = text[1:] if text.startswith("v") else text
+    core = text.removeprefix("v")
     core, _, _build = core.partition("+")
     core, dash, pre = core.partition("-")
     parts = core.split(".")
