@@ -206,6 +206,18 @@ class RegistryClient:
                 protocol.check(request, _read(response), expect)
             return response
 
+    def check_login(self, ref: Reference) -> None:
+        """Prove the credentials work: an authenticated ``GET /v2/`` (``PermissionDenied`` if not)."""
+        errors = []
+        for endpoint in endpoints(self.config, ref.domain, ref.api_host(), push=True):
+            try:
+                self.send(endpoint, ref.domain, protocol.ping(endpoint.url), (), expect=(200,))
+            except protocol.RegistryUnavailable as exc:
+                errors.append(f"{endpoint.url}: {exc}")
+                continue
+            return
+        raise protocol.RegistryUnavailable(f"no endpoint of {ref.domain} answered: " + "; ".join(errors))
+
     def repository(self, ref: Reference, *, push: bool = False) -> Repository:
         """A client for ``ref``'s repository on the first endpoint that answers."""
         candidates = endpoints(self.config, ref.domain, ref.api_host(), push=push)

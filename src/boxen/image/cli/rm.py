@@ -1,0 +1,34 @@
+"""``boxen-image rm [--no-prune] IMAGE...``: remove names, then what only they referenced.
+
+Like ``docker rmi``: the name goes, and content and snapshots no other image uses are
+garbage-collected right away (``--no-prune`` leaves them for a later ``prune``).
+"""
+
+from __future__ import annotations
+
+from boxen.image.cli import _common
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("rm", help="remove image names (and what only they used)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--no-prune", action="store_true", help="keep unreferenced content for a later prune")
+    p.add_argument("--explain", action="store_true")
+
+
+def run(args) -> int:
+    from boxen.image import gc
+    from boxen.image.store import find_image
+
+    root = _common.root(args)
+    images = _common.images(root)
+    found = [find_image(images, name) for name in args.images]  # all or nothing: check every name first
+    for image in found:
+        images.delete(image.name)
+        print(f"Untagged: {image.name}")
+    if not args.no_prune:
+        with root.gc_lock(exclusive=True):
+            plan = gc.collect(_common.content(root), images, _common.snapshotter(root), explain=_common.explainer(args))
+        for digest in plan.blobs:
+            print(f"Deleted: {digest}")
+    return 0

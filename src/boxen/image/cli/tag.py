@@ -1,0 +1,23 @@
+"""``boxen-image tag SOURCE TARGET``: one more name for the same image (no content is copied)."""
+
+from __future__ import annotations
+
+from boxen.image.cli import _common
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("tag", help="give an image another name")
+    p.add_argument("source")
+    p.add_argument("target")
+
+
+def run(args) -> int:
+    from boxen.image import reference
+    from boxen.image.store import find_image, image_name
+
+    root = _common.root(args)
+    images = _common.images(root)
+    image = find_image(images, args.source)
+    target = reference.parse(args.target, field="target")
+    images.put(image_name(target), image.target, image.labels)
+    return 0
