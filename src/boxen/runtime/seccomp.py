@@ -47,6 +47,10 @@ import errno as _errno
 from boxen.common.errors import InvalidArgument, kernel_error
 from boxen.common.record import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.oci.runtime import LinuxSeccomp, LinuxSeccompArg
+
 #: Actions: the kernel's ``SECCOMP_RET_*`` word for each, and whether it carries data.
 ACTIONS = {
     "SCMP_ACT_KILL": (0x00000000, False),
@@ -167,7 +171,7 @@ class SeccompPlan(Record):
     field: str
 
 
-def _unknown(kind: str, value: str, known, field: str) -> InvalidArgument:
+def _unknown(kind: str, value: str, known: dict, field: str) -> InvalidArgument:
     return InvalidArgument(
         f"unknown {kind} {value!r}; expected one of {', '.join(sorted(known))}", field=field
     )
@@ -191,7 +195,9 @@ def _action(name: str, data: int | None, field: str, data_field: str) -> Seccomp
     return SeccompAction(name, value | data, data)
 
 
-def _conditions(args, field: str) -> tuple[tuple[SeccompCondition, ...], ...]:
+def _conditions(
+    args: tuple[LinuxSeccompArg, ...] | None, field: str
+) -> tuple[tuple[SeccompCondition, ...], ...]:
     if not args:
         return ((),)
     conditions = []
@@ -210,7 +216,7 @@ def _conditions(args, field: str) -> tuple[tuple[SeccompCondition, ...], ...]:
     return (tuple(conditions),)
 
 
-def _flags(names, notify: bool, field: str) -> tuple[tuple[str, ...], int]:
+def _flags(names: tuple[str, ...] | None, notify: bool, field: str) -> tuple[tuple[str, ...], int]:
     if names is None:
         names = ("SECCOMP_FILTER_FLAG_SPEC_ALLOW",)
     kept: list[str] = []
@@ -231,8 +237,8 @@ def _flags(names, notify: bool, field: str) -> tuple[tuple[str, ...], int]:
     return tuple(kept), bits
 
 
-def plan(seccomp, field: str = "linux.seccomp") -> SeccompPlan:
-    """Check ``linux.seccomp`` (a ``boxen.oci.runtime.LinuxSeccomp``) and decide the filter.
+def plan(seccomp: LinuxSeccomp, field: str = "linux.seccomp") -> SeccompPlan:
+    """Check ``linux.seccomp`` and decide the filter.
 
     Raises :class:`InvalidArgument` naming the JSON path of the first mistake and the values
     that would have been accepted.

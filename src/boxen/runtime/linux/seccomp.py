@@ -60,13 +60,15 @@ _BPF_MAXINSNS = 4096
 #: libseccomp's filter attributes and the answer for an unknown name.
 _SCMP_FLTATR_CTL_OPTIMIZE = 8
 _NR_SCMP_ERROR = -1
+#: What libseccomp answers when the kernel or the library lacks an action.
+_UNSUPPORTED = (errno.EOPNOTSUPP, errno.ENOSYS)
 #: runc asks for libseccomp's binary-tree optimisation above this many rules (2.5.4 misbehaves
 #: with it and no rules at all).
 _OPTIMIZE_ABOVE = 32
 
 
 class _Libseccomp:
-    """The libseccomp functions :func:`load` uses, bound once."""
+    """The libseccomp functions this module uses, bound once."""
 
     def __init__(self) -> None:
         try:
@@ -76,7 +78,7 @@ class _Libseccomp:
                 "seccomp needs libseccomp.so.2, which is not installed (Debian package libseccomp2)"
             ) from None
         self.init = lib.function("seccomp_init", c_void_p, c_uint)
-        self.release = lib.function("seccomp_release", None, c_void_p)
+        self.release = lib.function("seccomp_release", None, c_void_p)  # type: ignore[arg-type]  # void
         self.arch_resolve_name = lib.function("seccomp_arch_resolve_name", c_uint, c_char_p)
         self.arch_exist = lib.function("seccomp_arch_exist", c_int, c_void_p, c_uint)
         self.arch_add = lib.function("seccomp_arch_add", c_int, c_void_p, c_uint)
@@ -141,7 +143,8 @@ def _build(lib: _Libseccomp, plan: SeccompPlan, ctx: int) -> None:
             for array, count in arrays:
                 rc = lib.rule_add_array(ctx, rule.action.value, number, count, array)
                 if rc < 0:
-                    raise InvalidArgument(
+                    refused = Unimplemented if -rc in _UNSUPPORTED else InvalidArgument
+                    raise refused(
                         f"libseccomp refused the rule for {name}: {os.strerror(-rc)}", field=rule.source
                     )
 
@@ -169,16 +172,21 @@ def _compile(plan: SeccompPlan) -> bytes:
         lib.release(ctx)
 
 
-def _check(program: bytes, field: str) -> bytes:
+def _problem(program: bytes) -> str | None:
+    """Why ``program`` cannot be a seccomp filter, or None."""
     if not program or len(program) % 8:
-        raise InvalidArgument(
-            f"{len(program)} bytes are not a BPF program of 8-byte instructions", field=field
-        )
+        return f"{len(program)} bytes are not a BPF program of 8-byte instructions"
     if len(program) // 8 > _BPF_MAXINSNS:
-        raise InvalidArgument(
-            f"the filter has {len(program) // 8} BPF instructions; the kernel takes at most {_BPF_MAXINSNS}",
-            field=field,
+        return (
+            f"the filter has {len(program) // 8} BPF instructions; the kernel takes at most {_BPF_MAXINSNS}"
         )
+    return None
+
+
+def _check(program: bytes, field: str) -> bytes:
+    problem = _problem(program)
+    if problem:
+        raise InvalidArgument(problem, field=field)
     return program
 
 
@@ -242,7 +250,7 @@ def export_bpf(plan: SeccompPlan, cache_dir: str | None = None) -> bytes:
             cached = f.read()
     except OSError:
         cached = b""
-    if cached and not len(cached) % 8 and len(cached) // 8 <= _BPF_MAXINSNS:
+    if not _problem(cached):
         return cached
     program = _check(_compile(plan), plan.field)
     _store(cache_dir, path, program)
