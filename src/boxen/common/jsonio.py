@@ -127,8 +127,8 @@ def _encode(value: object, indent: str | None, level: int, out: list[str]) -> No
         raise TypeError(f"{type(value).__name__} cannot be written as JSON")
 
 
-def dumps(value: object, *, indent: int | None = None) -> str:
-    """Write ``value`` as JSON: compact, or with ``indent`` spaces per level."""
+def dumps(value: object, *, indent: int | str | None = None) -> str:
+    """Write ``value`` as JSON: compact, or indented by ``indent`` spaces (or that string) per level."""
     out: list[str] = []
-    _encode(value, " " * indent if indent is not None else None, 0, out)
+    _encode(value, " " * indent if isinstance(indent, int) else indent, 0, out)
     return "".join(out)

@@ -1,8 +1,128 @@
-"""boxen-runtime: the runc-compatible command line (see ``main``)."""
+"""boxen-runtime: an OCI runtime with runc 1.1's command line.
+
+``boxen-runtime [global options] command [command options] [arguments...]``. Each command is a
+module of this package (``create.py``, ``start.py``...) holding its flags and a ``run``
+function that calls ``boxen.runtime.container.Runtime``; this module parses the global flags,
+dispatches, and turns errors into runc's exit status 1 and log line. Only the chosen command's
+module is imported.
+"""
+
+from __future__ import annotations
 
 import sys
 
+from boxen.common.errors import BoxenError, InvalidArgument
+from boxen.runtime.cli.flags import Flag, parse, usage
+
+VERSION = "0.1.0"
+SPEC_VERSION = "1.2.0"
+
+GLOBAL_FLAGS = (
+    Flag("debug", help="enable debug logging"),
+    Flag("log", "str", help="set the log file to write runtime logs to (default is stderr)"),
+    Flag("log-format", "str", "text", help="set the log format ('text' (default), or 'json')"),
+    Flag("root", "str", "/run/boxen-runtime", help="root directory for storage of container state"),
+    Flag("criu", "str", "criu", help="path to the criu binary (checkpoint/restore is not supported)"),
+    Flag("systemd-cgroup", help="enable systemd cgroup support (not available: boxen-runtime uses cgroupfs)"),
+    Flag("rootless", "str", "auto", help="ignore cgroup permission errors ('true', 'false', or 'auto')"),
+    Flag("help,h", help="show help"),
+    Flag("version,v", help="print the version"),
+)
+
+COMMANDS = {
+    "checkpoint": "boxen.runtime.cli.unsupported",
+    "create": "boxen.runtime.cli.create",
+    "delete": "boxen.runtime.cli.delete",
+    "events": "boxen.runtime.cli.events",
+    "exec": "boxen.runtime.cli.exec",
+    "features": "boxen.runtime.cli.features",
+    "kill": "boxen.runtime.cli.kill",
+    "list": "boxen.runtime.cli.list",
+    "pause": "boxen.runtime.cli.pause",
+    "ps": "boxen.runtime.cli.ps",
+    "restore": "boxen.runtime.cli.unsupported",
+    "resume": "boxen.runtime.cli.resume",
+    "run": "boxen.runtime.cli.run",
+    "spec": "boxen.runtime.cli.spec",
+    "start": "boxen.runtime.cli.start",
+    "state": "boxen.runtime.cli.state",
+    "update": "boxen.runtime.cli.update",
+}
+
+
+class Globals:
+    """The global options, and the Runtime they configure (made on first use)."""
+
+    def __init__(self, values: dict, command: str) -> None:
+        from boxen.runtime.cli.log import Logger
+
+        self.values = values
+        self.command = command
+        self.root = values["root"]
+        self.logger = Logger(values["log"], values["log_format"], values["debug"])
+        self._runtime = None
+
+    def runtime(self):
+        if self._runtime is None:
+            from boxen.runtime.container import Runtime
+
+            if self.values["systemd_cgroup"]:
+                from boxen.common.errors import Unimplemented
+
+                raise Unimplemented("systemd cgroup driver is not supported: boxen-runtime manages cgroups "
+                                    "through cgroupfs (drop --systemd-cgroup)", field="--systemd-cgroup")
+            self._runtime = Runtime(self.root, warn=self.logger.warning)
+        return self._runtime
+
+
+def check_args(command: str, args: list[str], exactly: int | None = None, minimum: int | None = None) -> None:
+    """runc's argument-count errors."""
+    if exactly is not None and len(args) != exactly:
+        raise InvalidArgument(f'"{command}" requires exactly {exactly} argument(s)', field=command)
+    if minimum is not None and len(args) < minimum:
+        raise InvalidArgument(f'"{command}" requires a minimum of {minimum} argument(s)', field=command)
+
+
+def _help() -> str:
+    names = "\n".join(f"     {name}" for name in COMMANDS)
+    return (f"NAME:\n   boxen-runtime - an OCI runtime (runc-compatible)\n\nUSAGE:\n   boxen-runtime [global options] "
+            f"command [command options] [arguments...]\n\nCOMMANDS:\n{names}\n\nGLOBAL OPTIONS:\n"
+            f"{usage(GLOBAL_FLAGS)}\n")
+
 
 def main(argv: list[str] | None = None) -> int:
-    print("boxen-runtime: not built yet", file=sys.stderr)
-    return 1
+    argv = sys.argv[1:] if argv is None else argv
+    logger = None
+    try:
+        values, rest = parse(GLOBAL_FLAGS, argv)
+        if values["version"]:
+            sys.stdout.write(f"boxen-runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
+            return 0
+        if values["help"] or not rest:
+            sys.stdout.write(_help())
+            return 0
+        command, args = rest[0], rest[1:]
+        module_name = COMMANDS.get(command)
+        if module_name is None:
+            raise InvalidArgument(f"No help topic for '{command}'", field="command")
+        g = Globals(values, command)
+        logger = g.logger
+        module = __import__(module_name, fromlist=["run"])
+        opts, positional = parse(module.FLAGS, args)
+        if opts.get("help"):
+            sys.stdout.write(f"USAGE:\n   boxen-runtime {module.USAGE}\n\nOPTIONS:\n{usage(module.FLAGS)}\n")
+            return 0
+        return module.run(g, opts, positional)
+    except BoxenError as exc:
+        _fatal(logger, str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fatal(logger, message: str) -> None:
+    if logger is None:
+        from boxen.runtime.cli.log import Logger
+
+        logger = Logger()
+    logger.error(message)

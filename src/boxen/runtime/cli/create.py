@@ -1,0 +1,33 @@
+"""create: make the container and leave its process waiting for ``start``."""
+
+from boxen.runtime.cli import check_args
+from boxen.runtime.cli.flags import Flag
+
+USAGE = "create [command options] <container-id>"
+FLAGS = (
+    Flag("bundle,b", "str", "", help="path to the root of the bundle directory, defaults to the current directory"),
+    Flag("console-socket", "str", help="path to an AF_UNIX socket which will receive the pty master"),
+    Flag("pid-file", "str", help="specify the file to write the process id to"),
+    Flag("no-pivot", help="do not use pivot root to jail process inside rootfs"),
+    Flag("no-new-keyring", help="do not create a new session keyring for the container"),
+    Flag("preserve-fds", "int", 0, help="pass N additional file descriptors to the container"),
+    Flag("explain", help="print what will be done, in plain words, to stderr"),
+    Flag("dry-run", help="with --explain: stop after explaining"),
+    Flag("help,h", help="show help"),
+)
+
+
+def run(g, opts, args) -> int:
+    check_args("create", args, exactly=1)
+    runtime = g.runtime()
+    bundle = opts["bundle"] or "."
+    if opts["explain"]:
+        from boxen.runtime.explain import explain
+
+        explain(runtime, args[0], bundle, opts)
+        if opts["dry_run"]:
+            return 0
+    runtime.create(args[0], bundle, console_socket=opts["console_socket"], pid_file=opts["pid_file"],
+                   no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],
+                   preserve_fds=opts["preserve_fds"])
+    return 0

@@ -1,0 +1,55 @@
+"""events: the container's resource statistics as JSON lines (once with --stats)."""
+
+import sys
+import time
+
+from boxen.common import jsonio
+from boxen.common.errors import FailedPrecondition, InvalidArgument
+from boxen.runtime.cli import check_args
+from boxen.runtime.cli.flags import Flag
+
+USAGE = "events [command options] <container-id>"
+FLAGS = (
+    Flag("interval", "str", "5s", help="set the stats collection interval"),
+    Flag("stats", help="display the container's stats then exit"),
+    Flag("help,h", help="show help"),
+)
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Go's time.ParseDuration for the simple forms: 5s, 500ms, 1m30s."""
+    total, number, i = 0.0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = next((u for u in sorted(_UNITS, key=len, reverse=True) if text.startswith(u, i)), None)
+        if unit is None or not number:
+            raise InvalidArgument(f"invalid duration {text!r}", field="--interval")
+        total += float(number) * _UNITS[unit]
+        number, i = "", i + len(unit)
+    if number or total <= 0:
+        raise InvalidArgument(f"invalid duration {text!r}", field="--interval")
+    return total
+
+
+def run(g, opts, args) -> int:
+    check_args("events", args, exactly=1)
+    runtime = g.runtime()
+    interval = parse_duration(opts["interval"])
+    while True:
+        try:
+            data = runtime.stats(args[0])
+        except FailedPrecondition:
+            if opts["stats"]:
+                raise
+            return 0
+        sys.stdout.write(jsonio.dumps({"type": "stats", "id": args[0], "data": data}) + "\n")
+        sys.stdout.flush()
+        if opts["stats"]:
+            return 0
+        time.sleep(interval)

@@ -1,0 +1,13 @@
+"""pause: freeze every process of the container (cgroup freezer)."""
+
+from boxen.runtime.cli import check_args
+from boxen.runtime.cli.flags import Flag
+
+USAGE = "pause <container-id>"
+FLAGS = (Flag("help,h", help="show help"),)
+
+
+def run(g, opts, args) -> int:
+    check_args("pause", args, exactly=1)
+    g.runtime().pause(args[0])
+    return 0

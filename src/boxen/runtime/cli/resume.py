@@ -1,0 +1,13 @@
+"""resume: thaw a paused container."""
+
+from boxen.runtime.cli import check_args
+from boxen.runtime.cli.flags import Flag
+
+USAGE = "resume <container-id>"
+FLAGS = (Flag("help,h", help="show help"),)
+
+
+def run(g, opts, args) -> int:
+    check_args("resume", args, exactly=1)
+    g.runtime().resume(args[0])
+    return 0

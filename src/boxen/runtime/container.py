@@ -1,0 +1,563 @@
+"""The runtime as a Python library: the OCI lifecycle operations on containers by id.
+
+The runtime spec defines a container's life as a few operations, each a separate command of an
+OCI runtime and a method of :class:`Runtime` here::
+
+    create(id, bundle) --> "created" --start(id)--> "running" --(process exits)--> "stopped"
+                                                                                 --delete(id)-->
+
+``kill`` sends a signal; ``state`` reports the status; runc adds ``run`` (create + start + wait
++ delete), ``exec`` (another process in the container), ``pause``/``resume`` (freeze the
+cgroup), ``ps``, ``events``/``stats`` and ``update``. The spec's MUST rules are enforced here:
+``create`` refuses an id in use, ``start`` needs a *created* container, ``kill`` a live one,
+``delete`` a *stopped* one unless forced.
+
+A failed ``create`` leaves nothing behind: the state directory, the cgroup, and the forked
+processes are removed before the error propagates.
+"""
+
+from __future__ import annotations
+
+import os
+
+from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
+from boxen.oci.runtime import CREATED, PAUSED, RUNNING, STOPPED
+from boxen.runtime import sync
+from boxen.runtime.linux import constants as C
+from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.runtime.plan import ContainerPlan
+
+
+def _warn(log, message: str) -> None:
+    if log is not None:
+        log(message)
+
+
+class Runtime:
+    """OCI runtime operations on the containers under ``root`` (``/run/boxen-runtime``)."""
+
+    def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None) -> None:
+        if kernel is None:
+            from boxen.runtime.linux.kernel import KERNEL as kernel
+        self.root = root
+        self.systemd_cgroup = systemd_cgroup
+        self.kernel = kernel
+        self.warn = warn
+
+    # --- planning ---------------------------------------------------------------------------------
+
+    def plan(self, container_id: str, bundle: str, *, no_pivot: bool = False, no_new_keyring: bool = False,
+             spec=None) -> tuple[object, ContainerPlan]:
+        """Read, check and decide ``bundle``'s config.json: (spec, plan). Nothing is created."""
+        from boxen.oci.runtime import load_config
+        from boxen.runtime.plan import plan_container
+        from boxen.runtime.state import check_id
+        from boxen.runtime.validate import validate
+
+        check_id(container_id)
+        bundle = os.path.abspath(bundle)
+        if spec is None:
+            try:
+                spec = load_config(os.path.join(bundle, "config.json"))
+            except FileNotFoundError:
+                raise NotFound(f"{bundle}/config.json does not exist", field="--bundle") from None
+        validate(spec, bundle)
+        return spec, plan_container(spec, container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring)
+
+    def cgroup_manager(self, plan: ContainerPlan):
+        from boxen.runtime import cgroups
+
+        return cgroups.open_manager(plan.cgroups_path, plan.id, systemd=self.systemd_cgroup)
+
+    # --- create --------------------------------------------------------------------------------------
+
+    def create(self, container_id: str, bundle: str, *, console_socket: str | None = None,
+               pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
+               preserve_fds: int = 0, _console_pair: bool = False) -> Creation:
+        """Create the container: its init waits, in every namespace, for ``start``."""
+        spec, plan = self.plan(container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring)
+        if plan.process.terminal and console_socket is None and not _console_pair:
+            raise InvalidArgument("cannot allocate tty if runc will detach without setting console socket",
+                                  field="--console-socket")
+        if not plan.process.terminal and console_socket is not None:
+            raise InvalidArgument("cannot use console socket if runc will not detach or allocate tty",
+                                  field="--console-socket")
+        creation = Creation(self, spec, plan)
+        creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds)
+        if pid_file:
+            write_pid_file(pid_file, creation.pid)
+        return creation
+
+    # --- start -----------------------------------------------------------------------------------------
+
+    def start(self, container_id: str) -> None:
+        """Let the created container's process run, then run the poststart hooks."""
+        state = ContainerState.load(self.root, container_id)
+        status = state.status()
+        if status != CREATED:
+            raise FailedPrecondition(f"cannot start a container that is {status}" if status != STOPPED
+                                     else "cannot start a container that has stopped")
+        try:
+            fd = os.open(state.fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (FileNotFoundError, OSError):
+            raise FailedPrecondition("cannot start a container whose init process is not waiting") from None
+        try:
+            os.write(fd, b"0")
+            _wait_until_no_reader(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.unlink(state.fifo_path)
+        except FileNotFoundError:
+            pass
+        failure = _read_late_error(state.fifo_path + ".error")
+        if failure:
+            raise BoxenError(f"unable to start container process: {failure}")
+        self._run_hooks(state, "poststart", RUNNING, fail=False)
+
+    # --- observation ------------------------------------------------------------------------------------
+
+    def load(self, container_id: str) -> ContainerState:
+        return ContainerState.load(self.root, container_id)
+
+    def _manager(self, state: ContainerState):
+        saved = state.data.get("cgroup")
+        if not saved:
+            return None
+        from boxen.runtime import cgroups
+
+        return cgroups.reopen(saved)
+
+    def status(self, state: ContainerState) -> str:
+        manager = None
+
+        def frozen() -> bool:
+            nonlocal manager
+            manager = manager or self._manager(state)
+            return manager is not None and manager.frozen()
+
+        return state.status(frozen)
+
+    def state(self, container_id: str) -> dict:
+        """What ``runc state`` prints."""
+        state = self.load(container_id)
+        return state.runc_state(self.status(state))
+
+    def list(self) -> list[dict]:
+        out = []
+        for container_id in ContainerState.ids(self.root):
+            try:
+                state = self.load(container_id)
+            except (NotFound, InvalidArgument):
+                continue
+            out.append(state.runc_state(self.status(state)))
+        return out
+
+    # --- signals ------------------------------------------------------------------------------------------
+
+    def kill(self, container_id: str, signal: int = 15, *, all_processes: bool = False) -> None:
+        state = self.load(container_id)
+        status = self.status(state)
+        if status == STOPPED:
+            raise FailedPrecondition("container not running")
+        if all_processes:
+            manager = self._manager(state)
+            for pid in manager.pids() if manager else [state.pid]:
+                try:
+                    os.kill(pid, signal)
+                except ProcessLookupError:
+                    pass
+            return
+        _signal_process(state, signal)
+
+    # --- delete -------------------------------------------------------------------------------------------
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        state = self.load(container_id)
+        status = self.status(state)
+        if status != STOPPED:
+            if not force:
+                raise FailedPrecondition(f"cannot delete container {container_id} that is not stopped: {status}")
+            self._kill_all(state, status)
+        self._destroy(state)
+
+    def _kill_all(self, state: ContainerState, status: str) -> None:
+        manager = self._manager(state)
+        own_pid_ns = "pid" in state.data.get("new_namespaces", ())
+        try:
+            _signal_process(state, 9)
+        except FailedPrecondition:
+            pass
+        if manager is not None:
+            if not own_pid_ns:
+                for pid in manager.pids():
+                    try:
+                        os.kill(pid, 9)
+                    except ProcessLookupError:
+                        pass
+            if status == PAUSED:
+                manager.thaw()
+        _wait_dead(state)
+
+    def _destroy(self, state: ContainerState) -> None:
+        manager = self._manager(state)
+        if manager is not None:
+            manager.destroy()
+        state.remove()
+        self._run_hooks(state, "poststop", STOPPED, fail=False)
+
+    def _run_hooks(self, state: ContainerState, kind: str, status: str, *, fail: bool) -> None:
+        hooks_json = state.data.get("hooks")
+        if not hooks_json or not hooks_json.get(kind):
+            return
+        from boxen.common.schema import from_json
+        from boxen.oci.runtime import Hooks
+        from boxen.runtime import hooks
+
+        oci_state = state.oci_state(status)
+        try:
+            hooks.run_all(from_json(Hooks, hooks_json, "hooks"), kind, oci_state)
+        except BoxenError as exc:
+            if fail:
+                raise
+            _warn(self.warn, f"{kind} hook failed: {exc}")
+
+    # --- pause, resume, ps, stats, update ---------------------------------------------------------------------
+
+    def pause(self, container_id: str) -> None:
+        state = self.load(container_id)
+        status = self.status(state)
+        if status not in (RUNNING, CREATED):
+            raise FailedPrecondition("container not running")
+        self._require_manager(state).freeze()
+
+    def resume(self, container_id: str) -> None:
+        state = self.load(container_id)
+        if self.status(state) != PAUSED:
+            raise FailedPrecondition("container not paused")
+        self._require_manager(state).thaw()
+
+    def pids(self, container_id: str) -> list[int]:
+        state = self.load(container_id)
+        if self.status(state) == STOPPED:
+            raise FailedPrecondition("container not running")
+        return self._require_manager(state).pids()
+
+    def stats(self, container_id: str) -> dict:
+        state = self.load(container_id)
+        if self.status(state) == STOPPED:
+            raise FailedPrecondition("container not running")
+        return self._require_manager(state).stats()
+
+    def update(self, container_id: str, resources) -> None:
+        state = self.load(container_id)
+        if self.status(state) == STOPPED:
+            raise FailedPrecondition("container not running")
+        self._require_manager(state).update(resources)
+
+    def _require_manager(self, state: ContainerState):
+        manager = self._manager(state)
+        if manager is None:
+            raise FailedPrecondition(f"container {state.id} has no cgroup")
+        return manager
+
+    # --- run and exec -------------------------------------------------------------------------------------------
+
+    def run(self, container_id: str, bundle: str, *, detach: bool = False, keep: bool = False,
+            console_socket: str | None = None, pid_file: str | None = None, no_pivot: bool = False,
+            no_new_keyring: bool = False, preserve_fds: int = 0) -> int:
+        """create + start; in the foreground also wait, forward signals, delete, and return the exit code."""
+        foreground_tty = not detach and console_socket is None
+        creation = self.create(container_id, bundle, console_socket=console_socket, pid_file=pid_file,
+                               no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
+                               _console_pair=foreground_tty)
+        if detach:
+            self.start(container_id)
+            return 0
+        from boxen.runtime.foreground import wait_foreground
+
+        try:
+            with wait_foreground(creation.pid, creation.console_master) as waiter:
+                self.start(container_id)
+                code = waiter.wait()
+        except BaseException:
+            if not keep:
+                self._force_delete(container_id)
+            raise
+        if not keep:
+            self._force_delete(container_id)
+        return code
+
+    def _force_delete(self, container_id: str) -> None:
+        try:
+            self.delete(container_id, force=True)
+        except NotFound:
+            pass
+
+    def exec(self, container_id: str, process, *, detach: bool = False, console_socket: str | None = None,
+             pid_file: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
+             cgroup: str | None = None) -> int:
+        """Start ``process`` (an ``oci.runtime.Process``) in the container; return its exit code (0 if detached)."""
+        from boxen.runtime.execution import Execution
+
+        state = self.load(container_id)
+        status = self.status(state)
+        if status == PAUSED and not ignore_paused:
+            raise FailedPrecondition("cannot exec in a paused container (use --ignore-paused to override)")
+        if status not in (CREATED, RUNNING, PAUSED):
+            raise FailedPrecondition(f"cannot exec in a {status} container")
+        execution = Execution(self, state, process)
+        return execution.run(detach=detach, console_socket=console_socket, pid_file=pid_file,
+                             preserve_fds=preserve_fds, cgroup=cgroup)
+
+
+class Creation:
+    """One ``create``: the parent's side of the conversation in ``boxen.runtime.sync``."""
+
+    def __init__(self, runtime: Runtime, spec, plan: ContainerPlan) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.plan = plan
+        self.pid = 0
+        self.console_master: int | None = None
+
+    def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int) -> None:
+        from boxen.runtime.init import InitContext, setup_stage
+
+        runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
+        state = ContainerState.new(runtime.root, plan.id)
+        manager = None
+        fds: list[int] = []
+        setup_pid = 0
+        parent = child = None
+        console_parent = None
+        try:
+            ns_fds = {}
+            for i, (kind, path) in enumerate(plan.joined):
+                try:
+                    ns_fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as exc:
+                    raise NotFound(f"cannot open namespace {path}: {os.strerror(exc.errno or 0)}",
+                                   field=f"linux.namespaces ({kind})") from None
+                fds.append(ns_fds[kind])
+            manager = runtime.cgroup_manager(plan)
+            linux = self.spec.linux
+            writes = manager.plan(linux.resources, tuple(linux.devices or ()))
+            manager.create()
+            manager.apply(writes)
+            os.mkfifo(state.fifo_path, 0o600)
+            console_fd = None
+            if plan.process.terminal:
+                if console_socket is not None:
+                    from boxen.runtime.console import connect
+
+                    console_fd = connect(console_socket)
+                else:
+                    from boxen.runtime.console import pair
+
+                    console_parent, console_fd = pair()
+                fds.append(console_fd)
+            interpreter = os.stat("/proc/self/exe")
+            parent, child = sync.Channel.pair()
+            k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+            ctx = InitContext(
+                kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_path=state.fifo_path, cgroup=manager,
+                cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
+                preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
+                hooks=self.spec.hooks, setgroups=True,
+            )
+            setup_pid = os.fork()
+            if setup_pid == 0:
+                parent.close()
+                setup_stage(ctx)
+            child.close()
+            child = None
+            self._converse(parent, state, setup_pid, manager)
+            setup_pid = 0
+            if console_parent is not None:
+                from boxen.runtime.console import recv_fd
+
+                self.console_master = recv_fd(console_parent)
+        except BaseException:
+            self._rollback(state, manager, setup_pid)
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+            for channel in (parent, child):
+                if channel is not None:
+                    channel.close()
+            if console_parent is not None:
+                os.close(console_parent)
+
+    def _converse(self, channel: sync.Channel, state: ContainerState, setup_pid: int, manager) -> None:
+        plan = self.plan
+        while True:
+            message = channel.recv()
+            if message is None:
+                raise BoxenError("container init exited before the container was created")
+            kind = message["type"]
+            if kind == sync.ERROR:
+                sync.raise_error(message)
+            elif kind == sync.USERNS_READY:
+                _write_id_maps(setup_pid, plan)
+                channel.send(sync.USERNS_MAPPED)
+            elif kind == sync.INIT_PID:
+                self.pid = message["pid"]
+                os.waitpid(setup_pid, 0)
+                self._save(state, manager, creating=True)
+            elif kind == sync.HOOKS:
+                hooks = self.spec.hooks
+                from boxen.runtime import hooks as hook_runner
+
+                oci_state = state.oci_state("creating")
+                hook_runner.run_all(hooks, "prestart", oci_state)
+                hook_runner.run_all(hooks, "createRuntime", oci_state)
+                channel.send(sync.HOOKS_DONE)
+            elif kind == sync.CREATED:
+                self._save(state, manager, creating=False)
+                return
+
+    def _save(self, state: ContainerState, manager, *, creating: bool) -> None:
+        from boxen.common.schema import to_json
+
+        plan, spec = self.plan, self.spec
+        if not state.data:
+            namespaces = {}
+            from boxen.runtime.namespaces import PROC_NAMES
+
+            for kind in plan.new_kinds:
+                namespaces[kind] = f"/proc/{self.pid}/ns/{PROC_NAMES[kind]}"
+            for kind, path in plan.joined:
+                namespaces[kind] = path
+            state.data.update(
+                id=plan.id,
+                bundle=plan.bundle,
+                rootfs=plan.rootfs.rootfs,
+                pid=self.pid,
+                pid_start=process_start_time(self.pid),
+                created=rfc3339_nano(_now_ns()),
+                owner="",
+                annotations=plan.annotations,
+                new_namespaces=list(plan.new_kinds),
+                namespaces=namespaces,
+                cgroup=manager.saved(),
+                process=to_json(spec.process),
+                seccomp=to_json(spec.linux.seccomp) if spec.linux.seccomp else None,
+                hooks=to_json(spec.hooks) if spec.hooks else None,
+            )
+        state.data["creating"] = creating
+        if not creating:
+            del state.data["creating"]
+        state.save()
+
+    def _rollback(self, state: ContainerState, manager, setup_pid: int) -> None:
+        """Undo a failed create: no process, cgroup or state directory may remain."""
+        for pid in (setup_pid, self.pid):
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+        if self.console_master is not None:
+            os.close(self.console_master)
+            self.console_master = None
+        if manager is not None:
+            try:
+                manager.destroy()
+            except BoxenError:
+                pass
+        state.remove()
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def _cgroup_mounts(manager) -> tuple[tuple[str, str], ...]:
+    """(directory name under /sys/fs/cgroup, host path of the container's cgroup) per hierarchy."""
+    return tuple(manager.mount_sources())
+
+
+def _write_id_maps(pid: int, plan: ContainerPlan) -> None:
+    """Write the user namespace's id maps (the parent is root: any mapping is allowed)."""
+    for name, maps in (("uid_map", plan.uid_mappings), ("gid_map", plan.gid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        except OSError as exc:
+            raise InvalidArgument(f"the kernel refused the mapping {text.strip()!r}: {os.strerror(exc.errno or 0)}",
+                                  field=f"linux.{name[:3]}Mappings") from None
+        finally:
+            os.close(fd)
+
+
+def _wait_until_no_reader(fd: int) -> None:
+    """Wait until the FIFO's reader (the init) is gone: it exec'd (close-on-exec) or died."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, 0)
+    while True:
+        for _, event in poller.poll():
+            if event & (select.POLLERR | select.POLLHUP):
+                return
+
+
+def _read_late_error(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _signal_process(state: ContainerState, signal: int) -> None:
+    """Signal the init through a pidfd, after checking the pid still names our process."""
+    try:
+        pidfd = os.pidfd_open(state.pid)
+    except ProcessLookupError:
+        raise FailedPrecondition("container not running") from None
+    try:
+        if not state.alive():
+            raise FailedPrecondition("container not running")
+        from boxen.runtime.linux.kernel import KERNEL
+
+        KERNEL.pidfd_send_signal(pidfd, signal)
+    finally:
+        os.close(pidfd)
+
+
+def _wait_dead(state: ContainerState, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while state.alive():
+        if time.monotonic() > deadline:
+            raise BoxenError(f"container {state.id} did not die after SIGKILL")
+        time.sleep(0.005)
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Write ``pid`` to ``path`` atomically (as runc does: no newline)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write pid file {path}: {os.strerror(exc.errno or 0)}", field="--pid-file") from None
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)

@@ -1,0 +1,475 @@
+"""The container's side of ``create`` and ``exec``: what the forked processes do.
+
+``boxen-runtime`` does not re-execute itself the way runc does (``runc init``): it forks, and
+the child already holds the decided plan in memory. Two processes are forked, as
+``boxen.runtime.sync`` draws:
+
+**setup** (:func:`setup_stage`) joins the container's cgroup, then the user namespace (created
+or joined; the parent writes the id maps), marks itself non-dumpable (so that no process in the
+container can open its memory or ``/proc/<pid>/exe``, which is the host's Python), joins the
+namespaces given by path and creates the new ones, and forks the **init** (a new pid namespace
+only applies to children). It reports the init's pid and exits.
+
+**init** (:func:`init_stage`) builds the root filesystem (``boxen.runtime.mounter``), sets the
+hostname and sysctls, lets the parent run its hooks, switches root, sets up the terminal, then
+turns itself into the container's process: rlimits, session keyring, capabilities bounding set,
+user and groups, capability sets, working directory, umask, no_new_privs, seccomp. It reports
+*created* and waits on the exec FIFO until ``start``. Then it runs the ``startContainer`` hooks
+and calls ``execveat``.
+
+``exec`` (:func:`exec_setup_stage`) follows the same two stages, joining every namespace of the
+running container instead of creating any.
+
+**The host's interpreter stays out of reach.** Until ``execveat``, these processes *are* the
+host's Python binary, and a process that can open ``/proc/<pid>/exe`` and write to it would
+replace it for the whole host (runc's CVE-2019-5736). Three defences: the processes are
+non-dumpable from before they enter the container's namespaces (the kernel then refuses other
+processes access to their ``/proc/<pid>`` entries); every descriptor but stdio and
+``--preserve-fds`` is closed on exec; and the program to run is opened and checked first (and so
+is each interpreter of a ``#!`` script, which is run by the runtime the way the kernel would run
+it) so that the host interpreter itself, however it is named (``/proc/self/exe``), is refused,
+and the file checked is the one executed (``execveat`` on the opened descriptor).
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+import stat
+
+
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound, PermissionDenied
+from boxen.runtime import capabilities, sync
+from boxen.runtime.linux import constants as C
+from boxen.runtime.namespaces import FLAGS
+from boxen.runtime.state import hook_state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.runtime.linux.kernel import Kernel
+    from boxen.runtime.plan import ContainerPlan, ProcessPlan
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_INFINITY = 2**64 - 1
+_MAX_SCRIPT_DEPTH = 4
+
+
+class InitContext:
+    """What the forked processes of ``create`` need, prepared by the parent before forking."""
+
+    __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_path", "cgroup", "cgroup_mounts", "cgroup_version",
+                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups")
+
+    def __init__(self, **values: object) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+
+class ExecContext:
+    """What the forked processes of ``exec`` need."""
+
+    __slots__ = ("kernel", "process", "channel", "ns_fds", "cgroup", "console_fd", "preserve_fds", "interpreter",
+                 "setgroups", "detach")
+
+    def __init__(self, **values: object) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+
+# --- the setup stage ------------------------------------------------------------------------------
+
+
+def reset_signals() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; ignored signals stay ignored across execve, so restore them."""
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(sig, _signal.SIG_DFL)
+
+
+def setup_stage(ctx: InitContext) -> None:
+    """Runs in the first child of ``create``; never returns."""
+    try:
+        reset_signals()
+        k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
+        if ctx.cgroup is not None:
+            ctx.cgroup.join(0)
+        _enter_user_namespace(ctx, k, channel, "user" in plan.new_kinds)
+        k.prctl(C.PR_SET_DUMPABLE, 0)
+        for kind, path in plan.joined:
+            if kind != "user":
+                k.setns(ctx.ns_fds[kind], FLAGS[kind], path)
+        flags = plan.new_namespaces & ~(C.CLONE_NEWUSER | C.CLONE_NEWCGROUP)
+        if flags:
+            k.unshare(flags)
+        if plan.time_offsets:
+            _write("/proc/self/timens_offsets", "".join(f"{c} {s} {n}\n" for c, s, n in plan.time_offsets))
+        pid = os.fork()
+        if pid == 0:
+            init_stage(ctx)
+        channel.send(sync.INIT_PID, pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 (report everything to the parent)
+        ctx.channel.send_error(exc)
+        os._exit(1)
+
+
+def _enter_user_namespace(ctx, k: Kernel, channel, new: bool) -> None:
+    fd = ctx.ns_fds.get("user")
+    if fd is not None:
+        k.setns(fd, C.CLONE_NEWUSER, "user namespace")
+    if new:
+        k.unshare(C.CLONE_NEWUSER)
+        channel.send(sync.USERNS_READY)
+        channel.expect(sync.USERNS_MAPPED)
+    if fd is not None or new:
+        # Become root of the namespace (if root is mapped) so files are made as root inside.
+        try:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except OSError:
+            pass
+
+
+# --- the init stage ---------------------------------------------------------------------------------
+
+
+def init_stage(ctx: InitContext) -> None:
+    """Runs as the container's first process; becomes the user's program, or exits."""
+    k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
+    try:
+        from boxen.runtime.mounter import Mounter
+
+        preload(plan.process, ctx.hooks)
+        host_pid = int(os.readlink("/proc/self"))
+        if plan.new_namespaces & C.CLONE_NEWCGROUP:
+            k.unshare(C.CLONE_NEWCGROUP)
+        os.setsid()
+        process = plan.process
+        if process.oom_score_adj is not None:
+            _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
+        fifo = os.open(ctx.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # Where to leave an error that happens after ``create`` returned, for ``start`` to read.
+        late_error = os.open(ctx.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
+        mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
+                          cgroup_version=ctx.cgroup_version or 1,
+                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP))
+        mounter.prepare()
+        _make_cwd(mounter, process.cwd)
+        if plan.hostname is not None:
+            k.sethostname(plan.hostname)
+        if plan.domainname is not None:
+            k.setdomainname(plan.domainname)
+        for key, value in plan.sysctl:
+            _write("/proc/sys/" + key.replace(".", "/"), value)
+        hooks = ctx.hooks
+        if hooks is not None and (hooks.prestart or hooks.createRuntime):
+            channel.send(sync.HOOKS)
+            channel.expect(sync.HOOKS_DONE)
+        if hooks is not None and hooks.createContainer:
+            from boxen.runtime import hooks as hook_runner
+
+            hook_runner.run_all(hooks, "createContainer", hook_state(plan, "creating", host_pid))
+        mounter.switch_root()
+        mounter.finalize()
+        if process.terminal:
+            from boxen.runtime import console
+
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=True)
+        if plan.personality is not None:
+            k.personality(plan.personality)
+        if not plan.no_new_keyring:
+            _join_keyring(k, f"_ses.{plan.id}")
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0)
+        channel.send(sync.CREATED)
+    except BaseException as exc:  # noqa: BLE001
+        channel.send_error(exc)
+        os._exit(1)
+    try:
+        _wait_for_start(fifo)
+        if hooks is not None and hooks.startContainer:
+            from boxen.runtime import hooks as hook_runner
+
+            hook_runner.run_all(hooks, "startContainer", hook_state(plan, "created", host_pid))
+        program.execute(k)
+    except BaseException as exc:  # noqa: BLE001
+        _report_late(exc, late_error)
+        os._exit(1)
+
+
+def preload(process: ProcessPlan, hooks=None) -> None:
+    """Import now what runs after the root switch: the host's Python library is out of reach then."""
+    import select  # noqa: F401 (waiting for start)
+
+    if process.rlimits:
+        import resource  # noqa: F401
+    if process.terminal:
+        import fcntl  # noqa: F401
+        import termios  # noqa: F401
+
+        from boxen.runtime import console  # noqa: F401
+    if process.seccomp is not None:
+        from boxen.runtime.linux import seccomp  # noqa: F401 (also loads libseccomp.so)
+    if hooks is not None and hooks.startContainer:
+        from boxen.runtime import hooks as hook_runner  # noqa: F401
+    from boxen.common.errors import Unimplemented, kernel_error  # noqa: F401
+
+
+def _wait_for_start(fifo: int) -> None:
+    """Block until ``start`` writes to the exec FIFO (see ``boxen.runtime.state``)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fifo, select.POLLIN)
+    while True:
+        try:
+            poller.poll()
+            if os.read(fifo, 1):
+                return
+        except BlockingIOError:
+            continue
+        except InterruptedError:
+            continue
+
+
+def _report_late(exc: BaseException, error_fd: int) -> None:
+    """After ``create`` returned, nobody listens on the channel: leave the error where ``start``
+    looks (``exec.fifo.error``, opened before the root switch) and on the container's stderr."""
+    message = str(exc) if isinstance(exc, BoxenError) else f"{type(exc).__name__}: {exc}"
+    for fd, text in ((error_fd, message), (2, f"boxen-runtime: container init failed: {message}\n")):
+        try:
+            os.write(fd, text.encode())
+        except OSError:
+            pass
+
+
+def _make_cwd(mounter, cwd: str) -> None:
+    """Create the working directory inside the rootfs if the image lacks it (as runc does)."""
+    fd = mounter.make_in_root(cwd, "dir")
+    os.close(fd)
+
+
+def _join_keyring(k: Kernel, name: str) -> None:
+    from boxen.common.errors import Unimplemented
+
+    try:
+        k.join_session_keyring(name)
+    except Unimplemented:
+        pass  # kernels without keyrings (ENOSYS)
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    except OSError as exc:
+        from boxen.common.errors import kernel_error
+
+        raise kernel_error(exc.errno or 0, "write", path, value.strip()) from None
+    finally:
+        os.close(fd)
+
+
+# --- becoming the container's process ----------------------------------------------------------------
+
+
+class Program:
+    """The checked executable and the final arguments for ``execveat``."""
+
+    __slots__ = ("fd", "argv", "env", "seccomp_plan", "display")
+
+    def __init__(self, fd: int, argv: list[str], env: list[str], seccomp_plan, display: str) -> None:
+        self.fd = fd
+        self.argv = argv
+        self.env = env
+        self.seccomp_plan = seccomp_plan
+        self.display = display
+
+    def execute(self, k: Kernel) -> None:
+        """Load the late seccomp filter (if any) and replace this process. Returns only by raising."""
+        if self.seccomp_plan is not None:
+            from boxen.runtime.linux import seccomp as seccomp_loader
+
+            seccomp_loader.load(self.seccomp_plan)
+        k.execveat(self.fd, "", self.argv, self.env, C.AT_EMPTY_PATH, display=self.display)
+
+
+def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int) -> Program:
+    """Everything between "the container exists" and "exec": limits, identity, privileges, program.
+
+    The seccomp filter is loaded here when it must be (without no_new_privs, loading needs
+    CAP_SYS_ADMIN, so before capabilities are dropped), otherwise just before exec, so that as few
+    of the runtime's own system calls as possible run under it.
+    """
+    _set_rlimits(process)
+    env = list(process.env)
+    program_path = find_executable(process.args[0], env)
+    fd, argv = open_program(program_path, list(process.args), interpreter)
+    early_seccomp = process.seccomp is not None and not process.no_new_privileges
+    if early_seccomp:
+        from boxen.runtime.linux import seccomp as seccomp_loader
+
+        seccomp_loader.load(process.seccomp)
+    _set_identity(k, process, setgroups)
+    try:
+        os.chdir(process.cwd)
+    except OSError as exc:
+        raise PermissionDenied(f"cannot change to working directory {process.cwd}: {os.strerror(exc.errno or 0)}",
+                               field="process.cwd") from None
+    os.umask(process.umask if process.umask is not None else 0o022)
+    if process.no_new_privileges:
+        k.prctl(C.PR_SET_NO_NEW_PRIVS, 1)
+    k.close_range(3 + preserve_fds, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC)
+    for extra in range(3, 3 + preserve_fds):
+        try:
+            os.set_inheritable(extra, True)
+        except OSError:
+            pass
+    late = process.seccomp if process.seccomp is not None and not early_seccomp else None
+    return Program(fd, argv, env, late, program_path)
+
+
+def _set_rlimits(process: ProcessPlan) -> None:
+    if not process.rlimits:
+        return
+    import resource
+
+    for name, number, soft, hard in process.rlimits:
+        limits = tuple(resource.RLIM_INFINITY if v >= 2**63 else v for v in (soft, hard))
+        try:
+            resource.setrlimit(number, limits)
+        except (OSError, ValueError) as exc:
+            raise PermissionDenied(f"setrlimit {name} to {soft}/{hard}: {exc}", field="process.rlimits") from None
+
+
+def _set_identity(k: Kernel, process: ProcessPlan, setgroups: bool) -> None:
+    """Bounding set, then user and groups (keeping capabilities across setuid), then the sets."""
+    caps = process.capabilities
+    if caps is not None:
+        for number in range(capabilities.last_cap() + 1):
+            if not caps.bounding >> number & 1:
+                k.prctl(C.PR_CAPBSET_DROP, number)
+    k.prctl(C.PR_SET_KEEPCAPS, 1)
+    try:
+        if setgroups:
+            os.setgroups(list(process.additional_gids))
+        os.setresgid(process.gid, process.gid, process.gid)
+        os.setresuid(process.uid, process.uid, process.uid)
+    except OSError as exc:
+        raise PermissionDenied(f"cannot switch to uid {process.uid} gid {process.gid}: {os.strerror(exc.errno or 0)}",
+                               field="process.user") from None
+    k.prctl(C.PR_SET_KEEPCAPS, 0)
+    if caps is None:
+        return
+    _, permitted, _ = k.capget()
+    k.capset(caps.effective & permitted, caps.permitted & permitted, caps.inheritable & permitted)
+    k.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_CLEAR_ALL)
+    for number in range(capabilities.last_cap() + 1):
+        if caps.ambient >> number & 1:
+            try:
+                k.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, number)
+            except (PermissionDenied, InvalidArgument):
+                pass  # not in permitted and inheritable: the kernel refuses, and runc ignores it too
+
+
+def find_executable(name: str, env: list[str]) -> str:
+    """Resolve ``args[0]`` the way execvp does, with the process's own PATH."""
+    if "/" in name:
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for directory in path.split(":"):
+        candidate = f"{directory or '.'}/{name}"
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
+            return candidate
+    raise NotFound(f'exec: "{name}": executable file not found in $PATH', field="process.args[0]")
+
+
+def open_program(path: str, argv: list[str], interpreter, depth: int = 0) -> tuple[int, list[str]]:
+    """Open the program to run; for a ``#!`` script, open its interpreter (recursively) instead.
+
+    Returns the descriptor to ``execveat`` and the argument vector, built as the kernel's
+    ``binfmt_script`` would: ``interpreter [optional-arg] script args...``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except PermissionError:
+        fd = os.open(path, C.O_PATH | os.O_CLOEXEC)  # execute-only binaries cannot be read
+    except FileNotFoundError:
+        raise NotFound(f'exec: "{path}": no such file or directory', field="process.args[0]") from None
+    except OSError as exc:
+        raise InvalidArgument(f'exec: "{path}": {os.strerror(exc.errno or 0)}', field="process.args[0]") from None
+    st = os.fstat(fd)
+    if interpreter is not None and (st.st_dev, st.st_ino) == interpreter:
+        os.close(fd)
+        raise PermissionDenied(f'exec: "{path}" is the runtime\'s own interpreter; refusing to run it in a container',
+                               field="process.args[0]")
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InvalidArgument(f'exec: "{path}": not a regular file', field="process.args[0]")
+    try:
+        head = os.pread(fd, 256, 0)
+    except OSError:
+        head = b""
+    if not head.startswith(b"#!"):
+        return fd, argv
+    if depth >= _MAX_SCRIPT_DEPTH:
+        os.close(fd)
+        raise InvalidArgument(f'exec: "{path}": too many levels of #! interpreters', field="process.args[0]")
+    line = head[2:].split(b"\n", 1)[0].strip()
+    os.close(fd)
+    if not line:
+        raise InvalidArgument(f'exec: "{path}": empty #! line', field="process.args[0]")
+    parts = line.split(None, 1)
+    interp = os.fsdecode(parts[0])
+    new_argv = [interp] + ([os.fsdecode(parts[1].strip())] if len(parts) > 1 else []) + [path] + argv[1:]
+    return open_program(interp, new_argv, interpreter, depth + 1)
+
+
+# --- exec ------------------------------------------------------------------------------------------------
+
+
+def exec_setup_stage(ctx: ExecContext) -> None:
+    """First child of ``exec``: join the container, fork the process; never returns."""
+    try:
+        reset_signals()
+        k, channel = ctx.kernel, ctx.channel
+        k.prctl(C.PR_SET_DUMPABLE, 0)
+        if ctx.cgroup is not None:
+            ctx.cgroup.join(0)
+        if "user" in ctx.ns_fds:
+            k.setns(ctx.ns_fds["user"], C.CLONE_NEWUSER, "user namespace")
+        for kind in ("ipc", "uts", "network", "pid", "cgroup", "time", "mount"):
+            if kind in ctx.ns_fds:
+                k.setns(ctx.ns_fds[kind], FLAGS[kind], kind)
+        pid = os.fork()
+        if pid == 0:
+            exec_process_stage(ctx)
+        channel.send(sync.INIT_PID, pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001
+        ctx.channel.send_error(exc)
+        os._exit(1)
+
+
+def exec_process_stage(ctx: ExecContext) -> None:
+    """The exec'd process inside the container: set up, then execveat (which closes the channel)."""
+    k, channel, process = ctx.kernel, ctx.channel, ctx.process
+    try:
+        if process.terminal:
+            from boxen.runtime import console
+
+            os.setsid()
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=False)
+        elif ctx.detach:
+            os.setsid()
+        if process.oom_score_adj is not None:
+            _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0)
+        program.execute(k)
+    except BaseException as exc:  # noqa: BLE001
+        channel.send_error(exc)
+        os._exit(1)
+

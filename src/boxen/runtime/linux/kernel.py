@@ -1,0 +1,159 @@
+"""The system calls that build a container, one thin method each.
+
+A container is an ordinary process that the kernel has been asked to treat differently:
+``unshare``/``setns`` give it its own namespaces (its own view of mounts, pids, hostname,
+network...), ``mount`` and ``pivot_root`` give it its own root filesystem, ``capset`` and
+``prctl`` take privileges away, and ``execveat`` finally replaces the runtime with the
+container's program. Python's ``os`` module covers the rest (``setresuid``, ``setgroups``,
+``mknod``, ``chroot``, ``setrlimit`` through ``resource``).
+
+:class:`Kernel` is the only object that makes these calls; the runtime's executors receive it
+as a parameter, so unit tests can pass the recording ``FakeKernel`` from
+``boxen.runtime.linux.fake`` instead. Every failure raises a classified
+:class:`~boxen.common.errors.KernelError` carrying errno, syscall and path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from boxen.runtime.linux import constants as C
+from boxen.runtime.linux.libc import (
+    buffer,
+    buffer_from,
+    c_char_p,
+    c_int,
+    c_ulong,
+    c_void_p,
+    check,
+    libc,
+    syscall,
+)
+
+_unshare = libc.function("unshare", c_int, c_int)
+_setns = libc.function("setns", c_int, c_int, c_int)
+_mount = libc.function("mount", c_int, c_char_p, c_char_p, c_char_p, c_ulong, c_char_p)
+_umount2 = libc.function("umount2", c_int, c_char_p, c_int)
+_sethostname = libc.function("sethostname", c_int, c_char_p, c_ulong)
+_setdomainname = libc.function("setdomainname", c_int, c_char_p, c_ulong)
+_prctl = libc.function("prctl", c_int, c_int, c_ulong, c_ulong, c_ulong, c_ulong)
+_capget = libc.function("capget", c_int, c_void_p, c_void_p)
+_capset = libc.function("capset", c_int, c_void_p, c_void_p)
+_personality = libc.function("personality", c_int, c_ulong)
+_ioctl_int = libc.function("ioctl", c_int, c_int, c_ulong, c_void_p)
+
+
+def _enc(text: str | None) -> bytes | None:
+    return None if text is None else os.fsencode(text)
+
+
+def _strings(items: list[str]):
+    array = (c_char_p * (len(items) + 1))()
+    for i, item in enumerate(items):
+        array[i] = os.fsencode(item)
+    return array
+
+
+class Kernel:
+    """Real system calls. Methods raise KernelError; none returns an error code."""
+
+    # --- namespaces ---------------------------------------------------------------------------
+
+    def unshare(self, flags: int) -> None:
+        check(_unshare(flags), "unshare", detail=f"flags {flags:#x}")
+
+    def setns(self, fd: int, nstype: int, path: str | None = None) -> None:
+        check(_setns(fd, nstype), "setns", path)
+
+    # --- mounts ----------------------------------------------------------------------------------
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None,
+              *, display: str | None = None) -> None:
+        """mount(2). ``display`` names the target in errors when ``target`` is a /proc/self/fd link."""
+        check(_mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)), "mount", display or target,
+              f"type {fstype}" if fstype else "")
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        check(_umount2(_enc(target), flags), "umount2", target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        syscall("pivot_root", os.fsencode(new_root), os.fsencode(put_old), path=new_root)
+
+    def chroot(self, path: str) -> None:
+        try:
+            os.chroot(path)
+        except OSError as exc:
+            raise _from_os(exc, "chroot", path) from None
+
+    def openat2(self, dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0,
+                *, display: str | None = None) -> int:
+        """openat2(2): open ``path`` relative to ``dirfd`` under the ``resolve`` restrictions."""
+        how = buffer_from(flags.to_bytes(8, "little") + mode.to_bytes(8, "little") + resolve.to_bytes(8, "little"))
+        return syscall("openat2", dirfd, os.fsencode(path), how, 24, path=display or path)
+
+    # --- identity and privileges --------------------------------------------------------------------
+
+    def sethostname(self, name: str) -> None:
+        data = name.encode()
+        check(_sethostname(data, len(data)), "sethostname", detail=name)
+
+    def setdomainname(self, name: str) -> None:
+        data = name.encode()
+        check(_setdomainname(data, len(data)), "setdomainname", detail=name)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        return check(_prctl(option, arg2, arg3, arg4, arg5), "prctl", detail=f"option {option}")
+
+    def capget(self, pid: int = 0) -> tuple[int, int, int]:
+        """The (effective, permitted, inheritable) capability masks of ``pid`` (0: this thread)."""
+        header = buffer_from(C.LINUX_CAPABILITY_VERSION_3.to_bytes(4, "little") + pid.to_bytes(4, "little", signed=True))
+        data = buffer(24)
+        check(_capget(header, data), "capget")
+        raw = data.raw
+        words = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 24, 4)]
+        return (words[0] | words[3] << 32, words[1] | words[4] << 32, words[2] | words[5] << 32)
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """Set this thread's effective, permitted and inheritable capability masks."""
+        header = buffer_from(C.LINUX_CAPABILITY_VERSION_3.to_bytes(4, "little") + bytes(4))
+        # Two {effective, permitted, inheritable} structs: the low 32 bits, then the high 32.
+        raw = b"".join(
+            (v & 0xFFFFFFFF).to_bytes(4, "little")
+            for v in (effective, permitted, inheritable, effective >> 32, permitted >> 32, inheritable >> 32)
+        )
+        check(_capset(header, buffer_from(raw)), "capset")
+
+    def personality(self, persona: int) -> None:
+        check(_personality(persona), "personality", detail=f"{persona:#x}")
+
+    def join_session_keyring(self, name: str | None) -> None:
+        """keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring, so containers don't share keys."""
+        syscall("keyctl", C.KEYCTL_JOIN_SESSION_KEYRING, _enc(name))
+
+    # --- terminals -----------------------------------------------------------------------------------
+
+    def ioctl(self, fd: int, request: int, arg: object = None) -> int:
+        return check(_ioctl_int(fd, request, arg), "ioctl", detail=f"request {request:#x}")
+
+    # --- file descriptors and exec ---------------------------------------------------------------------
+
+    def close_range(self, first: int, last: int, flags: int = 0) -> None:
+        syscall("close_range", first, last, flags)
+
+    def execveat(self, dirfd: int, path: str, argv: list[str], envp: list[str], flags: int = 0,
+                 *, display: str | None = None) -> None:
+        """Replace this process with the program at ``dirfd``/``path``; returns only by raising."""
+        syscall("execveat", dirfd, os.fsencode(path), _strings(argv), _strings(envp), flags, path=display or path)
+
+    def pidfd_send_signal(self, pidfd: int, sig: int) -> None:
+        syscall("pidfd_send_signal", pidfd, sig, None, 0)
+
+
+def _from_os(exc: OSError, syscall_name: str, path: str | None):
+    from boxen.common.errors import kernel_error
+
+    return kernel_error(exc.errno or 0, syscall_name, path)
+
+
+#: The process-wide real kernel.
+KERNEL = Kernel()

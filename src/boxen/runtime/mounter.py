@@ -1,0 +1,309 @@
+"""Carry out a :class:`~boxen.runtime.rootfs.RootfsPlan` in the container's mount namespace.
+
+``boxen.runtime.rootfs`` explains the steps; this module performs them with the ``Kernel``.
+Every path inside the container is opened relative to the rootfs with ``openat2(...,
+RESOLVE_IN_ROOT)``: the kernel resolves ``..`` and symlinks as if the rootfs were ``/``, so
+whatever the image holds, the path cannot leave it. Mounts are then made on
+``/proc/self/fd/<fd>``, the magic link to the opened object, so the object that was checked is
+the one mounted on, even if a symlink is swapped in meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
+from boxen.runtime.linux import constants as C
+from boxen.runtime.rootfs import DEV_SYMLINKS, device_type_bits
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.runtime.linux.kernel import Kernel
+    from boxen.runtime.rootfs import DeviceNode, MountOp, RootfsPlan
+
+_RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
+_PATH = C.O_PATH | os.O_CLOEXEC
+
+# statvfs f_flag bits that a bind remount inside a user namespace must keep (they are locked).
+_LOCKED = ((1, C.MS_RDONLY), (2, C.MS_NOSUID), (4, C.MS_NODEV), (8, C.MS_NOEXEC), (1024, C.MS_NOATIME),
+           (2048, C.MS_NODIRATIME), (4096, C.MS_RELATIME))
+
+
+def fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def locked_flags(path: str) -> int:
+    """Mount flags of the mount at ``path`` that an unprivileged remount may not clear."""
+    f_flag = os.statvfs(path).f_flag
+    flags = 0
+    for bit, ms in _LOCKED:
+        if f_flag & bit:
+            flags |= ms
+    return flags
+
+
+class Mounter:
+    """Builds the tree of one container. ``root_fd`` is an ``O_PATH`` descriptor of the rootfs."""
+
+    def __init__(self, kernel: Kernel, plan: RootfsPlan, *, in_userns: bool,
+                 cgroup_mounts: tuple[tuple[str, str], ...] = (), cgroup_version: int = 1,
+                 new_cgroupns: bool = False) -> None:
+        self.k = kernel
+        self.plan = plan
+        self.in_userns = in_userns
+        self.cgroup_mounts = cgroup_mounts
+        self.cgroup_version = cgroup_version
+        self.new_cgroupns = new_cgroupns
+        self.root_fd = -1
+        self.readonly_later: list[str] = []
+
+    # --- resolving inside the rootfs ---------------------------------------------------------------
+
+    def open_in_root(self, path: str, flags: int = _PATH) -> int:
+        rel = path.lstrip("/") or "."
+        return self.k.openat2(self.root_fd, rel, flags, 0, _RESOLVE, display=path)
+
+    def make_in_root(self, path: str, target_type: str) -> int:
+        """Open ``path`` inside the rootfs, creating missing directories (and a final file)."""
+        try:
+            return self.open_in_root(path)
+        except NotFound:
+            pass
+        parts = [p for p in path.split("/") if p]
+        for i in range(len(parts)):
+            prefix = "/" + "/".join(parts[: i + 1])
+            last = i == len(parts) - 1
+            try:
+                fd = self.open_in_root(prefix)
+                os.close(fd)
+                continue
+            except NotFound:
+                pass
+            parent = self.open_in_root("/" + "/".join(parts[:i]), _PATH | os.O_DIRECTORY)
+            try:
+                if last and target_type == "file":
+                    os.close(os.open(parts[i], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
+                else:
+                    os.mkdir(parts[i], 0o755, dir_fd=parent)
+            except FileExistsError:
+                # A dangling symlink: the name exists but leads nowhere inside the rootfs.
+                raise InvalidArgument(f"{prefix} is a symlink to a path that does not exist in the rootfs",
+                                      field="mounts") from None
+            finally:
+                os.close(parent)
+        return self.open_in_root(path)
+
+    # --- the steps ------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Steps 1 to 4 of ``boxen.runtime.rootfs``: everything before the root switch."""
+        k, plan = self.k, self.plan
+        k.mount(None, "/", None, plan.propagation)
+        if plan.propagation & C.MS_SHARED:
+            self._make_parent_private(plan.rootfs)
+        k.mount(plan.rootfs, plan.rootfs, None, C.MS_BIND | C.MS_REC)
+        self.root_fd = os.open(plan.rootfs, _PATH | os.O_DIRECTORY)
+        for op in plan.mounts:
+            self.mount(op)
+        if plan.setup_dev:
+            self.populate_dev()
+
+    def _make_parent_private(self, path: str) -> None:
+        """pivot_root refuses a new root whose parent mount is shared."""
+        best = "/"
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                point = os.fsdecode(line.split()[4])
+                if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                    best = point
+        self.k.mount(None, best, None, C.MS_PRIVATE)
+
+    def mount(self, op: MountOp) -> None:
+        if op.kind == "cgroup":
+            self._mount_cgroup(op)
+            return
+        flags = os.O_NOFOLLOW if op.no_symlink else 0
+        fd = self.make_in_root(op.destination, op.target_type)
+        if op.no_symlink:
+            os.close(fd)
+            try:
+                fd = self.open_in_root(op.destination, _PATH | os.O_DIRECTORY | flags)
+            except InvalidArgument:
+                raise InvalidArgument(f"{op.fstype} must be mounted on a directory, and "
+                                      f"{op.destination} is not one (or is a symlink)", field="mounts") from None
+        try:
+            target = fd_path(fd)
+            if op.kind == "bind":
+                self._bind(op.source, target, op.flags, op.remount_flags, op.destination)
+            else:
+                self._mount_fs(op, target)
+            for propagation in op.propagation:
+                self.k.mount(None, target, None, propagation, display=op.destination)
+        finally:
+            os.close(fd)
+
+    def _bind(self, source: str, target: str, flags: int, remount_flags: int, display: str) -> None:
+        self.k.mount(source, target, None, flags, display=display)
+        if remount_flags:
+            extra = locked_flags(target) if self.in_userns else 0
+            self.k.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | remount_flags | extra, display=display)
+
+    def _mount_fs(self, op: MountOp, target: str) -> None:
+        flags, data = op.flags, op.data or None
+        if op.destination == "/dev" and flags & C.MS_RDONLY:
+            # /dev is filled with device nodes first, and made read-only at the end.
+            flags &= ~C.MS_RDONLY
+            self.readonly_later.append("/dev")
+        if op.copyup:
+            self._tmpfs_copyup(op, target, flags, data)
+            return
+        try:
+            self.k.mount(op.source, target, op.fstype, flags, data, display=op.destination)
+        except PermissionDenied:
+            # Without owning the network (sysfs) or ipc (mqueue) namespace, a user namespace
+            # cannot mount these; bind the host's instead, as runc does.
+            host = {"sysfs": "/sys", "mqueue": "/dev/mqueue"}.get(op.fstype or "")
+            if not (self.in_userns and host):
+                raise
+            self._bind(host, target, C.MS_BIND | C.MS_REC, flags & ~C.MS_REC, op.destination)
+
+    def _tmpfs_copyup(self, op: MountOp, target: str, flags: int, data: str | None) -> None:
+        """``tmpcopyup``: a tmpfs that starts with a copy of what the directory held."""
+        import shutil
+        import tempfile
+
+        staging = tempfile.mkdtemp(prefix="boxen-copyup-")
+        try:
+            self.k.mount(op.source, staging, "tmpfs", flags, data, display=op.destination)
+            shutil.copytree(target, staging, symlinks=True, dirs_exist_ok=True)
+            self.k.mount(staging, target, None, C.MS_MOVE, display=op.destination)
+        finally:
+            os.rmdir(staging)
+
+    def _mount_cgroup(self, op: MountOp) -> None:
+        fd = self.make_in_root(op.destination, "dir")
+        try:
+            target = fd_path(fd)
+            ro = op.flags & C.MS_RDONLY
+            if self.cgroup_version == 2:
+                if self.new_cgroupns:
+                    self.k.mount("cgroup2", target, "cgroup2", op.flags, None, display=op.destination)
+                else:
+                    source = self.cgroup_mounts[0][1] if self.cgroup_mounts else "/sys/fs/cgroup"
+                    self._bind(source, target, C.MS_BIND | C.MS_REC, op.flags & ~C.MS_REC, op.destination)
+                return
+            # cgroup v1: a tmpfs holding one directory per hierarchy, each a bind mount of the
+            # container's own cgroup there (so it sees its limits, not the host's tree).
+            self.k.mount("tmpfs", target, "tmpfs", op.flags & ~C.MS_RDONLY, "mode=755", display=op.destination)
+        finally:
+            os.close(fd)
+        for name, host_path in self.cgroup_mounts:
+            sub = f"{op.destination.rstrip('/')}/{name}"
+            sub_fd = self.make_in_root(sub, "dir")
+            try:
+                self._bind(host_path, fd_path(sub_fd), C.MS_BIND | C.MS_REC,
+                           op.flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC), sub)
+            finally:
+                os.close(sub_fd)
+        if ro:
+            self.readonly_later.append(op.destination)
+
+    def populate_dev(self) -> None:
+        """Device nodes and the standard symlinks of a fresh /dev."""
+        old = os.umask(0)
+        try:
+            for node in self.plan.devices:
+                self._device(node)
+            dev = self.open_in_root("/dev", _PATH | os.O_DIRECTORY)
+            try:
+                for link, target in DEV_SYMLINKS:
+                    name = link[len("/dev/"):]
+                    if link == "/dev/ptmx":
+                        try:
+                            os.unlink(name, dir_fd=dev)
+                        except FileNotFoundError:
+                            pass
+                    try:
+                        os.symlink(target, name, dir_fd=dev)
+                    except FileExistsError:
+                        pass
+            finally:
+                os.close(dev)
+        finally:
+            os.umask(old)
+
+    def _device(self, node: DeviceNode) -> None:
+        parent_path, _, name = node.path.rpartition("/")
+        parent = self.make_in_root(parent_path or "/", "dir")
+        try:
+            try:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    raise InvalidArgument(f"{node.path} is a directory, not a device", field="linux.devices")
+                os.unlink(name, dir_fd=parent)
+            except FileNotFoundError:
+                pass
+            if self.in_userns:
+                # mknod is not allowed in a user namespace: bind the host's node instead.
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
+                fd = self.open_in_root(node.path)
+                try:
+                    self.k.mount(node.path, fd_path(fd), None, C.MS_BIND, display=node.path)
+                finally:
+                    os.close(fd)
+                return
+            os.mknod(name, device_type_bits(node.type) | node.mode, os.makedev(node.major, node.minor), dir_fd=parent)
+            os.chown(name, node.uid, node.gid, dir_fd=parent, follow_symlinks=False)
+        finally:
+            os.close(parent)
+
+    # --- switching root and locking down -----------------------------------------------------------
+
+    def switch_root(self) -> None:
+        k, rootfs = self.k, self.plan.rootfs
+        os.chdir(rootfs)
+        if self.plan.no_pivot:
+            k.mount(rootfs, "/", None, C.MS_MOVE)
+            k.chroot(".")
+        else:
+            # pivot_root(".", ".") stacks the old root under the new one; make it a slave so that
+            # detaching it does not propagate to the host, then detach it.
+            k.pivot_root(".", ".")
+            k.mount(None, ".", None, C.MS_SLAVE | C.MS_REC)
+            k.umount(".", C.MNT_DETACH)
+        os.chdir("/")
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+            self.root_fd = -1
+
+    def finalize(self) -> None:
+        """Masked and read-only paths, read-only leftovers, read-only root, root propagation."""
+        k, plan = self.k, self.plan
+        for path in plan.masked_paths:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                k.mount("tmpfs", path, "tmpfs", C.MS_RDONLY, None)
+            else:
+                k.mount("/dev/null", path, None, C.MS_BIND)
+        for path in plan.readonly_paths:
+            if not os.path.lexists(path):
+                continue
+            k.mount(path, path, None, C.MS_BIND | C.MS_REC)
+            self._remount_ro(path)
+        for path in self.readonly_later:
+            self._remount_ro(path, bind=False)
+        if plan.readonly:
+            self._remount_ro("/")
+        if plan.root_propagation is not None:
+            k.mount(None, "/", None, plan.root_propagation)
+
+    def _remount_ro(self, path: str, bind: bool = True) -> None:
+        flags = C.MS_REMOUNT | C.MS_RDONLY | locked_flags(path)
+        if bind:
+            flags |= C.MS_BIND
+        self.k.mount(None, path, None, flags)

@@ -1,0 +1,128 @@
+"""The conversation between the runtime and the processes it forks to build a container.
+
+``boxen-runtime create`` (the *parent*) forks a *setup* process, which enters or creates the
+namespaces and then forks the container's *init* process (it has to: a new pid namespace only
+applies to children). Some steps need the parent, which stays outside every namespace: it
+writes the user namespace's id maps, learns the init's pid, and runs the hooks that belong to
+the runtime's namespace. They talk over a ``SOCK_SEQPACKET`` socket pair, one JSON object per
+packet::
+
+      [ setup / init ]                            [ parent ]
+    setup  USERNS_READY  ------------------>  write /proc/<setup>/uid_map and gid_map
+                         <------------------  USERNS_MAPPED
+    setup  INIT_PID {pid} ----------------->  remember the init's pid (setup then exits and
+                                              init is re-parented to the parent, a subreaper)
+    init   HOOKS -------------------------->  run prestart and createRuntime hooks
+                         <------------------  HOOKS_DONE
+    init   CREATED ------------------------>  write state.json: the container is "created"
+    any    ERROR {kind, message, field} --->  re-raise the error in the parent, clean up
+
+``exec`` uses the same channel: ``INIT_PID`` for the exec'd process, then either an ``ERROR`` or
+the end of the stream, which means ``execveat`` succeeded (the channel is close-on-exec). After
+``CREATED`` the init waits on the exec FIFO for ``start`` (see ``boxen.runtime.init``).
+
+:func:`encode` and :func:`decode` are the whole protocol (pure); :class:`Channel` moves packets.
+"""
+
+from __future__ import annotations
+
+import _socket
+
+from boxen.common import errors, jsonio
+from boxen.runtime.linux import constants as C
+
+USERNS_READY = "userns-ready"
+USERNS_MAPPED = "userns-mapped"
+INIT_PID = "init-pid"
+HOOKS = "hooks"
+HOOKS_DONE = "hooks-done"
+CREATED = "created"
+ERROR = "error"
+
+_MAX_PACKET = 65536
+
+
+def encode(message_type: str, **fields: object) -> bytes:
+    fields["type"] = message_type
+    return jsonio.dumps(fields).encode()
+
+
+def decode(packet: bytes) -> dict:
+    message = jsonio.loads(packet, source="sync message")
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise errors.InvalidArgument("malformed sync message", field="sync message")
+    return message
+
+
+_TAXONOMY = (
+    errors.NotFound,
+    errors.AlreadyExists,
+    errors.InvalidArgument,
+    errors.FailedPrecondition,
+    errors.Conflict,
+    errors.Unavailable,
+    errors.PermissionDenied,
+    errors.Unimplemented,
+)
+
+
+def error_message(exc: BaseException) -> bytes:
+    """The ERROR packet for an exception raised in a child: its class of the taxonomy and text."""
+    if isinstance(exc, errors.BoxenError):
+        kind = next((c.__name__ for c in _TAXONOMY if isinstance(exc, c)), "BoxenError")
+        return encode(ERROR, kind=kind, message=exc.message, field=exc.field)
+    return encode(ERROR, kind="BoxenError", message=f"{type(exc).__name__}: {exc}", field=None)
+
+
+def raise_error(message: dict) -> None:
+    """Re-raise, in the parent, the error a child reported."""
+    cls = next((c for c in _TAXONOMY if c.__name__ == message.get("kind")), errors.BoxenError)
+    raise cls(message.get("message", "container set-up failed"), field=message.get("field"))
+
+
+class Channel:
+    """One end of the socket pair."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+
+    @classmethod
+    def pair(cls) -> tuple[Channel, Channel]:
+        a, b = _socket.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC)
+        return cls(a), cls(b)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, message_type: str, **fields: object) -> None:
+        self.sock.send(encode(message_type, **fields))
+
+    def send_error(self, exc: BaseException) -> None:
+        try:
+            self.sock.send(error_message(exc))
+        except OSError:
+            pass
+
+    def recv(self) -> dict | None:
+        """The next message, or None when the other side has closed (or exited)."""
+        packet = self.sock.recv(_MAX_PACKET)
+        if not packet:
+            return None
+        return decode(packet)
+
+    def expect(self, kind: str) -> dict:
+        """The next message, which must be ``kind`` (an ERROR is re-raised)."""
+        message = self.recv()
+        if message is None:
+            raise errors.BoxenError(f"the container process exited before sending {kind!r}")
+        if message["type"] == ERROR:
+            raise_error(message)
+        if message["type"] != kind:
+            raise errors.BoxenError(f"unexpected sync message {message['type']!r} (expected {kind!r})")
+        return message
+
+    def close(self) -> None:
+        self.sock.close()
+
