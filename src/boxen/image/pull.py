@@ -99,28 +99,31 @@ class Puller:
             self.fetched += 1
         return descriptor, data
 
-    def blob(self, descriptor: oci.Descriptor, key: str, what: str) -> None:
+    def blob(self, descriptor: oci.Descriptor, key: str | None, what: str) -> None:
+        """Fetch one blob; ``key`` names its progress line (``None``: no line, as for the config)."""
+        progress = self.progress if key is not None else Progress()
+        key = key or "config"
         try:
             writer = self.content.writer(f"pull-{descriptor.digest}", descriptor)
         except AlreadyExists:
-            self.progress.item(key, "Already exists")
+            progress.item(key, "Already exists")
             self.say(f"{what} {descriptor.digest} is already in the content store")
             self.label(descriptor.digest)
             return
         with writer:
             resumed = writer.offset
-            self.progress.item(key, "Downloading", descriptor.size)
+            progress.item(key, "Downloading", descriptor.size)
             if resumed:
-                self.progress.advance(key, resumed)
+                progress.advance(key, resumed)
                 self.say(f"resuming {what} {descriptor.digest} at byte {resumed}")
-            self.repo.fetch_blob(descriptor, writer, lambda n: self.progress.advance(key, n))
+            self.repo.fetch_blob(descriptor, writer, lambda n: progress.advance(key, n))
         self.fetched += 1
         self.label(descriptor.digest)
-        self.progress.status(key, "Download complete")
+        progress.status(key, "Download complete")
         self.say(f"verified {what} {descriptor.digest}: {descriptor.size} bytes, digest matches")
 
     def blobs(self, manifest: oci.Manifest) -> None:
-        jobs = [(manifest.config, "config", "config")]
+        jobs: list[tuple[oci.Descriptor, str | None, str]] = [(manifest.config, None, "config")]
         jobs += [(d, short_id(d.digest), f"layer {i + 1}/{len(manifest.layers)} ({d.mediaType})")
                  for i, d in enumerate(manifest.layers)]
         for d, key, _ in jobs[1:]:

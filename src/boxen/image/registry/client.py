@@ -163,7 +163,7 @@ class RegistryClient:
 
     def send(self, endpoint: Endpoint, domain: str, request: Request, scopes: tuple[str, ...], *,
              expect: tuple[int, ...], stream: bool = False, content: Callable[[], object] | None = None,
-             authenticate: bool = True) -> Response:
+             authenticate: bool = True, retries: int | None = None) -> Response:
         """Send with authentication and retries; raise unless the status is in ``expect``.
 
         With ``authenticate`` false (the ``/v2/`` ping) a 401 only teaches the challenge.
@@ -179,7 +179,7 @@ class RegistryClient:
                 response = self._send_raw(endpoint, request, stream=stream, headers=headers,
                                           content=content() if content else None)
             except httpx.TransportError as exc:
-                if attempt >= self.retries or isinstance(exc, httpx.UnsupportedProtocol):
+                if attempt >= (self.retries if retries is None else retries) or not _transient(exc):
                     raise protocol.RegistryUnavailable(f"{request.method} {request.url}: {exc}") from None
                 delay = protocol.retry_delay(attempt, None)
                 self._say(f"  {request.method} {request.url}: {exc}; retrying in {delay:.1f}s")
@@ -223,15 +223,29 @@ class RegistryClient:
         candidates = endpoints(self.config, ref.domain, ref.api_host(), push=push)
         errors = []
         scopes = (auth.scope_for(ref.path, ("pull", "push") if push else ("pull",)),)
-        for endpoint in candidates:
+        for n, endpoint in enumerate(candidates):
             request = protocol.ping(endpoint.url)
+            last = n == len(candidates) - 1
             try:
-                self.send(endpoint, ref.domain, request, scopes, expect=(200, 401), authenticate=False)
+                self.send(endpoint, ref.domain, request, scopes, expect=(200, 401), authenticate=False,
+                          retries=None if last else 0)
             except (protocol.RegistryUnavailable, protocol.UnknownObject) as exc:
                 errors.append(f"{endpoint.url}: {exc}")
                 continue
             return Repository(self, ref, endpoint, [e for e in candidates if e is not endpoint], scopes)
         raise protocol.RegistryUnavailable(f"no endpoint of {ref.domain} answered: " + "; ".join(errors))
+
+
+def _transient(exc: httpx.TransportError) -> bool:
+    """Whether trying again may help: not for TLS failures or unsupported URLs."""
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return False
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return True
 
 
 class _Streamed(Response):
