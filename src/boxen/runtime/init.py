@@ -436,6 +436,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
     try:
         reset_signals()
         k, channel = ctx.kernel, ctx.channel
+        preload(ctx.process)
         k.prctl(C.PR_SET_DUMPABLE, 0)
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)

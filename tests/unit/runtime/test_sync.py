@@ -1,0 +1,24 @@
+import pytest
+
+from boxen.common.errors import InvalidArgument, NotFound
+from boxen.runtime import sync
+
+
+def test_channel_round_trip_and_errors():
+    parent, child = sync.Channel.pair()
+    child.send(sync.INIT_PID, pid=42)
+    assert parent.expect(sync.INIT_PID)["pid"] == 42
+    child.send_error(InvalidArgument("expected a string", field="process.cwd"))
+    with pytest.raises(InvalidArgument) as info:
+        parent.expect(sync.CREATED)
+    assert info.value.field == "process.cwd"
+    child.close()
+    assert parent.recv() is None
+
+
+def test_kernel_errors_keep_their_meaning():
+    from boxen.common.errors import kernel_error
+
+    message = sync.decode(sync.error_message(kernel_error(2, "mount", "/proc")))
+    with pytest.raises(NotFound, match="mount /proc"):
+        sync.raise_error(message)
