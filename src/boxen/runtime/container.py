@@ -348,7 +348,7 @@ class Creation:
             writes = manager.plan(linux.resources, tuple(linux.devices or ()))
             manager.create()
             manager.apply(writes)
-            os.mkfifo(state.fifo_path, 0o600)
+            _make_fifo(state.fifo_path, plan)
             console_fd = None
             if plan.process.terminal:
                 if console_socket is not None:
@@ -475,6 +475,17 @@ class Creation:
             except BoxenError:
                 pass
         state.remove()
+
+
+def _make_fifo(path: str, plan: ContainerPlan) -> None:
+    """The exec FIFO and its error file, owned by the container's root so a user namespace can open them."""
+    uid = next((m.host_id for m in plan.uid_mappings if m.container_id == 0), 0)
+    gid = next((m.host_id for m in plan.gid_mappings if m.container_id == 0), 0)
+    os.mkfifo(path, 0o600)
+    os.close(os.open(path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    if uid or gid:
+        os.chown(path, uid, gid)
+        os.chown(path + ".error", uid, gid)
 
 
 def _now_ns() -> int:

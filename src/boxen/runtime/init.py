@@ -148,7 +148,7 @@ def init_stage(ctx: InitContext) -> None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
         fifo = os.open(ctx.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         # Where to leave an error that happens after ``create`` returned, for ``start`` to read.
-        late_error = os.open(ctx.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        late_error = os.open(ctx.fifo_path + ".error", os.O_WRONLY | os.O_CLOEXEC)
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
                           cgroup_version=ctx.cgroup_version or 1,
