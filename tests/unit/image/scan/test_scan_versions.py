@@ -92,7 +92,7 @@ _deb_version = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_deb_version, _deb_version, _deb_version)
 def test_debian_is_a_total_order(a, b, c):
     cmp = debian.compare
@@ -110,7 +110,7 @@ def _dpkg_sign(a, b):
 
 
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg is not installed (it is the oracle)")
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_deb_version, _deb_version)
 def test_debian_agrees_with_dpkg(a, b):
     mine = debian.compare(a, b)
@@ -170,7 +170,7 @@ _alpine_version = st.builds(
     lambda nums, letter, suffixes, commit, rev: (
         ".".join(nums) + letter + "".join(suffixes) + (f"~{commit}" if commit else "") + (f"-r{rev}" if rev is not None else "")
     ),
-    st.lists(st.sampled_from(["0", "1", "2", "01", "10", "007"]), min_size=1, max_size=4).filter(lambda n: n[0][0] != "0" or n[0] == "0"),
+    st.lists(st.sampled_from(["0", "1", "2", "01", "10", "007"]), min_size=1, max_size=4),
     st.sampled_from(["", "a", "b", "z"]),
     st.lists(st.builds(lambda s, n: f"_{s}{n}", st.sampled_from(["alpha", "beta", "pre", "rc", "git", "p"]),
                        st.sampled_from(["", "1", "2", "10"])), max_size=2),
@@ -179,7 +179,7 @@ _alpine_version = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_alpine_version, _alpine_version, _alpine_version)
 def test_alpine_is_a_total_order(a, b, c):
     cmp = alpine.compare

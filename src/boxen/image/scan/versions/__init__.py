@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from boxen.common.record import Record
 from boxen.image.scan.versions import alpine, debian, pypi, semver
@@ -27,12 +28,12 @@ class Scheme(Record):
     """A named version ordering: ``key(version)`` is a sortable value."""
 
     name: str
-    key: Callable[[str], object]
+    key: Callable[[str], Any]
 
     def compare(self, a: str, b: str) -> int:
         """Negative if ``a`` is older than ``b``, 0 if equal, positive if newer."""
         ka, kb = self.key(a), self.key(b)
-        return (ka > kb) - (ka < kb)  # type: ignore[operator]
+        return (ka > kb) - (ka < kb)
 
 
 _DebianKey = functools.cmp_to_key(debian.compare_parsed)
