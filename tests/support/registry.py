@@ -70,8 +70,13 @@ class Registry:
         self.users = users or {}
 
     def certs_dir(self) -> str | None:
-        """A directory holding ``ca.crt`` (for skopeo's ``--*-cert-dir``)."""
-        return os.path.dirname(self.ca) if self.ca else None
+        """A directory holding only ``ca.crt`` (for skopeo's ``--*-cert-dir``, docker's certs.d)."""
+        if not self.ca:
+            return None
+        trust = os.path.join(self.directory, "trust")
+        os.makedirs(trust, exist_ok=True)
+        shutil.copy(self.ca, os.path.join(trust, "ca.crt"))
+        return trust
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -116,7 +121,7 @@ def start_registry(*, tls: bool = False, users: dict[str, str] | None = None) ->
         htpasswd = os.path.join(directory, "htpasswd")
         with open(htpasswd, "w") as f:
             for user, password in users.items():
-                f.write(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+                f.write(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n")
         lines += ["auth:", "  htpasswd:", "    realm: boxen-test", f"    path: {htpasswd}"]
     config = os.path.join(directory, "config.yml")
     with open(config, "w") as f:

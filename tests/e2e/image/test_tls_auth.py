@@ -1,0 +1,60 @@
+"""A registry on HTTPS with a test CA and htpasswd (Basic) auth: certs.d, login, logout, pull, push."""
+
+import json
+import os
+import shutil
+
+from conftest import skopeo_digest
+
+from support import images
+from support.registry import PASSWORD, USER
+
+
+def _trust(boxen_image, registry):
+    """Put the test CA where boxen looks for it: ROOT/certs.d/<host:port>/ca.crt."""
+    certs = os.path.join(boxen_image.root, "certs.d", registry.host)
+    os.makedirs(certs, exist_ok=True)
+    shutil.copy(registry.ca, os.path.join(certs, "ca.crt"))
+
+
+def _strict(boxen_image, registry):
+    """A configuration that refuses the loopback default of trusting anything."""
+    path = os.path.join(boxen_image.root, "registries.json")
+    os.makedirs(boxen_image.root, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"registries": {registry.host: {"insecure": False}}}, f)
+
+
+def test_login_pull_push_logout(boxen_image, tls_registry, busybox_layout):
+    r = tls_registry
+    ref = f"{r.host}/private/busybox:latest"
+    images.push(*busybox_layout, ref, tls_verify=True, creds=f"{USER}:{PASSWORD}", cert_dir=r.certs_dir())
+    _strict(boxen_image, r)
+
+    untrusted = boxen_image("pull", "--no-unpack", ref, check=False)
+    assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    _trust(boxen_image, r)
+
+    anonymous = boxen_image("pull", "--no-unpack", ref, check=False)
+    assert anonymous.returncode == 1 and "HTTP 401" in anonymous.stderr
+
+    wrong = boxen_image("login", "-u", USER, "-p", "wrong", r.host, check=False)
+    assert wrong.returncode == 1 and "401" in wrong.stderr
+    assert not os.path.exists(os.path.join(boxen_image.env["DOCKER_CONFIG"], "config.json"))
+
+    boxen_image("login", "-u", USER, "--password-stdin", r.host, input=PASSWORD + "\n")
+    with open(os.path.join(boxen_image.env["DOCKER_CONFIG"], "config.json")) as f:
+        assert r.host in json.load(f)["auths"]
+
+    out = boxen_image("pull", "--no-unpack", "--json", "--explain", ref)
+    assert "Basic authentication" in out.stderr
+    digest = json.loads(out.stdout.splitlines()[-1])["digest"]
+    creds = ["--creds", f"{USER}:{PASSWORD}", "--cert-dir", r.certs_dir()]
+    assert digest == skopeo_digest(f"docker://{ref}", *creds)
+
+    boxen_image("push", "--chunk-size", "262144", ref, f"{r.host}/private/copy:1")
+    assert skopeo_digest(f"docker://{r.host}/private/copy:1", *creds) == digest
+
+    boxen_image("logout", r.host)
+    again = boxen_image("pull", "--no-unpack", f"{r.host}/private/copy:1", check=False)
+    assert again.returncode == 1 and "HTTP 401" in again.stderr
