@@ -29,6 +29,7 @@ would make the caller wait for the container to exit.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pathlib
@@ -91,11 +92,12 @@ class Runtime:
         return self.program[0]
 
     def __call__(self, *args: object, stdin=None, stdout=None, stderr=None, input: str | None = None,
-                 timeout: float = 60, pass_fds=(), cwd=None, env=None) -> Result:
+                 timeout: float = 60, extra_fds=(), cwd=None, env=None) -> Result:
         """Run ``<runtime> --root <root> args...`` and return its :class:`Result`.
 
         ``stdout``/``stderr`` may be open files that the runtime (and a detached container)
         inherit; their content then is not captured. ``input`` is written to standard input.
+        ``extra_fds`` become the runtime's descriptors 3, 4, ... (for ``--preserve-fds``).
         """
         argv = self.program + ["--root", str(self.root)] + [str(a) for a in args]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -107,8 +109,8 @@ class Runtime:
                 stdin_file = stdin if stdin is not None else subprocess.DEVNULL
             try:
                 proc = subprocess.run(argv, stdin=stdin_file, stdout=stdout or out,
-                                      stderr=stderr or err, timeout=timeout, pass_fds=pass_fds,
-                                      cwd=cwd, env=env)
+                                      stderr=stderr or err, timeout=timeout, cwd=cwd, env=env,
+                                      **_numbered_fds(extra_fds))
             finally:
                 if input is not None:
                     stdin_file.close()
@@ -209,6 +211,20 @@ class Runtime:
                 self.kill(cid, "KILL", "--all")
                 self.delete(cid, "--force")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _numbered_fds(fds) -> dict:
+    """subprocess arguments that give the child ``fds`` as descriptors 3, 4, ..."""
+    if not fds:
+        return {}
+    fds = list(fds)
+
+    def renumber():
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]  # out of the way of 3, 4...
+        for number, fd in enumerate(high, start=3):
+            os.dup2(fd, number)
+
+    return {"preexec_fn": renumber, "pass_fds": tuple(range(3, 3 + len(fds)))}
 
 
 # --- selection ------------------------------------------------------------------------------------
