@@ -1,0 +1,46 @@
+"""``boxen-image save -o PATH [--format docker|oci|oci-dir] IMAGE...``.
+
+``docker`` (the default) writes a docker-save archive that is also an OCI layout (as docker
+25 does): ``podman load``, ``docker load`` and ``skopeo copy oci-archive:`` read it.
+``oci`` writes a tar of an OCI image layout with the layers as stored (compressed);
+``oci-dir`` writes (or adds to) an OCI image layout directory.
+"""
+
+from __future__ import annotations
+
+from boxen.image.cli import _common
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("save", help="write images to a docker-save archive or an OCI layout")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True, help="archive file, or directory for --format oci-dir")
+    p.add_argument("--format", choices=("docker", "oci", "oci-dir"), default="docker")
+    p.add_argument("--platform", help="os/arch[/variant] to choose from an index")
+    p.add_argument("--explain", action="store_true")
+
+
+def run(args) -> int:
+    import os
+    import tempfile
+
+    from boxen.image import archive, layout
+    from boxen.image.store import find_image, parse_platform
+
+    root = _common.root(args)
+    content, images = _common.content(root), _common.images(root)
+    chosen = [find_image(images, name) for name in args.images]
+    platform = parse_platform(args.platform) if args.platform else None
+    explain = _common.explainer(args)
+    if args.format == "docker":
+        archive.save(content, chosen, args.output, platform=platform, explain=explain)
+    elif args.format == "oci-dir":
+        layout.export(content, chosen, args.output, platform=platform, explain=explain)
+    else:
+        directory = os.path.dirname(os.path.abspath(args.output))
+        with tempfile.TemporaryDirectory(prefix=".boxen-save-", dir=directory) as tmp:
+            layout.export(content, chosen, tmp, platform=platform, explain=explain)
+            with open(args.output + ".tmp", "wb") as out:
+                layout.write_tar(tmp, out)
+            os.replace(args.output + ".tmp", args.output)
+    return 0
