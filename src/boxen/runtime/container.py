@@ -360,6 +360,11 @@ class Creation:
 
                     console_parent, console_fd = pair()
                 fds.append(console_fd)
+            idmap_fds = {}
+            for op in plan.rootfs.mounts:
+                if op.idmap is not None and op.idmap[1] is not None:
+                    idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
+                    fds.append(idmap_fds[op.destination])
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair()
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
@@ -367,7 +372,7 @@ class Creation:
                 kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_path=state.fifo_path, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
-                hooks=self.spec.hooks, setgroups=True,
+                hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
             )
             setup_pid = os.fork()
             if setup_pid == 0:
@@ -511,6 +516,35 @@ def _write_id_maps(pid: int, plan: ContainerPlan) -> None:
                                   field=f"linux.{name[:3]}Mappings") from None
         finally:
             os.close(fd)
+
+
+def _idmap_userns(k, uid_maps, gid_maps) -> int:
+    """A user namespace holding the mapping of an idmapped mount: a child makes it, we keep its fd."""
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(hold_w)
+            k.unshare(C.CLONE_NEWUSER)
+            os.write(ready_w, b"1")
+            os.read(hold_r, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise BoxenError("could not create the user namespace of an idmapped mount")
+        for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write("".join(f"{c} {h} {n}\n" for c, h, n in maps))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(ready_r)
+        os.close(hold_w)
+        os.waitpid(pid, 0)
 
 
 def _wait_until_no_reader(fd: int) -> None:

@@ -58,7 +58,7 @@ class InitContext:
     """What the forked processes of ``create`` need, prepared by the parent before forking."""
 
     __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_path", "cgroup", "cgroup_mounts", "cgroup_version",
-                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups")
+                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups", "idmap_fds")
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -152,7 +152,7 @@ def init_stage(ctx: InitContext) -> None:
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
                           cgroup_version=ctx.cgroup_version or 1,
-                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP))
+                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds)
         mounter.prepare()
         _make_cwd(mounter, process.cwd)
         if plan.hostname is not None:
@@ -301,6 +301,11 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     of the runtime's own system calls as possible run under it.
     """
     _set_rlimits(process)
+    if process.scheduling is not None:
+        if process.scheduling.sched_attr is not None:
+            k.sched_setattr(process.scheduling.sched_attr)
+        if process.scheduling.ioprio is not None:
+            k.ioprio_set(process.scheduling.ioprio)
     env = list(process.env)
     program_path = find_executable(process.args[0], env)
     fd, argv = open_program(program_path, list(process.args), interpreter)
@@ -438,8 +443,13 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         k, channel = ctx.kernel, ctx.channel
         preload(ctx.process)
         k.prctl(C.PR_SET_DUMPABLE, 0)
+        initial, final = ctx.process.cpu_affinity or (None, None)
+        if initial:
+            os.sched_setaffinity(0, initial)
         if ctx.cgroup is not None:
             ctx.cgroup.join(0)
+        if final:
+            os.sched_setaffinity(0, final)
         if "user" in ctx.ns_fds:
             k.setns(ctx.ns_fds["user"], C.CLONE_NEWUSER, "user namespace")
         for kind in ("ipc", "uts", "network", "pid", "cgroup", "time", "mount"):

@@ -49,13 +49,14 @@ class Mounter:
 
     def __init__(self, kernel: Kernel, plan: RootfsPlan, *, in_userns: bool,
                  cgroup_mounts: tuple[tuple[str, str], ...] = (), cgroup_version: int = 1,
-                 new_cgroupns: bool = False) -> None:
+                 new_cgroupns: bool = False, idmap_fds: dict[str, int] | None = None) -> None:
         self.k = kernel
         self.plan = plan
         self.in_userns = in_userns
         self.cgroup_mounts = cgroup_mounts
         self.cgroup_version = cgroup_version
         self.new_cgroupns = new_cgroupns
+        self.idmap_fds = idmap_fds or {}
         self.root_fd = -1
         self.readonly_later: list[str] = []
 
@@ -124,33 +125,74 @@ class Mounter:
         if op.kind == "cgroup":
             self._mount_cgroup(op)
             return
-        flags = os.O_NOFOLLOW if op.no_symlink else 0
         fd = self.make_in_root(op.destination, op.target_type)
         if op.no_symlink:
             os.close(fd)
             try:
-                fd = self.open_in_root(op.destination, _PATH | os.O_DIRECTORY | flags)
+                fd = self.open_in_root(op.destination, _PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
             except InvalidArgument:
                 raise InvalidArgument(f"{op.fstype} must be mounted on a directory, and "
                                       f"{op.destination} is not one (or is a symlink)", field="mounts") from None
         try:
-            target = fd_path(fd)
             if op.kind == "bind":
-                self._bind(op.source, target, op.flags, op.remount_flags, op.destination)
+                if op.idmap is not None:
+                    self._idmapped_bind(op, fd)
+                else:
+                    self.k.mount(op.source, fd_path(fd), None, op.flags, display=op.destination)
             else:
-                self._mount_fs(op, target)
-            for propagation in op.propagation:
-                self.k.mount(None, target, None, propagation, display=op.destination)
+                self._mount_fs(op, fd)
+        finally:
+            os.close(fd)
+        self._adjust(op.destination, op.remount_flags if op.kind == "bind" else 0, op.propagation,
+                     op.attr_set, op.attr_clear)
+
+    def _adjust(self, destination: str, remount_flags: int, propagation: tuple[int, ...], attr_set: int = 0,
+                attr_clear: int = 0) -> None:
+        """Settings that apply to the new mount itself, reached by resolving its path again.
+
+        The descriptor used to mount names the directory *under* the new mount; a remount or a
+        propagation change made through it would act on the mount below. Resolving the
+        destination again walks into the new mount's root.
+        """
+        if not (remount_flags or propagation or attr_set or attr_clear):
+            return
+        fd = self.open_in_root(destination)
+        try:
+            target = fd_path(fd)
+            if remount_flags:
+                extra = locked_flags(target) if self.in_userns else 0
+                self.k.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | remount_flags | extra, display=destination)
+            for flag in propagation:
+                self.k.mount(None, target, None, flag, display=destination)
+            if attr_set or attr_clear:
+                self.k.mount_setattr(C.AT_FDCWD, target, C.AT_RECURSIVE, attr_set, attr_clear, display=destination)
         finally:
             os.close(fd)
 
-    def _bind(self, source: str, target: str, flags: int, remount_flags: int, display: str) -> None:
-        self.k.mount(source, target, None, flags, display=display)
-        if remount_flags:
-            extra = locked_flags(target) if self.in_userns else 0
-            self.k.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | remount_flags | extra, display=display)
+    def _idmapped_bind(self, op: MountOp, target_fd: int) -> None:
+        """A bind mount whose files' owners are shifted by a user namespace's mapping (idmap)."""
+        recursive, uid_maps, _ = op.idmap
+        userns = self.idmap_fds.get(op.destination) if uid_maps is not None else None
+        own = None
+        if userns is None:
+            if not self.in_userns:
+                raise InvalidArgument("idmap without uidMappings needs the container to have a user namespace",
+                                      field="mounts")
+            own = userns = os.open("/proc/self/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if recursive else 0)
+        tree = self.k.open_tree(C.AT_FDCWD, op.source, flags, display=op.source)
+        try:
+            self.k.mount_setattr(tree, "", C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0),
+                                 C.MOUNT_ATTR_IDMAP, 0, userns, display=op.destination)
+            self.k.move_mount(tree, target_fd, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH,
+                              display=op.destination)
+        finally:
+            os.close(tree)
+            if own is not None:
+                os.close(own)
 
-    def _mount_fs(self, op: MountOp, target: str) -> None:
+    def _mount_fs(self, op: MountOp, fd: int) -> None:
+        target = fd_path(fd)
         flags, data = op.flags, op.data or None
         if op.destination == "/dev" and flags & C.MS_RDONLY:
             # /dev is filled with device nodes first, and made read-only at the end.
@@ -167,7 +209,8 @@ class Mounter:
             host = {"sysfs": "/sys", "mqueue": "/dev/mqueue"}.get(op.fstype or "")
             if not (self.in_userns and host):
                 raise
-            self._bind(host, target, C.MS_BIND | C.MS_REC, flags & ~C.MS_REC, op.destination)
+            self.k.mount(host, target, None, C.MS_BIND | C.MS_REC, display=op.destination)
+            self._adjust(op.destination, flags & ~C.MS_REC, ())
 
     def _tmpfs_copyup(self, op: MountOp, target: str, flags: int, data: str | None) -> None:
         """``tmpcopyup``: a tmpfs that starts with a copy of what the directory held."""
@@ -192,21 +235,25 @@ class Mounter:
                     self.k.mount("cgroup2", target, "cgroup2", op.flags, None, display=op.destination)
                 else:
                     source = self.cgroup_mounts[0][1] if self.cgroup_mounts else "/sys/fs/cgroup"
-                    self._bind(source, target, C.MS_BIND | C.MS_REC, op.flags & ~C.MS_REC, op.destination)
+                    self.k.mount(source, target, None, C.MS_BIND | C.MS_REC, display=op.destination)
+                    os.close(fd)
+                    fd = -1
+                    self._adjust(op.destination, op.flags & ~C.MS_REC, ())
                 return
             # cgroup v1: a tmpfs holding one directory per hierarchy, each a bind mount of the
             # container's own cgroup there (so it sees its limits, not the host's tree).
             self.k.mount("tmpfs", target, "tmpfs", op.flags & ~C.MS_RDONLY, "mode=755", display=op.destination)
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         for name, host_path in self.cgroup_mounts:
             sub = f"{op.destination.rstrip('/')}/{name}"
             sub_fd = self.make_in_root(sub, "dir")
             try:
-                self._bind(host_path, fd_path(sub_fd), C.MS_BIND | C.MS_REC,
-                           op.flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC), sub)
+                self.k.mount(host_path, fd_path(sub_fd), None, C.MS_BIND | C.MS_REC, display=sub)
             finally:
                 os.close(sub_fd)
+            self._adjust(sub, op.flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC), ())
         if ro:
             self.readonly_later.append(op.destination)
 

@@ -52,6 +52,8 @@ class ProcessPlan(Record):
     seccomp: object | None  # boxen.runtime.seccomp.SeccompPlan
     apparmor_profile: str | None = None
     selinux_label: str | None = None
+    scheduling: object | None = None  # boxen.runtime.scheduling.Scheduling
+    cpu_affinity: tuple[frozenset[int] | None, frozenset[int] | None] | None = None  # exec: (initial, final)
 
 
 class IDMap(Record):
@@ -120,9 +122,30 @@ def plan_process(process: Process, seccomp_spec=None) -> ProcessPlan:
         no_new_privileges=process.noNewPrivileges,
         oom_score_adj=process.oomScoreAdj,
         seccomp=seccomp,
+        scheduling=_scheduling(process),
+        cpu_affinity=_affinity(process),
         apparmor_profile=process.apparmorProfile,
         selinux_label=process.selinuxLabel,
     )
+
+
+def _scheduling(process: Process):
+    if process.scheduler is None and process.ioPriority is None:
+        return None
+    from boxen.runtime import scheduling
+
+    return scheduling.plan(process.scheduler, process.ioPriority)
+
+
+def _affinity(process: Process):
+    affinity = process.execCPUAffinity
+    if affinity is None:
+        return None
+    from boxen.runtime.scheduling import parse_cpus
+
+    field = "process.execCPUAffinity"
+    return (parse_cpus(affinity.initial, f"{field}.initial") if affinity.initial else None,
+            parse_cpus(affinity.final, f"{field}.final") if affinity.final else None)
 
 
 def _source_is_dir(path: str) -> bool | None:

@@ -29,7 +29,7 @@ Options in ``mounts[].options`` are fstab words. Some are flags of ``mount(2)`` 
 
 from __future__ import annotations
 
-from boxen.common.errors import InvalidArgument, Unimplemented
+from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 from boxen.runtime.linux import constants as C
 
@@ -81,11 +81,29 @@ PROPAGATION = {
     "runbindable": C.MS_UNBINDABLE | C.MS_REC,
 }
 
-# Recursive per-mount attributes (mount_setattr(2) with AT_RECURSIVE): "rro" and friends.
-_RECURSIVE_WORDS = frozenset(
-    "rro rrw rnosuid rsuid rnodev rdev rnoexec rexec rnodiratime rdiratime rrelatime rnorelatime "
-    "rnoatime ratime rstrictatime rnostrictatime rnosymfollow rsymfollow".split()
-)
+# Recursive per-mount attributes, applied with mount_setattr(2) and AT_RECURSIVE to the mount and
+# every mount below it: word -> (MOUNT_ATTR_* bit, clear it?).
+_RECURSIVE_WORDS = {
+    "rro": (C.MOUNT_ATTR_RDONLY, False),
+    "rrw": (C.MOUNT_ATTR_RDONLY, True),
+    "rnosuid": (C.MOUNT_ATTR_NOSUID, False),
+    "rsuid": (C.MOUNT_ATTR_NOSUID, True),
+    "rnodev": (C.MOUNT_ATTR_NODEV, False),
+    "rdev": (C.MOUNT_ATTR_NODEV, True),
+    "rnoexec": (C.MOUNT_ATTR_NOEXEC, False),
+    "rexec": (C.MOUNT_ATTR_NOEXEC, True),
+    "rnodiratime": (C.MOUNT_ATTR_NODIRATIME, False),
+    "rdiratime": (C.MOUNT_ATTR_NODIRATIME, True),
+    "rrelatime": (C.MOUNT_ATTR_RELATIME, False),
+    "rnorelatime": (C.MOUNT_ATTR_RELATIME, True),
+    "rnoatime": (C.MOUNT_ATTR_NOATIME, False),
+    "ratime": (C.MOUNT_ATTR_NOATIME, True),
+    "rstrictatime": (C.MOUNT_ATTR_STRICTATIME, False),
+    "rnostrictatime": (C.MOUNT_ATTR_STRICTATIME, True),
+    "rnosymfollow": (C.MOUNT_ATTR_NOSYMFOLLOW, False),
+    "rsymfollow": (C.MOUNT_ATTR_NOSYMFOLLOW, True),
+}
+_ATIME_BITS = C.MOUNT_ATTR_RELATIME | C.MOUNT_ATTR_NOATIME | C.MOUNT_ATTR_STRICTATIME
 
 #: Flags that bind mounts only honour on a second, remounting call.
 _BIND_REMOUNT_FLAGS = (
@@ -101,6 +119,9 @@ class MountOptions(Record):
     propagation: tuple[int, ...] = ()
     data: str = ""
     copyup: bool = False
+    attr_set: int = 0
+    attr_clear: int = 0
+    idmap: str | None = None  # "idmap" or "ridmap" (recursive)
 
 
 def parse_options(options: tuple[str, ...] | None, field: str) -> MountOptions:
@@ -108,6 +129,8 @@ def parse_options(options: tuple[str, ...] | None, field: str) -> MountOptions:
     propagation: list[int] = []
     data: list[str] = []
     copyup = False
+    attr_set = attr_clear = 0
+    idmap = None
     for i, word in enumerate(options or ()):
         known = _FLAG_WORDS.get(word)
         if known is not None:
@@ -117,12 +140,21 @@ def parse_options(options: tuple[str, ...] | None, field: str) -> MountOptions:
             propagation.append(PROPAGATION[word])
         elif word == "tmpcopyup":
             copyup = True
-        elif word in _RECURSIVE_WORDS or word in ("idmap", "ridmap"):
-            raise Unimplemented(f"mount option {word!r} (mount_setattr) is not supported by boxen-runtime yet",
-                                field=f"{field}[{i}]")
+        elif word in _RECURSIVE_WORDS:
+            bit, clear = _RECURSIVE_WORDS[word]
+            if bit & _ATIME_BITS or bit == C.MOUNT_ATTR_RELATIME:
+                attr_clear |= C.MOUNT_ATTR__ATIME  # the access-time mode is one field: replace it
+            if clear:
+                attr_clear |= bit
+                attr_set &= ~bit
+            else:
+                attr_set |= bit
+        elif word in ("idmap", "ridmap"):
+            idmap = word
         else:
             data.append(word)
-    return MountOptions(flags=flags, propagation=tuple(propagation), data=",".join(data), copyup=copyup)
+    return MountOptions(flags=flags, propagation=tuple(propagation), data=",".join(data), copyup=copyup,
+                        attr_set=attr_set, attr_clear=attr_clear, idmap=idmap)
 
 
 class MountOp(Record):
@@ -145,6 +177,9 @@ class MountOp(Record):
     target_type: str
     copyup: bool = False
     no_symlink: bool = False
+    attr_set: int = 0
+    attr_clear: int = 0
+    idmap: tuple | None = None  # (recursive, uid maps, gid maps); maps None: the container's own
 
 
 def clean_destination(destination: str) -> str:
@@ -178,11 +213,24 @@ def plan_mount(m, index: int, bundle: str, source_is_dir) -> MountOp:
         if is_dir is None:
             raise InvalidArgument(f"bind mount source {source} does not exist", field=f"{field}.source")
         rec = options.flags & C.MS_REC
+        idmap = None
+        if options.idmap or m.uidMappings or m.gidMappings:
+            if bool(m.uidMappings) != bool(m.gidMappings):
+                raise InvalidArgument("an idmapped mount needs both uidMappings and gidMappings", field=field)
+            maps = None
+            if m.uidMappings:
+                maps = (tuple((x.containerID, x.hostID, x.size) for x in m.uidMappings),
+                        tuple((x.containerID, x.hostID, x.size) for x in m.gidMappings))
+            recursive = options.idmap == "ridmap" or bool(rec)
+            idmap = (recursive,) + (maps if maps else (None, None))
         return MountOp(
             destination=destination, kind="bind", source=source, fstype=None, flags=C.MS_BIND | rec, data="",
             remount_flags=options.flags & _BIND_REMOUNT_FLAGS, propagation=options.propagation,
-            target_type="dir" if is_dir else "file",
+            target_type="dir" if is_dir else "file", attr_set=options.attr_set, attr_clear=options.attr_clear,
+            idmap=idmap,
         )
+    if options.idmap or m.uidMappings or m.gidMappings:
+        raise InvalidArgument("only bind mounts can be idmapped", field=field)
     if not fstype or fstype == "none":
         raise InvalidArgument("a mount needs a type (or the bind/rbind option)", field=f"{field}.type")
     if fstype == "cgroup" or fstype == "cgroup2":
@@ -193,7 +241,7 @@ def plan_mount(m, index: int, bundle: str, source_is_dir) -> MountOp:
         destination=destination, kind=kind, source=m.source or fstype, fstype=fstype,
         flags=options.flags & ~C.MS_BIND, data=options.data, remount_flags=0, propagation=options.propagation,
         target_type="dir", copyup=options.copyup and fstype == "tmpfs",
-        no_symlink=fstype in ("proc", "sysfs"),
+        no_symlink=fstype in ("proc", "sysfs"), attr_set=options.attr_set, attr_clear=options.attr_clear,
     )
 
 

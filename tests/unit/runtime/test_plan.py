@@ -1,6 +1,6 @@
 import pytest
 
-from boxen.common.errors import InvalidArgument, Unimplemented
+from boxen.common.errors import InvalidArgument
 from boxen.runtime import capabilities
 from boxen.runtime.linux import constants as C
 from boxen.runtime.plan import plan_container
@@ -100,9 +100,50 @@ def test_mount_options():
     o = parse_options(("ro", "nosuid", "rw", "rslave", "mode=755", "size=1m", "tmpcopyup"), "mounts[0].options")
     assert o.flags == C.MS_NOSUID and o.propagation == (C.MS_SLAVE | C.MS_REC,)
     assert o.data == "mode=755,size=1m" and o.copyup
-    with pytest.raises(Unimplemented) as info:
-        parse_options(("rro",), "mounts[2].options")
-    assert info.value.field == "mounts[2].options[0]"
+    r = parse_options(("rro", "rnosuid", "rnoatime", "rsuid"), "mounts[2].options")
+    assert r.attr_set == C.MOUNT_ATTR_RDONLY | C.MOUNT_ATTR_NOATIME
+    assert r.attr_clear == C.MOUNT_ATTR_NOSUID | C.MOUNT_ATTR__ATIME
+
+
+def test_idmapped_mounts(bundle):
+    path, config = bundle
+    (path / "data").mkdir()
+    maps = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    config = changed(config, "mounts", [
+        {"destination": "/d", "type": "bind", "source": "data", "options": ["rbind"], "uidMappings": maps,
+         "gidMappings": maps},
+        {"destination": "/e", "type": "bind", "source": "data", "options": ["idmap"]}])
+    d, e = plan(path, config).rootfs.mounts
+    assert d.idmap == (True, ((0, 1000, 1),), ((0, 1000, 1),))
+    assert e.idmap == (False, None, None)
+    with pytest.raises(InvalidArgument, match="only bind mounts"):
+        plan(path, changed(config, "mounts", [{"destination": "/t", "type": "tmpfs", "options": ["idmap"]}]))
+    with pytest.raises(InvalidArgument, match="both uidMappings and gidMappings"):
+        plan(path, changed(config, "mounts", [{"destination": "/d", "type": "bind", "source": "data",
+                                               "uidMappings": maps}]))
+
+
+def test_scheduling(bundle):
+    path, config = bundle
+    config = changed(config, "process.scheduler", {"policy": "SCHED_FIFO", "priority": 10,
+                                                   "flags": ["SCHED_FLAG_RESET_ON_FORK"]})
+    config = changed(config, "process.ioPriority", {"class": "IOPRIO_CLASS_BE", "priority": 3})
+    s = plan(path, config).process.scheduling
+    assert s.ioprio == 2 << 13 | 3
+    assert s.sched_attr[:16] == (56).to_bytes(4, "little") + (1).to_bytes(4, "little") + (1).to_bytes(8, "little")
+    with pytest.raises(InvalidArgument, match="outside 1..99") as info:
+        plan(path, changed(config, "process.scheduler", {"policy": "SCHED_RR"}))
+    assert info.value.field == "process.scheduler.priority"
+    with pytest.raises(InvalidArgument, match="unknown class"):
+        plan(path, changed(config, "process.ioPriority", {"class": "X", "priority": 1}))
+
+
+def test_exec_cpu_affinity(bundle):
+    path, config = bundle
+    config = changed(config, "process.execCPUAffinity", {"initial": "0-2,5", "final": "1"})
+    assert plan(path, config).process.cpu_affinity == (frozenset({0, 1, 2, 5}), frozenset({1}))
+    with pytest.raises(InvalidArgument, match="CPU list"):
+        plan(path, changed(config, "process.execCPUAffinity", {"initial": "a-b"}))
 
 
 def test_user_namespace_mappings(bundle):

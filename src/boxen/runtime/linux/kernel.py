@@ -76,6 +76,21 @@ class Kernel:
     def umount(self, target: str, flags: int = 0) -> None:
         check(_umount2(_enc(target), flags), "umount2", target)
 
+    def mount_setattr(self, dirfd: int, path: str, flags: int, attr_set: int, attr_clear: int = 0,
+                      userns_fd: int = 0, *, display: str | None = None) -> None:
+        """mount_setattr(2): change attributes of a mount (and, with AT_RECURSIVE, those below it)."""
+        attr = buffer_from(attr_set.to_bytes(8, "little") + attr_clear.to_bytes(8, "little") + bytes(8)
+                           + userns_fd.to_bytes(8, "little"))
+        syscall("mount_setattr", dirfd, os.fsencode(path), flags, attr, 32, path=display or path)
+
+    def open_tree(self, dirfd: int, path: str, flags: int, *, display: str | None = None) -> int:
+        """open_tree(2): a descriptor for the mount at ``path`` (a detached copy with OPEN_TREE_CLONE)."""
+        return syscall("open_tree", dirfd, os.fsencode(path), flags, path=display or path)
+
+    def move_mount(self, from_fd: int, to_fd: int, flags: int, *, display: str | None = None) -> None:
+        """move_mount(2) with empty paths: attach the detached mount ``from_fd`` on ``to_fd``."""
+        syscall("move_mount", from_fd, b"", to_fd, b"", flags, path=display)
+
     def pivot_root(self, new_root: str, put_old: str) -> None:
         syscall("pivot_root", os.fsencode(new_root), os.fsencode(put_old), path=new_root)
 
@@ -122,6 +137,14 @@ class Kernel:
             for v in (effective, permitted, inheritable, effective >> 32, permitted >> 32, inheritable >> 32)
         )
         check(_capset(header, buffer_from(raw)), "capset")
+
+    def sched_setattr(self, attr: bytes) -> None:
+        """sched_setattr(2) on this thread with a packed ``struct sched_attr``."""
+        syscall("sched_setattr", 0, buffer_from(attr), 0)
+
+    def ioprio_set(self, value: int) -> None:
+        """ioprio_set(IOPRIO_WHO_PROCESS, this process, value)."""
+        syscall("ioprio_set", 1, 0, value)
 
     def personality(self, persona: int) -> None:
         check(_personality(persona), "personality", detail=f"{persona:#x}")
