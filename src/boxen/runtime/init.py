@@ -69,7 +69,7 @@ class ExecContext:
     """What the forked processes of ``exec`` need."""
 
     __slots__ = ("kernel", "process", "channel", "ns_fds", "cgroup", "console_fd", "preserve_fds", "interpreter",
-                 "setgroups", "detach")
+                 "setgroups", "detach", "seccomp_program")
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -139,6 +139,7 @@ def init_stage(ctx: InitContext) -> None:
         from boxen.runtime.mounter import Mounter
 
         preload(plan.process, ctx.hooks)
+        seccomp_program = compile_seccomp(plan.process)
         host_pid = int(os.readlink("/proc/self"))
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
             k.unshare(C.CLONE_NEWCGROUP)
@@ -179,7 +180,8 @@ def init_stage(ctx: InitContext) -> None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:
             _join_keyring(k, f"_ses.{plan.id}")
-        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0)
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
+                                  seccomp_program)
         channel.send(sync.CREATED)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)
@@ -208,10 +210,19 @@ def preload(process: ProcessPlan, hooks=None) -> None:
 
         from boxen.runtime import console  # noqa: F401
     if process.seccomp is not None:
-        from boxen.runtime.linux import seccomp  # noqa: F401 (also loads libseccomp.so)
+        from boxen.runtime.linux import seccomp  # noqa: F401
     if hooks is not None and hooks.startContainer:
         from boxen.runtime import hooks as hook_runner  # noqa: F401
     from boxen.common.errors import Unimplemented, kernel_error  # noqa: F401
+
+
+def compile_seccomp(process: ProcessPlan) -> bytes | None:
+    """The seccomp BPF program, compiled by libseccomp while the host's library is reachable."""
+    if process.seccomp is None:
+        return None
+    from boxen.runtime.linux import seccomp as seccomp_loader
+
+    return seccomp_loader.export_bpf(process.seccomp)
 
 
 def _wait_for_start(fifo: int) -> None:
@@ -275,13 +286,15 @@ def _write(path: str, value: str) -> None:
 class Program:
     """The checked executable and the final arguments for ``execveat``."""
 
-    __slots__ = ("fd", "argv", "env", "seccomp_plan", "display")
+    __slots__ = ("fd", "argv", "env", "seccomp_plan", "seccomp_program", "display")
 
-    def __init__(self, fd: int, argv: list[str], env: list[str], seccomp_plan, display: str) -> None:
+    def __init__(self, fd: int, argv: list[str], env: list[str], seccomp_plan, seccomp_program: bytes | None,
+                 display: str) -> None:
         self.fd = fd
         self.argv = argv
         self.env = env
         self.seccomp_plan = seccomp_plan
+        self.seccomp_program = seccomp_program
         self.display = display
 
     def execute(self, k: Kernel) -> None:
@@ -289,11 +302,12 @@ class Program:
         if self.seccomp_plan is not None:
             from boxen.runtime.linux import seccomp as seccomp_loader
 
-            seccomp_loader.load(self.seccomp_plan)
+            seccomp_loader.load(self.seccomp_plan, self.seccomp_program)
         k.execveat(self.fd, "", self.argv, self.env, C.AT_EMPTY_PATH, display=self.display)
 
 
-def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int) -> Program:
+def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int,
+                    seccomp_program: bytes | None = None) -> Program:
     """Everything between "the container exists" and "exec": limits, identity, privileges, program.
 
     The seccomp filter is loaded here when it must be (without no_new_privs, loading needs
@@ -313,7 +327,7 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     if early_seccomp:
         from boxen.runtime.linux import seccomp as seccomp_loader
 
-        seccomp_loader.load(process.seccomp)
+        seccomp_loader.load(process.seccomp, seccomp_program)
     _set_identity(k, process, setgroups)
     try:
         os.chdir(process.cwd)
@@ -330,7 +344,7 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
         except OSError:
             pass
     late = process.seccomp if process.seccomp is not None and not early_seccomp else None
-    return Program(fd, argv, env, late, program_path)
+    return Program(fd, argv, env, late, seccomp_program, program_path)
 
 
 def _set_rlimits(process: ProcessPlan) -> None:
@@ -442,6 +456,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         reset_signals()
         k, channel = ctx.kernel, ctx.channel
         preload(ctx.process)
+        ctx.seccomp_program = compile_seccomp(ctx.process)
         k.prctl(C.PR_SET_DUMPABLE, 0)
         initial, final = ctx.process.cpu_affinity or (None, None)
         if initial:
@@ -478,7 +493,8 @@ def exec_process_stage(ctx: ExecContext) -> None:
             os.setsid()
         if process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
-        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0)
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
+                                  ctx.seccomp_program)
         program.execute(k)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)
