@@ -126,6 +126,10 @@ def save(content, images: list[Image], out_path: str, *, platform=None, explain:
     fd, tmp_path = tempfile.mkstemp(prefix=".boxen-save-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in ("blobs", "blobs/sha256"):
+                info = tarfile.TarInfo(name)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
             for image in images:
                 _, manifest, config = resolve(content, image.target, platform)
                 config_bytes = contents.read(content, manifest.config.digest)

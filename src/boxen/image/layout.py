@@ -238,6 +238,10 @@ def write_tar(directory: str, out: BinaryIO) -> None:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for base, dirs, files in os.walk(directory):
             dirs.sort()
+            for name in dirs:
+                info = tarfile.TarInfo(os.path.relpath(os.path.join(base, name), directory))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
             for name in sorted(files):
                 path = os.path.join(base, name)
                 info = tar.gettarinfo(path, os.path.relpath(path, directory))
