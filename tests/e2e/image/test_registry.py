@@ -83,3 +83,14 @@ def test_unknown_reference_and_unreachable_registry(boxen_image, registry):
     assert "MANIFEST_UNKNOWN" in missing.stderr or "NAME_UNKNOWN" in missing.stderr
     down = boxen_image("pull", "127.0.0.1:1/x:y", check=False)
     assert down.returncode == 1 and "no endpoint of 127.0.0.1:1 answered" in down.stderr
+
+
+def test_docker_hub_names_through_a_mirror(boxen_image, registry, busybox_layout):
+    images.push(*busybox_layout, f"{registry.host}/library/busybox:latest")
+    os.makedirs(boxen_image.root, exist_ok=True)
+    with open(os.path.join(boxen_image.root, "registries.json"), "w") as f:
+        json.dump({"registries": {"docker.io": {"mirrors": [f"http://{registry.host}"]}}}, f)
+    out = boxen_image("pull", "--no-unpack", "--explain", "busybox")
+    assert f"using endpoint http://{registry.host} (a mirror)" in out.stderr
+    assert boxen_image("ls", "-q").stdout.split() == ["docker.io/library/busybox:latest"]
+    assert "busybox:latest" in boxen_image("ls").stdout
