@@ -61,7 +61,11 @@ def _unpack_image(args: argparse.Namespace, workdir: str):
 
     root = _common.root(args)
     content = _common.content(root)
-    image = find_image(_common.images(root), args.ref)
+    images = _common.images(root)
+    try:
+        image = find_image(images, args.ref)
+    finally:
+        images.close()
     manifest_desc, manifest, config = resolve(content, image.target, parse_platform(args.platform) if args.platform else None)
     try:
         from boxen.image.unpack import unpack_bundle

@@ -201,10 +201,13 @@ def load_advisories(directory: str) -> Index:
         raise NotFound(f"advisory directory {directory!r} does not exist or is not a directory", field="--advisories")
     advisories = []
     for path in _json_files(directory):
-        if os.path.getsize(path) > _FILE_LIMIT:
-            raise InvalidArgument(f"advisory file is larger than {_FILE_LIMIT} bytes", field=path)
+        if not os.path.isfile(path):
+            continue  # a FIFO or device named *.json is not an advisory (and could block or never end)
         with open(path, "rb") as f:
-            data = jsonio.loads(f.read(), source=path)
+            raw = f.read(_FILE_LIMIT + 1)
+        if len(raw) > _FILE_LIMIT:
+            raise InvalidArgument(f"advisory file is larger than {_FILE_LIMIT} bytes", field=path)
+        data = jsonio.loads(raw, source=path)
         advisory = parse_advisory(data, path)
         if advisory.withdrawn is None:
             advisories.append(advisory)

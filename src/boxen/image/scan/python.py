@@ -19,6 +19,7 @@ ecosystem and package URLs spell it.
 from __future__ import annotations
 
 import re
+from email.message import Message
 from email.parser import HeaderParser
 
 from boxen.image.scan import licenses, purl
@@ -38,7 +39,7 @@ def normalize_name(name: str) -> str:
     return _RUNS.sub("-", name).lower()
 
 
-def _licenses(headers) -> tuple[str, ...]:  # headers: email.message.Message
+def _licenses(headers: Message) -> tuple[str, ...]:
     expression = (headers.get("License-Expression") or "").strip()
     if expression:
         if licenses.is_expression(expression):

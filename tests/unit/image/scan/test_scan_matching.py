@@ -1,6 +1,7 @@
 """OSV loading, the OSV evaluation of ranges and versions, severity and CVSS scores."""
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -241,3 +242,9 @@ def test_cvss2_scores(vector, score):
 def test_cvss3_refuses_malformed_vectors(vector):
     with pytest.raises(InvalidArgument):
         cvss.score_v3(vector)
+
+
+def test_loader_ignores_special_files_named_json(tmp_path):
+    os.mkfifo(tmp_path / "fifo.json")
+    os.symlink("/dev/zero", tmp_path / "zero.json")
+    assert len(load_advisories(str(tmp_path))) == 0
