@@ -2,6 +2,10 @@
 
 import os
 import pathlib
+import shutil
+import sys
+import tempfile
+import types
 
 import pytest
 
@@ -98,3 +102,56 @@ def test_unknown_image_in_an_empty_root(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2
     assert "busybox" in err
+
+
+def _store_image(root_dir, name):
+    """An image record with an empty manifest and config in a fresh data root."""
+    from boxen.common.schema import to_json
+    from boxen.image import content as contents
+    from boxen.image.content.local import LocalContentStore
+    from boxen.image.root import resolve
+    from boxen.image.store import ImageStore
+    from boxen.oci import image as oci
+
+    root = resolve(root_dir)
+    store = LocalContentStore(root.content)
+    config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    config_desc = contents.put(store, jsonio.dumps(config).encode(), oci.OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST, "config": to_json(config_desc), "layers": []}
+    manifest_desc = contents.put(store, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
+    images = ImageStore(root.images_db)
+    images.put(name, manifest_desc)
+    images.close()
+    return manifest_desc
+
+
+def test_scan_by_name_unpacks_into_a_temporary_bundle(capsys, tmp_path, monkeypatch):
+    digest = _store_image(str(tmp_path / "root"), "registry.test/app:1").digest
+    bundles = []
+
+    def unpack_bundle(content, manifest, config, bundle_dir, *, explain=None):
+        """Stands in for the filesystem engineer's unpack: the bundle's rootfs is a fixture."""
+        assert (manifest.layers, config.os) == ((), "linux")
+        bundles.append(bundle_dir)
+        shutil.copytree(DEBIAN, os.path.join(bundle_dir, "rootfs"), symlinks=True)
+        os.chmod(os.path.join(bundle_dir, "rootfs", "etc"), 0o555)  # read-only dirs must not stop the cleanup
+
+    monkeypatch.setitem(sys.modules, "boxen.image.unpack", types.SimpleNamespace(unpack_bundle=unpack_bundle))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    code = main(["--root", str(tmp_path / "root"), "scan", "registry.test/app:1", "--advisories", OSV, "--format", "json"])
+    report = jsonio.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["subject"] == {"name": "registry.test/app:1", "version": digest, "type": "container"}
+    assert report["summary"]["findings"] == 5
+    assert bundles and bundles[0].startswith(str(scratch))
+    assert os.listdir(scratch) == []
+
+
+def test_scan_by_name_without_unpack_says_what_to_do(capsys, tmp_path, monkeypatch):
+    _store_image(str(tmp_path / "root"), "registry.test/app:1")
+    monkeypatch.setitem(sys.modules, "boxen.image.unpack", None)  # import fails as if the module were absent
+    code = main(["--root", str(tmp_path / "root"), "scan", "registry.test/app:1"])
+    assert code == 2
+    assert "--rootfs DIR" in capsys.readouterr().err
