@@ -13,7 +13,9 @@ installed version (again the source package's) the way the OSV schema prescribes
 A ``GIT`` range needs the project's history and is not evaluated; a range whose order
 cannot read the installed version (a Debian version in a SEMVER range) cannot contain it.
 The version that fixes a finding is the first ``fixed`` event above the installed
-version, if there is one.
+version, if there is one. An advisory is reported once per component; when it has entries
+for both the component's release (``Debian:12``) and the whole distribution (``Debian``),
+the release's entry is evaluated first, so its fixed version is the one reported.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def test_ecosystem_scoping_and_one_finding_per_advisory():
     pkg = Component("library", "libssl3", "3.0.11", purl="pkg:deb/debian/libssl3@3.0.11", ecosystem="Debian:12",
                     source_name="openssl", source_version="3.0.11")
     (finding,) = match([pkg], index)
-    assert finding.fixed in ("3.1", "3.0.13")
+    assert (finding.fixed, finding.ecosystem) == ("3.0.13", "Debian:12")  # the release's own entry first
     assert len(index.lookup("Debian:12", "openssl")) == 2  # Debian:12 and unscoped Debian, not Debian:11
     unknown_release = pkg.replace(ecosystem="Debian")
     assert [f.fixed for f in match([unknown_release], index)] == ["3.1"]
