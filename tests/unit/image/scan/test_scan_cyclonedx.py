@@ -5,8 +5,7 @@ import pathlib
 import pytest
 
 from boxen.common import jsonio
-from boxen.image.scan import BomMetadata, inventory, load_advisories, match, to_cyclonedx
-from boxen.image.scan import licenses, report
+from boxen.image.scan import BomMetadata, inventory, licenses, load_advisories, match, report, to_cyclonedx
 from boxen.image.scan.cyclonedx import bom_ref
 
 DATA = pathlib.Path(__file__).resolve().parents[3] / "data" / "scan"

@@ -7,8 +7,7 @@ import pathlib
 import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound
-from boxen.image.scan import Component, inventory, load_advisories, match
-from boxen.image.scan import cvss
+from boxen.image.scan import Component, cvss, inventory, load_advisories, match
 from boxen.image.scan.matching import affects
 from boxen.image.scan.osv import Index, parse_advisory
 from boxen.image.scan.severity import rate
