@@ -1,0 +1,391 @@
+"""Applying one layer's entries onto a directory: files, links, devices, owners, whiteouts.
+
+Each tar entry becomes a file system object under the target, named by a path resolved inside
+it (:mod:`.paths`). The OCI layer spec's rules for an entry whose path exists already: if both
+are directories the directory stays and takes the entry's attributes; otherwise the old object
+is removed and the entry created in its place. Attributes are applied in the one order that
+works: owner first (``chown`` clears the setuid and setgid bits and file capabilities), then
+mode, then extended attributes, then times; directory modes and times are set last of all,
+because creating a child changes a directory's mtime, and a read-only directory would refuse
+the children that follow it.
+
+**Whiteouts** say what a layer deletes from the layers beneath it. The spec spells them as
+empty files: ``dir/.wh.name`` deletes ``dir/name``, and ``dir/.wh..wh..opq`` (*opaque*) hides
+everything ``dir`` held in lower layers while keeping what this layer puts there. A whiteout
+affects only lower layers, whatever its position in the archive, so this module remembers the
+paths the layer itself wrote. Two ways to apply them:
+
+* **native**, onto a complete copy of the lower layers: delete the path, or every child of the
+  directory that this layer did not write;
+* **overlay**, onto an overlayfs upper directory: the lower layers are other directories, so
+  deletions are recorded the way overlayfs reads them: a character device 0/0 named like
+  the deleted path, and the ``trusted.overlay.opaque=y`` extended attribute on an opaque
+  directory. Layers may not carry ``trusted.overlay.*`` attributes themselves: they would
+  forge whiteouts.
+
+A **hardlink** may only point at an entry this layer wrote earlier (layer writers emit the
+first name of an inode as a file and later names as links to it); anything else, above all a
+path outside the layer such as ``/etc/passwd``, is refused. **Rootless** (not root): owners are
+left as the caller, device nodes are skipped, and ``trusted.*``/``security.*`` attributes the
+kernel refuses are skipped; each skip is reported.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from boxen.common.errors import InvalidArgument, kernel_error
+from boxen.image.layers import tarstream as tar
+from boxen.image.layers.paths import OVERLAY_OPAQUE, Resolver, clean, is_whiteout
+from boxen.image.layers.tree import remove_tree
+from boxen.image.layers.writers import FileJob, FileWriters
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+_AUFS_META = ".wh..wh."
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_INLINE = 8 << 20  # files larger than this are streamed to disk by the main thread
+_SYSCALL = {
+    tar.REGULAR: "open", tar.DIRECTORY: "mkdir", tar.SYMLINK: "symlink", tar.HARDLINK: "link",
+    tar.CHAR: "mknod", tar.BLOCKDEV: "mknod", tar.FIFO: "mkfifo",
+}
+
+
+class Applier:
+    """Applies entries from a :class:`~.tarstream.TarReader` onto ``root``.
+
+    ``overlay`` selects overlayfs whiteouts, with ``lowers`` the lower directories (top first);
+    ``rootless`` skips what only root may do; ``workers`` is the number of file-creating
+    threads (:mod:`.writers`). Counters and ``skipped`` describe what was done.
+    """
+
+    def __init__(self, root: str, *, overlay: bool = False, lowers: tuple[str, ...] = (),
+                 rootless: bool = False, explain=None, workers: int = 2) -> None:
+        self.root = root.rstrip("/") or "/"
+        self.overlay = overlay
+        self.rootless = rootless
+        self.explain = explain
+        self.resolver = Resolver(self.root, lowers, overlay=overlay, on_create=self._created_parent,
+                                 before_create=self._ensure_writable if rootless else None,
+                                 before_lookup=self._settle)
+        # An empty target holds only what this layer puts there, so existence is a set lookup.
+        self.fresh = not os.listdir(self.root)
+        self.present: set[str] = set()  # paths this layer created (entries, whiteouts, parents)
+        self.written: set[str] = {""}  # entries of this layer, with the directories holding them
+        self.dir_meta: dict[str, tuple[int, int | None]] = {}  # rel -> (mode, mtime_ns) set at the end
+        self.entries = 0
+        self.whiteouts = 0
+        self.opaques = 0
+        self.skipped: list[str] = []
+        self._writable_checked: set[str] = set()
+        self.writers = FileWriters(chown=not rootless, set_xattrs=self._set_xattrs, workers=workers)
+
+    # --- driving -------------------------------------------------------------------------
+
+    def apply(self, reader: tar.TarReader) -> None:
+        """Apply every entry, then the deferred directory attributes."""
+        try:
+            while True:
+                entry = reader.next()
+                if entry is None:
+                    break
+                self.entries += 1
+                try:
+                    self._entry(entry, reader)
+                except InvalidArgument as exc:
+                    if exc.field is None or exc.field == "layer":
+                        exc.field = getattr(exc, "entry_name", entry.name)
+                    raise
+                except OSError as exc:
+                    name = getattr(exc, "entry_name", entry.name)
+                    syscall = "create" if name != entry.name else _SYSCALL[entry.type]
+                    raise kernel_error(exc.errno or errno.EIO, syscall, exc.filename,
+                                       f"layer entry {name!r}") from exc
+            self._finish()
+        finally:
+            self.writers.close()
+
+    def _finish(self) -> None:
+        try:
+            self.writers.flush()
+        except OSError as exc:
+            name = getattr(exc, "entry_name", "?")
+            raise kernel_error(exc.errno or errno.EIO, "create", exc.filename, f"layer entry {name!r}") from exc
+        for rel, (mode, mtime_ns) in self.dir_meta.items():
+            host = self._host(rel)
+            os.chmod(host, mode)
+            if mtime_ns is not None:
+                os.utime(host, ns=(mtime_ns, mtime_ns))
+
+    def _host(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def _note(self, line: str) -> None:
+        if self.explain is not None:
+            self.explain(line)
+
+    def _settle(self, host: str) -> None:
+        """Wait for the workers if ``host`` is still being created by one."""
+        if host in self.writers.pending:
+            self.writers.flush()
+
+    # --- one entry ----------------------------------------------------------------------
+
+    def _entry(self, entry: tar.TarEntry, reader: tar.TarReader) -> None:
+        parts = clean(entry.name)
+        if not parts:
+            if entry.type != tar.DIRECTORY:
+                raise InvalidArgument(f"a {entry.type} entry cannot replace the root directory", field=entry.name)
+            self._directory_attributes(entry, "", self.root)
+            return
+        if parts[0].startswith(_AUFS_META) and parts[0] != WHITEOUT_OPAQUE:
+            self._note(f"  ignored aufs metadata entry {entry.name}")  # .wh..wh.plnk/... and friends
+            return
+        base = parts[-1]
+        parent = self.resolver.parent(parts[:-1], entry.name)
+        if base.startswith(WHITEOUT_PREFIX):
+            self.writers.flush()
+            self._whiteout(parent, base, entry.name)
+            return
+        if self.rootless:
+            self._ensure_writable(parent)
+        if parent not in self.written:
+            self._mark_written(parent)
+        rel = f"{parent}/{base}" if parent else base
+        if rel in self.resolver.walked_links:
+            self.resolver.forget()
+        host = f"{self.root}/{rel}"
+        exists = rel in self.present if self.fresh else os.path.lexists(host)
+        if exists:
+            self._settle(host)
+        kind = entry.type
+        if entry.xattrs:
+            self._check_xattrs(entry)
+        if kind == tar.DIRECTORY:
+            self._directory(entry, host, rel, exists)
+        else:
+            if exists:
+                self._clear(host)
+            if kind == tar.REGULAR:
+                if entry.size > _INLINE:
+                    self._large_file(entry, reader, host)
+                else:
+                    data = reader.read_data(entry.name)
+                    self.writers.submit(FileJob(entry.name, host, data, None, entry.uid, entry.gid, entry.mode,
+                                                entry.mtime_ns, entry.xattrs))
+            elif kind == tar.SYMLINK:
+                self.writers.submit(FileJob(entry.name, host, None, entry.linkname, entry.uid, entry.gid, 0,
+                                            entry.mtime_ns, entry.xattrs))
+            elif kind == tar.HARDLINK:
+                self._hardlink(entry, host, rel)
+            elif kind in (tar.CHAR, tar.BLOCKDEV):
+                if self.rootless:
+                    self.skipped.append(f"{entry.name}: {kind} device {entry.devmajor}:{entry.devminor} (not root)")
+                    return
+                file_type = stat.S_IFCHR if kind == tar.CHAR else stat.S_IFBLK
+                os.mknod(host, file_type | 0o600, os.makedev(entry.devmajor, entry.devminor))
+                self._attributes(entry, host)
+            else:
+                os.mkfifo(host, 0o600)
+                self._attributes(entry, host)
+        self.present.add(rel)
+        self.written.add(rel)
+
+    def _mark_written(self, rel: str) -> None:
+        """Record a directory and its ancestors as holding entries of this layer."""
+        while rel not in self.written:
+            self.written.add(rel)
+            rel = rel.rpartition("/")[0]
+
+    def _clear(self, host: str) -> None:
+        """Remove what is at ``host`` so an entry can take its place."""
+        self.writers.flush()
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            remove_tree(host)
+            self.resolver.forget()
+        else:
+            os.unlink(host)
+
+    def _large_file(self, entry: tar.TarEntry, reader: tar.TarReader, host: str) -> None:
+        fd = os.open(host, _CREATE, 0o600)
+        try:
+            reader.copy_data(fd, entry.name)
+            if not self.rootless:
+                os.fchown(fd, entry.uid, entry.gid)
+            if entry.xattrs:
+                self._set_xattrs(entry.name, entry.xattrs, host)
+            os.fchmod(fd, entry.mode)
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _directory(self, entry: tar.TarEntry, host: str, rel: str, exists: bool) -> None:
+        if not exists:
+            os.mkdir(host, 0o700)
+        else:
+            st = os.lstat(host)
+            if self.overlay and is_whiteout(st):
+                os.unlink(host)
+                os.mkdir(host, 0o700)
+                self._set_opaque(host, rel)
+            elif not stat.S_ISDIR(st.st_mode):
+                self._clear(host)
+                os.mkdir(host, 0o700)
+        self._directory_attributes(entry, rel, host)
+
+    def _directory_attributes(self, entry: tar.TarEntry, rel: str, host: str) -> None:
+        if not self.rootless:
+            os.chown(host, entry.uid, entry.gid, follow_symlinks=False)
+        if entry.xattrs:
+            self._check_xattrs(entry)
+            self._set_xattrs(entry.name, entry.xattrs, host)
+        self.dir_meta[rel] = (entry.mode, entry.mtime_ns)
+        self.written.add(rel)
+        self.present.add(rel)
+
+    def _attributes(self, entry: tar.TarEntry, host: str) -> None:
+        if not self.rootless:
+            os.chown(host, entry.uid, entry.gid, follow_symlinks=False)
+        if entry.xattrs:
+            self._set_xattrs(entry.name, entry.xattrs, host)
+        os.chmod(host, entry.mode)
+        os.utime(host, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+
+    def _check_xattrs(self, entry: tar.TarEntry) -> None:
+        for key in entry.xattrs:
+            if key.startswith("trusted.overlay."):
+                raise InvalidArgument(f"a layer may not set overlayfs's own attribute {key!r}", field=entry.name)
+
+    def _set_xattrs(self, name: str, xattrs: dict[str, bytes], host: str) -> None:
+        """Set ``xattrs`` on ``host`` (never following a symlink)."""
+        for key, value in xattrs.items():
+            try:
+                os.setxattr(host, key, value, follow_symlinks=False)
+            except PermissionError:
+                if not (self.rootless and key.startswith(("trusted.", "security."))):
+                    raise kernel_error(errno.EPERM, "setxattr", host, f"layer entry {name!r}, attribute {key}")
+                self.skipped.append(f"{name}: extended attribute {key} (not root)")
+            except OSError as exc:
+                raise kernel_error(exc.errno or errno.EIO, "setxattr", host,
+                                   f"layer entry {name!r}, attribute {key}") from None
+
+    def _hardlink(self, entry: tar.TarEntry, host: str, rel: str) -> None:
+        parts = clean(entry.linkname)
+        if not parts:
+            raise InvalidArgument("a hardlink cannot point at the root directory", field=entry.name)
+        parent = self.resolver.parent(parts[:-1], entry.name, create=False)
+        target = None if parent is None else (f"{parent}/{parts[-1]}" if parent else parts[-1])
+        if target not in self.written:
+            raise InvalidArgument(
+                f"hardlink to {entry.linkname!r}, which is not an earlier entry of this layer "
+                "(a layer may only link to files it contains)", field=entry.name,
+            )
+        if target == rel:
+            return
+        source = f"{self.root}/{target}"
+        self._settle(source)
+        if stat.S_ISDIR(os.lstat(source).st_mode):
+            raise InvalidArgument(f"hardlink to directory {entry.linkname!r}", field=entry.name)
+        os.link(source, host, follow_symlinks=False)
+
+    # --- whiteouts ----------------------------------------------------------------------
+
+    def _whiteout(self, parent: str, base: str, name: str) -> None:
+        if base == WHITEOUT_OPAQUE:
+            self._opaque(parent, name)
+            return
+        if base.startswith(_AUFS_META):
+            self._note(f"  ignored aufs metadata entry {name}")
+            return
+        victim = base[len(WHITEOUT_PREFIX):]
+        if victim in ("", ".", ".."):
+            raise InvalidArgument(f"whiteout of {victim!r} is not a file name", field=name)
+        rel = f"{parent}/{victim}" if parent else victim
+        host = f"{self.root}/{rel}"
+        self.whiteouts += 1
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            st = None
+        if rel in self.written:
+            # Deletes only the lower layers' object: what this layer wrote there stays.
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                self._hide_lower_children(rel, host)
+            return
+        if self.overlay:
+            if st is not None:
+                self._clear(host)
+            os.mknod(host, stat.S_IFCHR | 0o000, 0)
+            self.present.add(rel)
+            self._note(f"  whiteout {rel}: character device 0/0 hides it in the lower layers")
+        elif st is not None:
+            self._clear(host)
+            self._note(f"  whiteout {rel}: removed")
+        if rel in self.resolver.walked_links:
+            self.resolver.forget()
+
+    def _opaque(self, parent: str, name: str) -> None:
+        self.opaques += 1
+        self._hide_lower_children(parent, self._host(parent))
+
+    def _hide_lower_children(self, rel: str, host: str) -> None:
+        if self.overlay:
+            self._set_opaque(host, rel)
+            self._note(f"  opaque {rel or '/'}: {OVERLAY_OPAQUE}=y hides the lower layers' contents")
+            return
+        removed = self._remove_unwritten(rel, host)
+        self._note(f"  opaque {rel or '/'}: removed {removed} entries of lower layers")
+
+    def _remove_unwritten(self, rel: str, host: str) -> int:
+        removed = 0
+        with os.scandir(host) as it:
+            children = [(child.name, child.is_dir(follow_symlinks=False)) for child in it]
+        for child, is_dir in children:
+            child_rel = f"{rel}/{child}" if rel else child
+            if child_rel in self.written:
+                if is_dir:
+                    removed += self._remove_unwritten(child_rel, f"{host}/{child}")
+                continue
+            self._clear(f"{host}/{child}")
+            removed += 1
+        return removed
+
+    def _set_opaque(self, host: str, rel: str) -> None:
+        os.setxattr(host, OVERLAY_OPAQUE, b"y", follow_symlinks=False)
+        self.resolver.opaque.add(rel)
+        self.resolver.forget()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _created_parent(self, rel: str, lower: str | None) -> None:
+        """A parent directory the layer did not list was made: give it the right attributes."""
+        host = self._host(rel)
+        self.present.add(rel)
+        if lower is None:
+            self.dir_meta.setdefault(rel, (0o755, None))
+            return
+        st = os.lstat(lower)
+        if not self.rootless:
+            os.chown(host, st.st_uid, st.st_gid, follow_symlinks=False)
+        for key in os.listxattr(lower, follow_symlinks=False):
+            if not key.startswith("trusted.overlay."):
+                os.setxattr(host, key, os.getxattr(lower, key, follow_symlinks=False), follow_symlinks=False)
+        self.dir_meta.setdefault(rel, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
+
+    def _ensure_writable(self, rel: str) -> None:
+        """Rootless: a lower layer's read-only directory is opened up until :meth:`finish`."""
+        if rel in self._writable_checked:
+            return
+        self._writable_checked.add(rel)
+        host = self._host(rel)
+        st = os.lstat(host)
+        if st.st_mode & 0o300 != 0o300:
+            self.dir_meta.setdefault(rel, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
+            os.chmod(host, stat.S_IMODE(st.st_mode) | 0o700)
