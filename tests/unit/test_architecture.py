@@ -24,3 +24,51 @@ def test_only_runtime_linux_imports_ctypes():
         if linux not in p.parents and _imports(p) & {"ctypes", "_ctypes"}
     ]
     assert offenders == []
+
+
+# Modules whose import costs more than the runtime's whole start-up budget allows (measured on the
+# project machine: dataclasses 32 ms, typing 20 ms, argparse 16 ms, json 15 ms, signal 11 ms...).
+HEAVY = {
+    "argparse", "collections", "ctypes", "dataclasses", "enum", "functools", "inspect", "json", "logging",
+    "pathlib", "re", "shutil", "signal", "socket", "subprocess", "tempfile", "typing", "threading",
+}
+
+RUNTIME_HOT_PATH = [
+    "boxen.runtime.cli",
+    "boxen.runtime.cli.create",
+    "boxen.runtime.cli.run",
+    "boxen.runtime.cli.start",
+    "boxen.runtime.cli.state",
+    "boxen.runtime.cli.kill",
+    "boxen.runtime.cli.delete",
+    "boxen.runtime.cli.exec",
+    "boxen.runtime.container",
+    "boxen.runtime.execution",
+    "boxen.runtime.plan",
+    "boxen.runtime.validate",
+    "boxen.runtime.init",
+    "boxen.runtime.mounter",
+    "boxen.runtime.foreground",
+    "boxen.runtime.console",
+    "boxen.runtime.hooks",
+    "boxen.runtime.scheduling",
+    "boxen.runtime.cgroups",
+    "boxen.runtime.seccomp",
+    "boxen.runtime.linux.kernel",
+    "boxen.runtime.linux.seccomp",
+]
+
+
+def test_runtime_hot_path_stays_lean():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules)\n"
+        f"for name in {RUNTIME_HOT_PATH!r}: __import__(name)\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SRC.parent)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    loaded = {name.split(".")[0] for name in out}
+    assert sorted(loaded & HEAVY) == []
