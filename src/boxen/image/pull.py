@@ -136,6 +136,25 @@ class Puller:
             raise errors[0]
 
 
+class _Extracting:
+    """Shows unpack's per-layer callbacks as docker does: ``Extracting`` with a bar, then ``Pull complete``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.done: dict[str, int] = {}
+
+    def __call__(self, event) -> None:
+        key = short_id(event.digest)
+        if event.status == "applying":
+            if key not in self.done:
+                self.done[key] = 0
+                self.progress.item(key, "Extracting", event.total)
+            self.progress.advance(key, event.done - self.done[key])
+            self.done[key] = event.done
+        elif event.status == "applied":
+            self.progress.status(key, "Pull complete")
+
+
 def pull(
     reference: str,
     *,
@@ -187,9 +206,7 @@ def pull(
     if snapshotter is not None:
         from boxen.image.unpack import unpack
 
-        chain_id = unpack(content, snapshotter, manifest, config, explain=explain)
-        for layer in manifest.layers:
-            progress.status(short_id(layer.digest), "Pull complete")
+        chain_id = unpack(content, snapshotter, manifest, config, explain=explain, progress=_Extracting(progress))
     progress.message(f"Digest: {target.digest}")
     status = "Downloaded newer image" if puller.fetched else "Image is up to date"
     progress.message(f"Status: {status} for {ref.familiar()}")

@@ -29,6 +29,8 @@ def run(args) -> int:
     if not args.no_prune:
         with root.gc_lock(exclusive=True):
             plan = gc.collect(_common.content(root), images, _common.snapshotter(root), explain=_common.explainer(args))
+        for name in plan.snapshots:
+            print(f"Deleted snapshot: {name}")
         for digest in plan.blobs:
             print(f"Deleted: {digest}")
     return 0
