@@ -1,0 +1,66 @@
+"""The order and targets of the mount calls, with a recording kernel (no root needed)."""
+
+import os
+
+from boxen.runtime.linux import constants as C
+from boxen.runtime.linux.fake import FakeKernel
+from boxen.runtime.mounter import Mounter
+from boxen.runtime.plan import plan_container
+from support.specs import changed, spec_of
+
+
+def _mounter(path, config):
+    plan = plan_container(spec_of(config), "c1", str(path)).rootfs.replace(setup_dev=False)
+    k = FakeKernel()
+    return Mounter(k, plan, in_userns=False, cgroup_mounts=(("memory", "/sys/fs/cgroup/memory/c1"),)), k
+
+
+def test_prepare_stops_propagation_then_binds_rootfs_then_mounts_in_order(bundle):
+    path, config = bundle
+    m, k = _mounter(path, config)
+    m.prepare()
+    os.close(m.root_fd)
+    mounts = [c for c in k.calls if c[0] == "mount"]
+    assert mounts[0] == ("mount", None, "/", None, C.MS_SLAVE | C.MS_REC, None)
+    assert mounts[1][1:5] == (str(path / "rootfs"), str(path / "rootfs"), None, C.MS_BIND | C.MS_REC)
+    targets = [c[2] for c in mounts[2:]]
+    assert targets[:6] == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]
+    # cgroup v1: a tmpfs, then the container's own cgroup of each hierarchy, read-only
+    assert targets[6:] == ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory"]
+    assert mounts[-1][4] & C.MS_REMOUNT and mounts[-1][4] & C.MS_RDONLY
+    # the directories were made inside the rootfs
+    assert (path / "rootfs" / "sys" / "fs" / "cgroup").is_dir()
+
+
+def test_bind_remount_goes_through_the_new_mount(bundle):
+    path, config = bundle
+    (path / "data").mkdir()
+    config = changed(config, "mounts", [{"destination": "/data", "type": "bind", "source": "data",
+                                         "options": ["rbind", "ro", "rprivate"]}])
+    m, k = _mounter(path, config)
+    m.prepare()
+    os.close(m.root_fd)
+    bind, remount, private = [c for c in k.calls if c[0] == "mount"][2:]
+    assert bind[1:5] == (str(path / "data"), "/data", None, C.MS_BIND | C.MS_REC)
+    assert remount[1:5] == (None, "/data", None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY)
+    assert private[4] == C.MS_PRIVATE | C.MS_REC
+
+
+def test_switch_root_pivots_and_detaches_the_old_root(bundle, monkeypatch):
+    path, config = bundle
+    m, k = _mounter(path, config)
+    monkeypatch.setattr(os, "chdir", lambda p: None)
+    m.switch_root()
+    assert k.names() == ["pivot_root", "mount", "umount"]
+    assert k.calls[1] == ("mount", None, ".", None, C.MS_SLAVE | C.MS_REC, None)
+    assert k.calls[2] == ("umount", ".", C.MNT_DETACH)
+
+
+def test_no_pivot_moves_and_chroots(bundle, monkeypatch):
+    path, config = bundle
+    m, k = _mounter(path, config)
+    m.plan = m.plan.replace(no_pivot=True)
+    monkeypatch.setattr(os, "chdir", lambda p: None)
+    m.switch_root()
+    assert [c[0] for c in k.calls] == ["mount", "chroot"]
+    assert k.calls[0][4] == C.MS_MOVE
