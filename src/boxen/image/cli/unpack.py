@@ -1,0 +1,48 @@
+"""``boxen-image unpack [--platform OS/ARCH] [--rootless] [-q] [--explain] REF BUNDLE_DIR``.
+
+Writes an OCI runtime bundle, as ``umoci unpack`` does: ``BUNDLE_DIR/rootfs`` with every layer
+of the stored image REF applied, and ``BUNDLE_DIR/config.json`` made from the image config on
+top of the ``runc spec`` template; ``boxen-runtime run -b BUNDLE_DIR ID`` runs it. BUNDLE_DIR
+must not exist or be empty. ``--rootless`` (the default when not root) keeps files owned by
+the caller, skips device nodes and writes the rootless template.
+"""
+
+from __future__ import annotations
+
+import os
+
+from boxen.image.cli import _common
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("unpack", help="write an OCI runtime bundle from an image")
+    p.add_argument("reference", help="a stored image: name, name:tag, name@digest or a digest")
+    p.add_argument("bundle", metavar="BUNDLE_DIR", help="directory to create (absent or empty)")
+    p.add_argument("--platform", help="os/arch[/variant] to choose from a multi-platform image")
+    p.add_argument("--rootless", action="store_true", default=os.geteuid() != 0,
+                   help="unpack as an unprivileged user (default when not root)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--explain", action="store_true",
+                   help="say each layer applied, each digest verified and each whiteout (on stderr)")
+
+
+def run(args) -> int:
+    from boxen.image.store import find_image, parse_platform, resolve
+    from boxen.image.unpack import unpack_bundle
+
+    root = _common.root(args)
+    explain = _common.explainer(args)
+    content = _common.content(root)
+    images = _common.images(root)
+    try:
+        image = find_image(images, args.reference)
+    finally:
+        images.close()
+    platform = parse_platform(args.platform) if args.platform else None
+    manifest_desc, manifest, config = resolve(content, image.target, platform)
+    if explain is not None:
+        explain(f"image {image.name} -> manifest {manifest_desc.digest}, config {manifest.config.digest}")
+    unpack_bundle(content, manifest, config, args.bundle, explain=explain, rootless=args.rootless)
+    if not args.quiet:
+        print(f"unpacked {image.name} into {os.path.abspath(args.bundle)}")
+    return 0
