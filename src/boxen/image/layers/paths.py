@@ -63,7 +63,8 @@ def _lstat(path: str) -> os.stat_result | None:
         return None
 
 
-def _is_opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
+    """Whether ``path`` is an overlayfs opaque directory (``trusted.overlay.opaque=y``)."""
     try:
         return os.getxattr(path, OVERLAY_OPAQUE, follow_symlinks=False) == b"y"
     except OSError:
@@ -225,7 +226,7 @@ class Resolver:
                 if not stat.S_ISDIR(st.st_mode):
                     break  # a whiteout or a non-directory hides everything beneath it
                 found.append(path)
-                if _is_opaque(path):
+                if is_opaque(path):
                     break
         self._lower_dirs[key] = found
         return found
