@@ -15,7 +15,7 @@ test changes, is hard-linked.
 
 :func:`base_config` returns what ``runc spec`` prints (runc 1.1), but with ``terminal`` false, as
 crun's own tests do, and with ``linux.cgroupsPath`` under :data:`CGROUP_PARENT`, a cgroup that
-the tests own, so that :mod:`support.leaks` can tell what they left behind.
+this test session owns, so that :mod:`support.leaks` can tell what it left behind.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ import uuid
 
 BUSYBOX = pathlib.Path("/bin/busybox")
 
-#: Cgroup (in every hierarchy) under which test containers get their own cgroups.
-CGROUP_PARENT = "/boxen-tests"
+#: Cgroup (in every hierarchy) under which this test session's containers get their own cgroups;
+#: one per session, so that concurrent sessions never see each other's containers.
+CGROUP_PARENT = f"/boxen-tests/{os.getpid()}"
 
 #: Users and groups in the rootfs: root, a plain user with a supplementary group, nobody.
 PASSWD = """\
@@ -205,3 +206,17 @@ def write_config(bundle: pathlib.Path, config: dict) -> None:
 
 def read_config(bundle: pathlib.Path) -> dict:
     return json.loads((bundle / "config.json").read_text())
+
+
+def make_traversable(path: pathlib.Path) -> None:
+    """Let every user search the directories down to ``path`` (for a container in a user
+    namespace, whose root maps to an unprivileged host uid). Only directories this process
+    owns inside the temporary directory are changed."""
+    top = pathlib.Path(tempfile.gettempdir()).resolve()
+    path = pathlib.Path(path).resolve()
+    for directory in [path, *path.parents]:
+        if directory == top or top not in directory.parents:
+            break
+        st = directory.stat()
+        if st.st_uid == os.geteuid():
+            directory.chmod(st.st_mode & 0o7777 | 0o111)

@@ -9,10 +9,14 @@ to the host's init when the runtime that forked it exits. ``delete`` must undo a
 :class:`Snapshot` records these before a test; :func:`check` compares after the test, removes
 whatever is new (processes killed by pid, frozen cgroups thawed first, mounts lazily
 unmounted, cgroups removed deepest first, netns files unmounted and removed) and returns a
-description of the leaks so the caller can fail. Only what appeared during the test is
-touched: processes descended from this test process or sitting in cgroups under
-:data:`support.bundle.CGROUP_PARENT`, and mounts, cgroups and netns files that were not there
-before.
+description of the leaks so the caller can fail.
+
+Other work may run on the same host at the same time, so only what is provably this session's
+is looked at and touched: processes descended from this test process or sitting in cgroups
+under :data:`support.bundle.CGROUP_PARENT` (one per session); mounts (``nsfs`` pins of network
+namespaces included) below the directories the caller names (the session's temporary
+directory, where bundles and runtime roots live); and ``/run/netns`` entries named
+``boxen-test*``.
 """
 
 from __future__ import annotations
@@ -31,16 +35,22 @@ from support.probe import cgroup_mounts, parse_mountinfo
 NETNS_DIR = pathlib.Path("/run/netns")
 
 
+NETNS_PREFIX = "boxen-test"
+
+
 class Snapshot(Record):
+    scope: tuple  # directories whose mounts are watched
     mounts: frozenset  # (mount_point, fstype, source)
     cgroups: frozenset  # directories below CGROUP_PARENT in every hierarchy
     netns: frozenset
     processes: frozenset  # pids of this process's descendants and of tasks in our cgroups
 
 
-def _mounts() -> frozenset:
+def _mounts(scope: tuple) -> frozenset:
     with open("/proc/self/mountinfo") as f:
-        return frozenset((m.mount_point, m.fstype, m.source) for m in parse_mountinfo(f.read()))
+        mounts = parse_mountinfo(f.read())
+    return frozenset((m.mount_point, m.fstype, m.source) for m in mounts
+                     if any(m.mount_point == d or m.mount_point.startswith(d + "/") for d in scope))
 
 
 def _cgroup_roots() -> list[pathlib.Path]:
@@ -56,7 +66,9 @@ def _cgroups() -> frozenset:
 
 
 def _netns() -> frozenset:
-    return frozenset(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else frozenset()
+    if not NETNS_DIR.is_dir():
+        return frozenset()
+    return frozenset(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(NETNS_PREFIX))
 
 
 def _parents() -> dict[int, int]:
@@ -99,8 +111,10 @@ def _processes() -> frozenset:
     return frozenset(descendants(os.getpid()) | _cgroup_tasks())
 
 
-def snapshot() -> Snapshot:
-    return Snapshot(_mounts(), _cgroups(), _netns(), _processes())
+def snapshot(*scope: str | os.PathLike) -> Snapshot:
+    """Record the state now; mounts are watched below the ``scope`` directories."""
+    dirs = tuple(os.path.realpath(d) for d in scope)
+    return Snapshot(dirs, _mounts(dirs), _cgroups(), _netns(), _processes())
 
 
 def _describe(pid: int) -> str:
@@ -138,7 +152,7 @@ def check(before: Snapshot, ignore_pids: frozenset = frozenset()) -> list[str]:
         if not pids or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    for mount_point, fstype, source in sorted(_mounts() - before.mounts, reverse=True):
+    for mount_point, fstype, source in sorted(_mounts(before.scope) - before.mounts, reverse=True):
         leaks.append(f"mount {mount_point} ({fstype} from {source})")
         subprocess.run(["umount", "-l", mount_point], capture_output=True)
     for name in sorted(_netns() - before.netns):
@@ -159,10 +173,14 @@ def check(before: Snapshot, ignore_pids: frozenset = frozenset()) -> list[str]:
 
 
 def remove_cgroup_parent() -> None:
-    """Remove :data:`CGROUP_PARENT` from every hierarchy where it is empty (end of session)."""
+    """Remove :data:`CGROUP_PARENT` (and its parent, if that is empty) from every hierarchy."""
     for top in _cgroup_roots():
         for dirpath, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
             try:
                 os.rmdir(dirpath)
             except OSError:
                 pass
+        try:
+            os.rmdir(top.parent)
+        except OSError:
+            pass

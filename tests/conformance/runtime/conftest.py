@@ -38,8 +38,8 @@ def _root_only():
 
 
 @pytest.fixture(autouse=True)
-def no_leaks(request):
-    before = leaks.snapshot()
+def no_leaks(tmp_path_factory):
+    before = leaks.snapshot(tmp_path_factory.getbasetemp())
     yield
     left = leaks.check(before)
     if left:
