@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from boxen.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from boxen.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, from_oserror
 from boxen.image.layers.tree import Usage, remove_tree, usage
 from boxen.image.snapshots import ACTIVE, COMMITTED, VIEW, Mount, SnapshotInfo
 from boxen.image.snapshots.metadata import MetadataStore, SnapshotRow
@@ -76,6 +76,9 @@ class DirectorySnapshotter:
             os.mkdir(directory, 0o700)
             try:
                 self._populate(row, parents)
+            except OSError as exc:
+                remove_tree(directory)
+                raise from_oserror(exc, f"prepare snapshot {key!r}") from exc
             except BaseException:
                 remove_tree(directory)
                 raise

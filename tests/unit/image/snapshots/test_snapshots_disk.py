@@ -1,0 +1,176 @@
+"""Snapshotters without mounting: the mounts they return, their directories, metadata, the probe."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from boxen.common.errors import FailedPrecondition, InvalidArgument, KernelError
+from boxen.image.snapshots import ACTIVE, COMMITTED, Mount, open_snapshotter
+from boxen.image.snapshots import probe as probe_module
+from boxen.image.snapshots.native import NativeSnapshotter
+from boxen.image.snapshots.overlay import OverlaySnapshotter
+
+
+@pytest.fixture
+def overlay(tmp_path):
+    s = OverlaySnapshotter(str(tmp_path / "overlay"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def native(tmp_path):
+    s = NativeSnapshotter(str(tmp_path / "native"))
+    yield s
+    s.close()
+
+
+def fs(s, n: int) -> str:
+    return f"{s.root}/snapshots/{n}/fs"
+
+
+def test_overlay_mounts_as_data(overlay):
+    assert overlay.prepare("a", None) == [Mount("bind", fs(overlay, 1), ("rbind", "rw"))]
+    overlay.commit("l1", "a")
+    assert not os.path.exists(f"{overlay.root}/snapshots/1/work")  # a committed layer keeps no work dir
+    overlay.prepare("b", "l1")
+    overlay.commit("l2", "b")
+    mounts = overlay.prepare("c", "l2")
+    assert mounts == [Mount("overlay", "overlay", (
+        "index=off", f"workdir={overlay.root}/snapshots/3/work", f"upperdir={fs(overlay, 3)}",
+        f"lowerdir={fs(overlay, 2)}:{fs(overlay, 1)}"))]  # nearest parent on top
+    assert overlay.view("v1", "l1") == [Mount("bind", fs(overlay, 1), ("rbind", "ro"))]
+    assert overlay.view("v2", "l2") == [Mount("overlay", "overlay", ("index=off", f"lowerdir={fs(overlay, 2)}:{fs(overlay, 1)}"))]
+    assert overlay.view("v0", None) == [Mount("bind", fs(overlay, 6), ("rbind", "ro"))]
+    assert overlay.mounts("c") == mounts
+
+
+def test_overlay_refuses_roots_that_mount_options_cannot_name(tmp_path):
+    with pytest.raises(InvalidArgument) as info:
+        OverlaySnapshotter(str(tmp_path / "a,b"))
+    assert info.value.field == "root"
+
+
+def test_native_prepare_copies_the_parent_and_views_do_not(native):
+    root = native.prepare("a", None)[0].source
+    with open(os.path.join(root, "file"), "w") as f:
+        f.write("content")
+    os.symlink("file", os.path.join(root, "link"))
+    native.commit("base", "a")
+    child = native.prepare("b", "base")
+    assert child == [Mount("bind", fs(native, 2), ("rbind", "rw"))]
+    assert open(os.path.join(fs(native, 2), "file")).read() == "content"
+    assert os.readlink(os.path.join(fs(native, 2), "link")) == "file"
+    assert native.view("v", "base") == [Mount("bind", fs(native, 1), ("rbind", "ro"))]
+    assert os.listdir(fs(native, 3)) == []
+
+
+def test_commit_records_usage(native):
+    root = native.prepare("a", None)[0].source
+    with open(os.path.join(root, "f"), "wb") as f:
+        f.write(b"x" * 100_000)
+    os.link(os.path.join(root, "f"), os.path.join(root, "g"))
+    native.commit("c", "a")
+    used = native.usage("c")
+    assert used.inodes == 1 and 100_000 <= used.size < 200_000  # the hardlink is counted once
+
+
+def test_remove_deletes_the_directory(native):
+    root = native.prepare("a", None)[0].source
+    os.makedirs(os.path.join(root, "deep/er"))
+    os.chmod(os.path.join(root, "deep"), 0o500)
+    native.remove("a")
+    assert os.listdir(os.path.join(native.root, "snapshots")) == []
+
+
+def test_a_failing_prepare_leaves_no_row_and_no_directory(native, monkeypatch):
+    native.prepare("a", None)
+    native.commit("base", "a")
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("boxen.image.snapshots.native.copy_tree", broken)
+    with pytest.raises(KernelError, match="No space left"):
+        native.prepare("b", "base")
+    assert [i.name for i in native.walk()] == ["base"]
+    assert os.listdir(os.path.join(native.root, "snapshots")) == ["1"]
+
+
+def test_cleanup_removes_directories_no_snapshot_owns(native):
+    native.prepare("a", None)
+    os.makedirs(os.path.join(native.root, "snapshots", "77", "fs"))
+    os.makedirs(os.path.join(native.root, "snapshots", "rm-5"))
+    assert sorted(native.cleanup()) == ["77", "rm-5"]
+    assert os.listdir(os.path.join(native.root, "snapshots")) == ["1"]
+
+
+def test_two_snapshotters_on_one_root_see_each_others_changes(tmp_path):
+    one = NativeSnapshotter(str(tmp_path / "shared"))
+    two = NativeSnapshotter(str(tmp_path / "shared"))
+    try:
+        one.prepare("a", None)
+        assert two.stat("a").kind == ACTIVE
+        two.commit("c", "a")
+        assert one.stat("c").kind == COMMITTED
+        with pytest.raises(FailedPrecondition):
+            one.commit("d", "c")
+    finally:
+        one.close()
+        two.close()
+
+
+def test_concurrent_commits_of_one_name_let_exactly_one_win(tmp_path):
+    roots = [NativeSnapshotter(str(tmp_path / "shared")) for _ in range(4)]
+    for i, s in enumerate(roots):
+        s.prepare(f"k{i}", None)
+    results = []
+
+    def commit(i, s):
+        try:
+            s.commit("chain", f"k{i}")
+            results.append("won")
+        except Exception as exc:  # noqa: BLE001
+            results.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=commit, args=(i, s)) for i, s in enumerate(roots)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["AlreadyExists"] * 3 + ["won"]
+    for s in roots:
+        s.close()
+
+
+def test_metadata_is_sqlite_with_parents_by_name(native):
+    native.prepare("a", None)
+    native.commit("base", "a")
+    native.prepare("b", "base")
+    db = sqlite3.connect(os.path.join(native.root, "metadata.db"))
+    rows = db.execute("SELECT name, parent, kind FROM snapshots ORDER BY id").fetchall()
+    db.close()
+    assert rows == [("base", None, "committed"), ("b", "base", "active")]
+
+
+def test_open_snapshotter_kinds(tmp_path, monkeypatch):
+    s = open_snapshotter(str(tmp_path), "native")
+    assert s.kind == "native" and s.root == str(tmp_path / "native")
+    s.close()
+    s = open_snapshotter(str(tmp_path), "auto")  # the kind in use is kept, without probing
+    assert s.kind == "native"
+    s.close()
+    with pytest.raises(InvalidArgument):
+        open_snapshotter(str(tmp_path), "zfs")
+
+
+def test_auto_probes_once_and_without_root_chooses_native(tmp_path, monkeypatch):
+    monkeypatch.setattr(probe_module.os, "geteuid", lambda: 1000)
+    assert probe_module.overlay_works(str(tmp_path)) is False
+    s = open_snapshotter(str(tmp_path / "fresh"), "auto")
+    assert s.kind == "native"
+    s.close()
