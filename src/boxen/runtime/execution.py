@@ -69,7 +69,8 @@ class Execution:
             ctx = ExecContext(kernel=k, process=process, channel=child, ns_fds=ns_fds, cgroup=manager,
                               console_fd=console_fd, preserve_fds=preserve_fds,
                               interpreter=(interpreter.st_dev, interpreter.st_ino),
-                              setgroups=True, detach=detach)
+                              setgroups=True, detach=detach, container_id=state.id,
+                              bundle=state.data.get("bundle", ""))
             setup_pid = os.fork()
             if setup_pid == 0:
                 parent.close()

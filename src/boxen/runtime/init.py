@@ -69,7 +69,7 @@ class ExecContext:
     """What the forked processes of ``exec`` need."""
 
     __slots__ = ("kernel", "process", "channel", "ns_fds", "cgroup", "console_fd", "preserve_fds", "interpreter",
-                 "setgroups", "detach", "seccomp_program")
+                 "setgroups", "detach", "seccomp_program", "notify", "container_id", "bundle")
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -141,6 +141,7 @@ def init_stage(ctx: InitContext) -> None:
         preload(plan.process, ctx.hooks)
         seccomp_program = compile_seccomp(plan.process)
         host_pid = int(os.readlink("/proc/self"))
+        notify = notify_target(plan.process, hook_state(plan, "creating", host_pid))
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
             k.unshare(C.CLONE_NEWCGROUP)
         os.setsid()
@@ -181,7 +182,7 @@ def init_stage(ctx: InitContext) -> None:
         if not plan.no_new_keyring:
             _join_keyring(k, f"_ses.{plan.id}")
         program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  seccomp_program)
+                                  seccomp_program, notify)
         channel.send(sync.CREATED)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)
@@ -214,6 +215,31 @@ def preload(process: ProcessPlan, hooks=None) -> None:
     if hooks is not None and hooks.startContainer:
         from boxen.runtime import hooks as hook_runner  # noqa: F401
     from boxen.common.errors import Unimplemented, kernel_error  # noqa: F401
+
+
+def notify_target(process: ProcessPlan, state: dict):
+    """For a filter with SCMP_ACT_NOTIFY: the agent's socket, connected now (its path is a host
+    path, out of reach after the root switch), and the state to send with the notify fd."""
+    if process.seccomp is None or not process.seccomp.notify:
+        return None
+    from boxen.runtime import seccomp
+
+    return seccomp.connect_listener(process.seccomp.listener_path), state
+
+
+def load_seccomp(plan, program: bytes | None, notify) -> None:
+    """Load the filter; hand a notify fd to the agent (the state's status says when it happened)."""
+    from boxen.runtime import seccomp
+    from boxen.runtime.linux import seccomp as seccomp_loader
+
+    fd = seccomp_loader.load(plan, program)
+    if fd is not None and notify is not None:
+        sock, state = notify
+        try:
+            seccomp.send_notify_fd(sock, fd, state, plan.listener_metadata, plan.listener_path)
+        finally:
+            os.close(fd)
+            os.close(sock)
 
 
 def compile_seccomp(process: ProcessPlan) -> bytes | None:
@@ -286,28 +312,30 @@ def _write(path: str, value: str) -> None:
 class Program:
     """The checked executable and the final arguments for ``execveat``."""
 
-    __slots__ = ("fd", "argv", "env", "seccomp_plan", "seccomp_program", "display")
+    __slots__ = ("fd", "argv", "env", "seccomp_plan", "seccomp_program", "notify", "display")
 
     def __init__(self, fd: int, argv: list[str], env: list[str], seccomp_plan, seccomp_program: bytes | None,
-                 display: str) -> None:
+                 notify, display: str) -> None:
         self.fd = fd
         self.argv = argv
         self.env = env
         self.seccomp_plan = seccomp_plan
         self.seccomp_program = seccomp_program
+        self.notify = notify
         self.display = display
 
-    def execute(self, k: Kernel) -> None:
+    def execute(self, k: Kernel, status: str = "running") -> None:
         """Load the late seccomp filter (if any) and replace this process. Returns only by raising."""
         if self.seccomp_plan is not None:
-            from boxen.runtime.linux import seccomp as seccomp_loader
-
-            seccomp_loader.load(self.seccomp_plan, self.seccomp_program)
+            notify = self.notify
+            if notify is not None:
+                notify = (notify[0], dict(notify[1], status=status))
+            load_seccomp(self.seccomp_plan, self.seccomp_program, notify)
         k.execveat(self.fd, "", self.argv, self.env, C.AT_EMPTY_PATH, display=self.display)
 
 
 def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int,
-                    seccomp_program: bytes | None = None) -> Program:
+                    seccomp_program: bytes | None = None, notify=None) -> Program:
     """Everything between "the container exists" and "exec": limits, identity, privileges, program.
 
     The seccomp filter is loaded here when it must be (without no_new_privs, loading needs
@@ -325,9 +353,7 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     fd, argv = open_program(program_path, list(process.args), interpreter)
     early_seccomp = process.seccomp is not None and not process.no_new_privileges
     if early_seccomp:
-        from boxen.runtime.linux import seccomp as seccomp_loader
-
-        seccomp_loader.load(process.seccomp, seccomp_program)
+        load_seccomp(process.seccomp, seccomp_program, notify)
     _set_identity(k, process, setgroups)
     try:
         os.chdir(process.cwd)
@@ -344,7 +370,7 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
         except OSError:
             pass
     late = process.seccomp if process.seccomp is not None and not early_seccomp else None
-    return Program(fd, argv, env, late, seccomp_program, program_path)
+    return Program(fd, argv, env, late, seccomp_program, None if early_seccomp else notify, program_path)
 
 
 def _set_rlimits(process: ProcessPlan) -> None:
@@ -457,6 +483,8 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         k, channel = ctx.kernel, ctx.channel
         preload(ctx.process)
         ctx.seccomp_program = compile_seccomp(ctx.process)
+        ctx.notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
+                                                 "pid": os.getpid(), "bundle": ctx.bundle})
         k.prctl(C.PR_SET_DUMPABLE, 0)
         initial, final = ctx.process.cpu_affinity or (None, None)
         if initial:
@@ -493,8 +521,10 @@ def exec_process_stage(ctx: ExecContext) -> None:
             os.setsid()
         if process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
+        if ctx.notify is not None:
+            ctx.notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
         program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  ctx.seccomp_program)
+                                  ctx.seccomp_program, ctx.notify)
         program.execute(k)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)

@@ -43,6 +43,7 @@ to the agent with the container process state, as the spec's ``listenerPath`` de
 from __future__ import annotations
 
 import errno as _errno
+import os
 
 from boxen.common.errors import InvalidArgument, kernel_error
 from boxen.common.record import Record
@@ -399,18 +400,49 @@ def describe(plan: SeccompPlan) -> list[str]:
 # --- the notify listener --------------------------------------------------------------------
 
 
-def send_to_listener(listener_path: str, notify_fd: int, state: dict, metadata: str | None = None) -> None:
-    """Hand ``notify_fd`` to the seccomp agent listening on ``listener_path``.
+def connect_listener(listener_path: str) -> int:
+    """Connect to the seccomp agent's socket (``listenerPath``); returns the socket's descriptor.
 
-    Sends, over one new ``AF_UNIX`` stream connection that is then closed, the *container
-    process state*: ``{"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"}``
-    with the notify fd attached as ``SCM_RIGHTS``. ``state`` is the container's state
-    document (``ociVersion``, ``id``, ``status``, ``pid``, ``bundle``...); its ``pid`` is the
-    container process's. ``metadata`` is ``listenerMetadata``.
+    The container's init connects before it switches root (the agent's path is a host path)
+    and sends the notify fd over this connection once the filter is loaded.
+    """
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(listener_path)
+    except OSError as exc:
+        sock.close()
+        raise kernel_error(exc.errno or 0, "connect", listener_path, "the seccomp agent's listenerPath") from None
+    return sock.detach()
+
+
+def send_notify_fd(sock_fd: int, notify_fd: int, state: dict, metadata: str | None = None,
+                   listener_path: str = "listenerPath") -> None:
+    """Send the *container process state* with ``notify_fd`` attached, over a connected socket.
+
+    The message is ``{"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"}`` with the
+    notify fd as ``SCM_RIGHTS``. ``state`` is the container's state document (``ociVersion``,
+    ``id``, ``status``, ``pid``, ``bundle``...); its ``pid`` is the container process's.
+    ``metadata`` is ``listenerMetadata``.
     """
     import _socket
     import struct
 
+    payload = _process_state(state, metadata)
+    sock = _socket.socket(fileno=sock_fd)
+    try:
+        rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", notify_fd))]
+        sent = sock.sendmsg([payload], rights)
+        if sent < len(payload):
+            sock.sendall(payload[sent:])
+    except OSError as exc:
+        raise kernel_error(exc.errno or 0, "sendmsg", listener_path, "the seccomp agent's listenerPath") from None
+    finally:
+        sock.detach()
+
+
+def _process_state(state: dict, metadata: str | None) -> bytes:
     from boxen.common import jsonio
     from boxen.oci.runtime import OCI_VERSION
 
@@ -420,24 +452,15 @@ def send_to_listener(listener_path: str, notify_fd: int, state: dict, metadata: 
     if metadata is not None:
         message["metadata"] = metadata
     message["state"] = state
-    payload = jsonio.dumps(message).encode()
+    return jsonio.dumps(message).encode()
 
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+
+def send_to_listener(listener_path: str, notify_fd: int, state: dict, metadata: str | None = None) -> None:
+    """Hand ``notify_fd`` to the seccomp agent listening on ``listener_path``, over one new
+    ``AF_UNIX`` stream connection that is then closed (see :func:`send_notify_fd`)."""
+    _process_state(state, metadata)  # refuse a bad state before connecting
+    sock_fd = connect_listener(listener_path)
     try:
-        try:
-            sock.connect(listener_path)
-        except OSError as exc:
-            raise kernel_error(
-                exc.errno or 0, "connect", listener_path, "the seccomp agent's listenerPath"
-            ) from None
-        try:
-            rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", notify_fd))]
-            sent = sock.sendmsg([payload], rights)
-            if sent < len(payload):
-                sock.sendall(payload[sent:])
-        except OSError as exc:
-            raise kernel_error(
-                exc.errno or 0, "sendmsg", listener_path, "the seccomp agent's listenerPath"
-            ) from None
+        send_notify_fd(sock_fd, notify_fd, state, metadata, listener_path)
     finally:
-        sock.close()
+        os.close(sock_fd)

@@ -86,7 +86,7 @@ class Library:
         self.name = name
         self._handle = dlopen(name, mode)
 
-    def function(self, name: str, restype: type, *argtypes: type):
+    def function(self, name: str, restype: type | None, *argtypes: type):
         class _Function(CFuncPtr):
             _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
             _restype_ = restype
@@ -117,6 +117,7 @@ SYSCALLS: dict[str, int] = {
         "keyctl": 250,
         "ioprio_set": 251,
         "sched_setattr": 314,
+        "seccomp": 317,
         "bpf": 321,
         "execveat": 322,
         "pidfd_send_signal": 424,
@@ -132,6 +133,7 @@ SYSCALLS: dict[str, int] = {
         "keyctl": 219,
         "ioprio_set": 30,
         "sched_setattr": 274,
+        "seccomp": 277,
         "bpf": 280,
         "execveat": 281,
         "pidfd_send_signal": 424,

@@ -1,0 +1,96 @@
+"""What a container must not be able to reach: host paths, host descriptors, the host's interpreter."""
+
+import os
+import pathlib
+
+from support.bundle import base_config, make_bundle
+
+
+def test_a_symlink_in_the_image_cannot_send_a_mount_outside_the_rootfs(boxen, cid, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    config = base_config(["sh", "-c", "cat /proc/self/mountinfo"], mounts=None)
+    config["mounts"] = base_config()["mounts"] + [
+        {"destination": "/escape/inner", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}]
+    bundle = make_bundle(tmp_path, config)
+    os.symlink(f"../../../../../../../../{outside}", bundle / "rootfs" / "escape")
+    result = boxen.run(cid, bundle).check()
+    assert not (outside / "inner").exists()
+    # the mount landed inside the rootfs, where the symlink resolves when the rootfs is the root
+    assert f" {outside}/inner " in result.stdout
+
+
+def test_proc_must_not_be_a_symlink(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["true"]))
+    rootfs = bundle / "rootfs"
+    os.rmdir(rootfs / "proc") if (rootfs / "proc").is_dir() else None
+    (rootfs / "elsewhere").mkdir()
+    os.symlink("elsewhere", rootfs / "proc")
+    result = boxen.run(cid, bundle)
+    assert result.returncode == 1
+    assert "proc must be mounted on a directory" in result.stderr
+    assert boxen.ids() == []
+
+
+def test_no_host_descriptor_reaches_the_container(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["sh", "-c", "ls /proc/self/fd"]))
+    leak = os.open("/etc/hostname", os.O_RDONLY)  # inheritable from here
+    os.set_inheritable(leak, True)
+    try:
+        result = boxen.run(cid, bundle, extra_fds=()).check()
+    finally:
+        os.close(leak)
+    # 0, 1, 2 and the directory ls itself opened
+    assert sorted(int(x) for x in result.stdout.split()) == [0, 1, 2, 3]
+
+
+def test_preserved_fds_do_reach_it(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["sh", "-c", "cat <&3"]))
+    secret = tmp_path / "shared"
+    secret.write_text("passed on\n")
+    with open(secret) as f:
+        result = boxen.run(cid, bundle, "--preserve-fds", "1", extra_fds=(f.fileno(),)).check()
+    assert result.stdout == "passed on\n"
+
+
+def test_the_runtime_interpreter_cannot_be_executed(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["/proc/self/exe", "-c", "print(1)"]))
+    result = boxen.run(cid, bundle)
+    assert result.returncode == 1
+    assert "runtime's own interpreter" in result.stderr
+    assert boxen.ids() == []
+
+
+def test_a_script_whose_interpreter_is_the_runtime_is_refused(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["/evil"]))
+    evil = bundle / "rootfs" / "evil"
+    evil.write_text("#!/proc/self/exe\nprint('escaped')\n")
+    evil.chmod(0o755)
+    result = boxen.run(cid, bundle)
+    assert result.returncode == 1 and "escaped" not in result.stdout
+
+
+def test_the_waiting_init_is_not_dumpable(boxen, cid, tmp_path):
+    """While created, the init is the host's Python: its /proc entries must be closed to the container."""
+    bundle = make_bundle(tmp_path, base_config(["true"]))
+    boxen.create(cid, bundle).check()
+    try:
+        result = boxen.exec(cid, "sh", "-c", "readlink /proc/1/exe; cat /proc/1/environ; echo done")
+        assert result.returncode == 0
+        assert "done" in result.stdout
+        assert "python" not in result.stdout
+        pid = boxen.state(cid)["pid"]
+        assert "Permission denied" in result.stderr or not pathlib.Path(f"/proc/{pid}").exists()
+    finally:
+        boxen.delete(cid, "--force")
+
+
+def test_invalid_config_leaves_nothing(boxen, cid, tmp_path):
+    config = base_config(["true"])
+    config["process"]["capabilities"]["bounding"].append("CAP_NOT_A_THING")
+    bundle = make_bundle(tmp_path, config)
+    result = boxen.create(cid, bundle)
+    assert result.returncode == 1
+    assert "process.capabilities.bounding[3]" in result.stderr and "CAP_NOT_A_THING" in result.stderr
+    assert boxen.ids() == []
+    assert not (boxen.root / cid).exists()
