@@ -28,8 +28,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from support import images as test_images  # noqa: E402
-from support.registry import start_registry  # noqa: E402
+from support import images as test_images
+from support.registry import start_registry
 
 BOXEN = os.path.join(os.path.dirname(sys.executable), "boxen-image")
 
@@ -58,7 +58,7 @@ def safe_rm(path: str) -> None:
 
 def has_unpack() -> bool:
     try:
-        import boxen.image.snapshots  # noqa: F401
+        import boxen.image.snapshots
         import boxen.image.unpack  # noqa: F401
     except ImportError:
         return False
@@ -232,7 +232,7 @@ def main() -> int:
         registry.stop()
     print(f"\npull{' + unpack' if has_unpack() else ''} from a loopback registry, median of {args.runs} runs "
           f"(min in brackets); ratio = peer / boxen (above 1: boxen is faster)\n")
-    print(f"| image | tool | what | median | ratio |\n|---|---|---|---|---|")
+    print("| image | tool | what | median | ratio |\n|---|---|---|---|---|")
     for image, by_tool in results.items():
         ours = statistics.median(by_tool["boxen"]) if "boxen" in by_tool else None
         for name, times in by_tool.items():

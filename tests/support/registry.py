@@ -110,7 +110,7 @@ def start_registry(*, tls: bool = False, users: dict[str, str] | None = None) ->
     lines = [
         "version: 0.1",
         "log:", "  level: error", "  accesslog:", "    disabled: true",
-        "storage:", f"  filesystem:", f"    rootdirectory: {directory}/data", "  delete:", "    enabled: true",
+        "storage:", "  filesystem:", f"    rootdirectory: {directory}/data", "  delete:", "    enabled: true",
         "http:", f"  addr: 127.0.0.1:{port}",
     ]
     ca = None
@@ -120,8 +120,7 @@ def start_registry(*, tls: bool = False, users: dict[str, str] | None = None) ->
     if users:
         htpasswd = os.path.join(directory, "htpasswd")
         with open(htpasswd, "w") as f:
-            for user, password in users.items():
-                f.write(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n")
+            f.writelines(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n" for user, password in users.items())
         lines += ["auth:", "  htpasswd:", "    realm: boxen-test", f"    path: {htpasswd}"]
     config = os.path.join(directory, "config.yml")
     with open(config, "w") as f:

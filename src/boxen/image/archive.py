@@ -28,13 +28,14 @@ import os
 import tarfile
 import tempfile
 import zlib
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 import zstandard
 
 from boxen.common import digest as digests
 from boxen.common import jsonio, schema
-from boxen.common.errors import InvalidArgument, Unimplemented
+from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
 from boxen.image import content as contents
 from boxen.image import layout, reference
 from boxen.image.store import Image, ImageStore, image_name, resolve
@@ -213,7 +214,7 @@ def _load_layer(content, source: layout.Source, path: str, diff_id: str, where: 
             writer.close()
             try:
                 content.abort(ref)
-            except Exception:
+            except NotFound:  # a failed commit has dropped the ingest already
                 pass
             raise
     return oci.Descriptor(_MEDIA_TYPE[kind], digest, writer.offset)

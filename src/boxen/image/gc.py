@@ -20,7 +20,7 @@ add unreferenced blobs meanwhile.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from boxen.common.errors import InvalidArgument, NotFound
 from boxen.common.record import Record

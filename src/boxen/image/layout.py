@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
-from typing import BinaryIO, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
 
 from boxen.common import digest as digests
 from boxen.common import jsonio, schema

@@ -21,7 +21,7 @@ no image names yet.
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Callable
+from collections.abc import Callable
 
 from boxen.common import digest as digests
 from boxen.common import jsonio, schema
@@ -30,8 +30,8 @@ from boxen.common.record import Record
 from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.progress import Progress, short_id
-from boxen.image.registry.client import RegistryClient, Repository
 from boxen.image.push import add_source
+from boxen.image.registry.client import RegistryClient, Repository
 from boxen.image.store import ImageStore, format_platform, host_platform, image_name, select_manifest
 from boxen.oci import image as oci
 

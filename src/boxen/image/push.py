@@ -23,7 +23,7 @@ which case the blob goes up in ``PATCH`` requests of that size with ``Content-Ra
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Callable
+from collections.abc import Callable
 
 from boxen.common.errors import NotFound
 from boxen.common.record import Record

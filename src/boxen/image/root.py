@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from boxen.common.record import Record
 

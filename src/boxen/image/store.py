@@ -164,7 +164,7 @@ def select_manifest(index, platform) -> Descriptor:
         offered = ", ".join(format_platform(d.platform) for d in index.manifests if d.platform) or "none"
         raise NotFound(f"no manifest for {format_platform(platform)} in the index (it has: {offered})",
                        field="platform")
-    return sorted(candidates, key=lambda d: d.platform.variant != platform.variant)[0]
+    return min(candidates, key=lambda d: d.platform.variant != platform.variant)
 
 
 def resolve(content, target: Descriptor, platform=None):

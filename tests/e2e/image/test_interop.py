@@ -11,7 +11,6 @@ import tempfile
 import pytest
 
 from conftest import skopeo_digest
-
 from support import images
 
 CGROUP_PARENT = "boxen-test-image-podman"

@@ -5,7 +5,6 @@ import os
 import subprocess
 
 from conftest import skopeo_digest
-
 from support import images
 
 

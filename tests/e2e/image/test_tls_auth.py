@@ -5,7 +5,6 @@ import os
 import shutil
 
 from conftest import skopeo_digest
-
 from support import images
 from support.registry import PASSWORD, USER
 

@@ -1,7 +1,15 @@
 import io
 import json
 
-from boxen.image.progress import JSONProgress, LineProgress, Progress, TerminalProgress, human_size, make, short_id
+from boxen.image.progress import (
+    JSONProgress,
+    LineProgress,
+    Progress,
+    TerminalProgress,
+    human_size,
+    make,
+    short_id,
+)
 
 
 def test_short_id_and_sizes():

@@ -52,7 +52,7 @@ def test_retry_delay():
 def test_location_resolves_relative():
     r = Response(202, {"location": "/v2/a/blobs/uploads/u?_state=s"})
     assert protocol.location(f"{BASE}/v2/a/blobs/uploads/", r) == f"{BASE}/v2/a/blobs/uploads/u?_state=s"
-    with pytest.raises(Exception):
+    with pytest.raises(protocol.RegistryRejected, match="without a Location"):
         protocol.location(BASE, Response(202, {}))
 
 

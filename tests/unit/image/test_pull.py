@@ -1,7 +1,7 @@
 import gzip
-import random
 import io
 import json
+import random
 import tarfile
 
 import pytest

@@ -102,4 +102,4 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-__all__ = ["main", "VERBS"]
+__all__ = ["VERBS", "main"]

@@ -27,7 +27,8 @@ Both pass the suite in :mod:`boxen.image.testing.content`.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Protocol
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
 
 from boxen.common import digest as digests
 from boxen.common.errors import AlreadyExists, InvalidArgument

@@ -26,7 +26,8 @@ import hashlib
 import os
 import shutil
 import time
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from boxen.common import digest as digests
 from boxen.common import jsonio

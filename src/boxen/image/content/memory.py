@@ -10,10 +10,18 @@ from __future__ import annotations
 import io
 import threading
 import time
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from boxen.common import digest as digests
-from boxen.common.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound, Unimplemented
+from boxen.common.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unimplemented,
+)
 from boxen.image.content import Info, Status
 from boxen.oci.image import Descriptor
 

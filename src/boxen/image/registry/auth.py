@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from boxen.common import jsonio

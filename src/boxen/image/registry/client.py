@@ -19,13 +19,19 @@ own decisions are few and all about transport:
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
 import time
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
-import httpx
+# httpx's package init also loads its command-line tool (rich, click, pygments: about 90 ms
+# here) whenever those happen to be installed; boxen never runs it, and a ``None`` entry in
+# sys.modules makes that import fail fast into httpx's own fallback.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
-from boxen.common.errors import FailedPrecondition, InvalidArgument
+from boxen.common.errors import FailedPrecondition
 from boxen.image.reference import Reference
 from boxen.image.registry import auth, protocol
 from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
@@ -42,8 +48,8 @@ def _no_credentials(domain: str) -> None:
 
 
 def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | bool:
-    if not endpoint.verify:
-        return False
+    if not endpoint.verify or endpoint.url.startswith("http://"):
+        return False  # nothing to verify (and loading the system's CAs costs tens of ms)
     context = ssl.create_default_context()
     for ca in endpoint.tls.ca_files:
         context.load_verify_locations(cafile=ca)

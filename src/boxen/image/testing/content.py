@@ -10,7 +10,7 @@ per ref, labels round-trip, and every failure leaves the store as it was.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from boxen.common import digest as digests
 from boxen.common.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
