@@ -14,7 +14,13 @@ MTIME = 1_700_000_000
 
 
 class LayerBuilder:
-    """Appends entries to an in-memory tar; :meth:`tar`, :meth:`gzip`, :meth:`zstd` finish it."""
+    """Appends entries to an in-memory tar; :meth:`tar`, :meth:`gzip`, :meth:`zstd` finish it.
+
+    The ``layer`` fixture is this class, so tests also reach :attr:`MTIME`,
+    :meth:`lying_header` and :meth:`tree` through it.
+    """
+
+    MTIME = MTIME
 
     def __init__(self, fmt: int = tarfile.PAX_FORMAT) -> None:
         self._buf = io.BytesIO()
@@ -77,30 +83,30 @@ class LayerBuilder:
     def zstd(self) -> bytes:
         return zstandard.ZstdCompressor().compress(self.tar())
 
+    @staticmethod
+    def lying_header(name: str, declared: int, actual: bytes) -> bytes:
+        """A ustar header declaring ``declared`` bytes, followed by only ``actual``."""
+        info = tarfile.TarInfo(name)
+        info.size = declared
+        info.mtime = MTIME
+        return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape") + actual
 
-def lying_header(name: str, declared: int, actual: bytes) -> bytes:
-    """A ustar header declaring ``declared`` bytes, followed by only ``actual``."""
-    info = tarfile.TarInfo(name)
-    info.size = declared
-    info.mtime = MTIME
-    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape") + actual
-
-
-def snapshot_tree(root: str) -> dict[str, tuple]:
-    """Everything under ``root``: type, mode, size, link target, content of small files."""
-    tree = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            st = os.lstat(path)
-            rel = os.path.relpath(path, root)
-            kind = oct(st.st_mode)
-            extra = os.readlink(path) if os.path.islink(path) else None
-            if os.path.isfile(path) and not os.path.islink(path):
-                with open(path, "rb") as f:
-                    extra = f.read()
-            tree[rel] = (kind, extra)
-    return tree
+    @staticmethod
+    def tree(root: str) -> dict[str, tuple]:
+        """Everything under ``root``: type, mode, size, link target, content of small files."""
+        tree = {}
+        for directory, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = os.path.join(directory, name)
+                st = os.lstat(path)
+                rel = os.path.relpath(path, root)
+                kind = oct(st.st_mode)
+                extra = os.readlink(path) if os.path.islink(path) else None
+                if os.path.isfile(path) and not os.path.islink(path):
+                    with open(path, "rb") as f:
+                        extra = f.read()
+                tree[rel] = (kind, extra)
+        return tree
 
 
 @pytest.fixture
@@ -123,11 +129,11 @@ def target(tmp_path):
 @pytest.fixture
 def untouched(tmp_path, target):
     """A check that nothing beside ``root`` changed: call it at the end of a hostile-input test."""
-    before = snapshot_tree(str(tmp_path / "outside")) if (tmp_path / "outside").exists() else None
+    before = LayerBuilder.tree(str(tmp_path / "outside"))
 
     def check():
         assert sorted(os.listdir(tmp_path)) == ["outside", "root"]
-        assert snapshot_tree(str(tmp_path / "outside")) == before
+        assert LayerBuilder.tree(str(tmp_path / "outside")) == before
         assert (tmp_path / "outside" / "passwd").read_text() == "host secret\n"
 
     return check

@@ -8,10 +8,10 @@ import os
 import stat
 
 import pytest
-from conftest import MTIME
 
 from boxen.image.layers import apply_layer
 
+MTIME = 1_700_000_000  # the builder's default mtime
 NS = MTIME * 1_000_000_000
 
 

@@ -7,7 +7,6 @@ import os
 import tarfile
 
 import pytest
-from conftest import snapshot_tree
 
 from boxen.image.diff import diff_snapshot, write_diff
 from boxen.image.layers import apply_layer, copy_tree
@@ -77,7 +76,7 @@ def test_additions_changes_and_deletions(trees):
     assert result.whiteouts == 2
 
 
-def test_applying_the_diff_to_the_lower_tree_gives_the_upper_tree(trees, tmp_path):
+def test_applying_the_diff_to_the_lower_tree_gives_the_upper_tree(trees, tmp_path, layer):
     lower, upper = trees
     (upper / "etc/hosts").write_bytes(b"changed")
     os.chmod(upper / "usr/lib/same", 0o600)
@@ -90,7 +89,7 @@ def test_applying_the_diff_to_the_lower_tree_gives_the_upper_tree(trees, tmp_pat
     copy_tree(str(lower), str(replay), chown=os.geteuid() == 0)
     applied = apply_layer(io.BytesIO(blob), str(replay), rootless=os.geteuid() != 0)
     assert applied.diff_id == result.diff_id
-    assert snapshot_tree(str(replay)) == snapshot_tree(str(upper))
+    assert layer.tree(str(replay)) == layer.tree(str(upper))
     assert os.stat(replay / "new/hard").st_ino == os.stat(replay / "new/deep/file").st_ino
     assert os.lstat(replay / "new/deep/file").st_mtime_ns == os.lstat(upper / "new/deep/file").st_mtime_ns
 

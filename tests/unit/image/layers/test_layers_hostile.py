@@ -9,7 +9,6 @@ import tarfile
 
 import pytest
 import zstandard
-from conftest import lying_header
 
 from boxen.common.errors import InvalidArgument, KernelError
 from boxen.image.layers import apply_layer
@@ -107,14 +106,14 @@ def test_hardlink_to_a_directory_is_refused(layer, target, untouched):
 
 
 def test_declared_size_larger_than_the_data_is_refused(layer, target, untouched):
-    blob = layer().file("ok", b"fine").raw(lying_header("liar", 1 << 20, b"short" + bytes(507))).tar()
+    blob = layer().file("ok", b"fine").raw(layer.lying_header("liar", 1 << 20, b"short" + bytes(507))).tar()
     error = refused(blob, target, "declares 1048576 bytes", "liar")
     assert "truncated" in str(error)
     untouched()
 
 
 def test_huge_declared_size_does_not_allocate_it(layer, target, untouched):
-    refused(lying_header("huge", 5 << 30, b"tiny"), target, "declares 5368709120 bytes", "huge")
+    refused(layer.lying_header("huge", 5 << 30, b"tiny"), target, "declares 5368709120 bytes", "huge")
     untouched()
 
 
