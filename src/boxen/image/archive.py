@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -52,6 +52,7 @@ class Decompressor:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self._z: Any = None
         if kind == "gzip":
             self._z = zlib.decompressobj(wbits=31)
         elif kind == "zstd":
@@ -123,7 +124,10 @@ def save(content, images: list[Image], out_path: str, *, platform=None, explain:
     """Write ``images`` as a docker-save archive (that is also an OCI layout) to ``out_path``."""
     say = explain or (lambda text: None)
     directory = os.path.dirname(os.path.abspath(out_path))
-    entries, repositories, index, written = [], {}, [], set()
+    entries: list[dict] = []
+    repositories: dict[str, dict[str, str]] = {}
+    index: list[dict] = []
+    written: set[str] = set()
     fd, tmp_path = tempfile.mkstemp(prefix=".boxen-save-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -86,7 +86,10 @@ def export(content, images: Iterable[Image], directory: str, *, platform=None, e
     entries: list[dict] = []
     if os.path.exists(index_path):
         with open(index_path, "rb") as f:
-            entries = list(jsonio.loads(f.read(), source=index_path).get("manifests", []))  # type: ignore[union-attr]
+            existing = jsonio.loads(f.read(), source=index_path)
+        if not isinstance(existing, dict) or not isinstance(existing.get("manifests", []), list):
+            raise InvalidArgument("expected an index with a manifests array", field=index_path)
+        entries = list(existing.get("manifests", []))
     for image in images:
         top = exportable(content, image, platform)
         for d in _closure(content, top):

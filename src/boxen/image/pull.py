@@ -126,14 +126,13 @@ class Puller:
         jobs: list[tuple[oci.Descriptor, str | None, str]] = [(manifest.config, None, "config")]
         jobs += [(d, short_id(d.digest), f"layer {i + 1}/{len(manifest.layers)} ({d.mediaType})")
                  for i, d in enumerate(manifest.layers)]
-        for d, key, _ in jobs[1:]:
+        for d in manifest.layers:
             if not contents.exists(self.content, d.digest):
-                self.progress.item(key, "Pulling fs layer")
+                self.progress.item(short_id(d.digest), "Pulling fs layer")
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
             futures = [pool.submit(self.blob, d, key, what) for d, key, what in jobs]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            raise errors[0]
+        for future in futures:  # all have finished: re-raise the first failure
+            future.result()
 
 
 class _Extracting:

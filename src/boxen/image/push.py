@@ -111,9 +111,8 @@ class Pusher:
             self.progress.item(short_id(d.digest), "Preparing")
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
             futures = [pool.submit(self.blob, d) for d in unique]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            raise errors[0]
+        for future in futures:  # all have finished: re-raise the first failure
+            future.result()
 
     def manifest(self, descriptor: oci.Descriptor, reference: str) -> None:
         data = contents.read(self.content, descriptor.digest)

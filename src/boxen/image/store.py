@@ -12,6 +12,7 @@ update them atomically.
 
 from __future__ import annotations
 
+import builtins
 import os
 import sqlite3
 import time
@@ -70,7 +71,7 @@ class ImageStore:
     def list(self) -> list[Image]:
         return [_image(r) for r in self._db.execute("SELECT * FROM images ORDER BY name")]
 
-    def by_digest(self, digest: str) -> list[Image]:
+    def by_digest(self, digest: str) -> builtins.list[Image]:
         return [_image(r) for r in self._db.execute("SELECT * FROM images WHERE digest = ? ORDER BY name", (digest,))]
 
     def put(self, name: str, target: Descriptor, labels: dict[str, str] | None = None) -> Image:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # httpx's package init also loads its command-line tool (rich, click, pygments: about 90 ms
 # here) whenever those happen to be installed; boxen never runs it, and a ``None`` entry in
@@ -156,7 +156,7 @@ class RegistryClient:
     # --- sending -----------------------------------------------------------------------------
 
     def _send_raw(self, endpoint: Endpoint, request: Request, *, stream: bool,
-                  content: object = None, headers: dict[str, str] | None = None) -> Response:
+                  content: Any = None, headers: dict[str, str] | None = None) -> Response:
         http = self._http(endpoint)
         all_headers = dict(request.headers)
         all_headers.update(headers or {})
@@ -168,7 +168,7 @@ class RegistryClient:
         return _Streamed(response.status_code, {k.lower(): v for k, v in response.headers.items()}, b"", response)
 
     def send(self, endpoint: Endpoint, domain: str, request: Request, scopes: tuple[str, ...], *,
-             expect: tuple[int, ...], stream: bool = False, content: Callable[[], object] | None = None,
+             expect: tuple[int, ...], stream: bool = False, content: Callable[[], Any] | None = None,
              authenticate: bool = True, retries: int | None = None) -> Response:
         """Send with authentication and retries; raise unless the status is in ``expect``.
 
@@ -257,7 +257,7 @@ def _transient(exc: httpx.TransportError) -> bool:
 class _Streamed(Response):
     """A response whose body is still on the wire, in ``raw`` (``body`` stays empty)."""
 
-    raw: object = None
+    raw: httpx.Response = None  # type: ignore[assignment]
 
 
 def _close(response: Response) -> None:
