@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import skopeo_digest
 from support import images
 
@@ -93,3 +95,14 @@ def test_docker_hub_names_through_a_mirror(boxen_image, registry, busybox_layout
     assert f"using endpoint http://{registry.host} (a mirror)" in out.stderr
     assert boxen_image("ls", "-q").stdout.split() == ["docker.io/library/busybox:latest"]
     assert "busybox:latest" in boxen_image("ls").stdout
+
+
+def test_pull_unpacks_and_rm_collects_the_snapshots(boxen_image, registry, busybox_layout):
+    pytest.importorskip("boxen.image.unpack", reason="unpack is not in this build")
+    ref = f"{registry.host}/interop/busybox:unpack"
+    images.push(*busybox_layout, ref)
+    result = json.loads(boxen_image("pull", "--json", ref).stdout.splitlines()[-1])
+    config = json.loads(boxen_image("inspect", "--raw", "config", ref).stdout)
+    assert result["chainID"] == config["rootfs"]["diff_ids"][-1]  # one layer: its chain ID is its diff ID
+    out = boxen_image("rm", ref).stdout
+    assert f"Deleted snapshot: {result['chainID']}" in out
