@@ -1,0 +1,245 @@
+"""Reading a Dockerfile: directives, logical lines, instructions, flags, JSON or shell form.
+
+A Dockerfile is a list of **instructions**, one per *logical* line: ``KEYWORD arguments``.
+The syntax is small but has corners that every builder (docker, BuildKit, buildah) agrees on:
+
+* **Parser directives** come first, written as comments: ``# escape=`` picks the **escape
+  character** (``\\``, or ````` for Windows paths), ``# syntax=`` names a frontend (recorded,
+  not used). They are only recognised before anything else: after the first instruction,
+  comment or empty line, ``# escape=x`` is an ordinary comment.
+* A line ending with the escape character **continues** on the next one: the escape character
+  and the line break are removed and the lines joined as they are (``echo a \\`` + ``  && b``
+  gives ``echo a   && b``). Comment lines and empty lines inside a continuation are dropped.
+* A line whose first non-blank character is ``#`` is a **comment**; ``#`` anywhere else is
+  part of the arguments (``RUN echo # not a comment``).
+* The keyword is case-insensitive (``run`` is ``RUN``). Words right after it that start with
+  ``--`` are **flags** (``COPY --from=build``, ``HEALTHCHECK --interval=5s``).
+* ``RUN``, ``CMD``, ``ENTRYPOINT``, ``SHELL``, ``COPY``, ``ADD``, ``VOLUME`` and the command of
+  ``HEALTHCHECK`` take a **JSON form** (``["executable", "arg"]``, run without a shell) besides
+  the **shell form** (``echo $HOME``, run by ``SHELL``, by default ``/bin/sh -c``). Arguments
+  that start with ``[`` but are not a JSON array of strings are shell form, as docker reads them.
+
+This module only reads syntax; what each instruction means (variables, stages, ARG scoping)
+is :mod:`boxen.image.build.plan`'s business. Errors are ``InvalidArgument`` whose ``field``
+names the file and line (``Dockerfile:7``).
+"""
+
+from __future__ import annotations
+
+from boxen.common import jsonio
+from boxen.common.errors import InvalidArgument
+from boxen.common.record import Record
+
+#: Every instruction a Dockerfile may hold, and the flags each accepts.
+FLAGS: dict[str, frozenset[str]] = {
+    "FROM": frozenset({"platform"}),
+    "RUN": frozenset({"network"}),
+    "CMD": frozenset(),
+    "ENTRYPOINT": frozenset(),
+    "SHELL": frozenset(),
+    "COPY": frozenset({"from", "chown", "chmod"}),
+    "ADD": frozenset({"chown", "chmod"}),
+    "ENV": frozenset(),
+    "ARG": frozenset(),
+    "LABEL": frozenset(),
+    "WORKDIR": frozenset(),
+    "USER": frozenset(),
+    "EXPOSE": frozenset(),
+    "VOLUME": frozenset(),
+    "STOPSIGNAL": frozenset(),
+    "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
+    "ONBUILD": frozenset(),
+    "MAINTAINER": frozenset(),
+}
+
+#: Instructions whose arguments may be a JSON array.
+JSON_FORMS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
+
+DIRECTIVES = ("escape", "syntax", "check")
+
+
+class Instruction(Record):
+    """One logical line: ``keyword`` (upper case), its ``flags`` and ``args`` as written.
+
+    ``json`` is the parsed array when the arguments are in JSON form. ``original`` is the
+    whole logical line with continuations joined; ``line`` is where it starts (1-based).
+    ``body`` is everything after the keyword, flags included, as written (history records
+    it). For ``ONBUILD``, ``trigger`` is the instruction it carries.
+    """
+
+    keyword: str
+    args: str
+    flags: tuple[tuple[str, str | None], ...]
+    json: tuple[str, ...] | None
+    line: int
+    original: str
+    body: str = ""
+    trigger: Instruction | None = None
+
+    def flag(self, name: str) -> str | None:
+        """The value of ``--name`` (the last one given), ``None`` if absent."""
+        value = None
+        for key, given in self.flags:
+            if key == name:
+                value = given if given is not None else ""
+        return value
+
+
+class Dockerfile(Record):
+    """A parsed Dockerfile: its parser directives and its instructions in order."""
+
+    instructions: tuple[Instruction, ...]
+    escape: str = "\\"
+    directives: tuple[tuple[str, str], ...] = ()
+    name: str = "Dockerfile"
+
+
+def _directive(line: str) -> tuple[str, str] | None:
+    """``(name, value)`` if ``line`` is written like a parser directive."""
+    text = line.strip()
+    if not text.startswith("#"):
+        return None
+    body = text[1:].strip()
+    name, eq, value = body.partition("=")
+    name = name.strip().lower()
+    if not eq or not name or not all(c.isalnum() or c == "_" for c in name):
+        return None
+    return name, value.strip()
+
+
+def _read_directives(lines: list[str], name: str) -> tuple[dict[str, str], int]:
+    """Directives at the top of the file, and the index of the first line after them."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        parsed = _directive(lines[i])
+        if parsed is None or parsed[0] not in DIRECTIVES:
+            break
+        key, value = parsed
+        if key in found:
+            raise InvalidArgument(f"the {key} parser directive may be given only once", field=f"{name}:{i + 1}")
+        found[key] = value
+        i += 1
+    escape = found.get("escape", "\\")
+    if escape not in ("\\", "`"):
+        raise InvalidArgument(f"invalid escape character {escape!r}: must be \\ or `", field=f"{name}:1")
+    return found, i
+
+
+def _continues(line: str, escape: str) -> str | None:
+    """The line without its trailing escape character if it continues, else ``None``."""
+    stripped = line.rstrip(" \t\r")
+    if stripped.endswith(escape):
+        return stripped[: -len(escape)]
+    return None
+
+
+def _logical_lines(lines: list[str], start: int, escape: str, name: str) -> list[tuple[int, str]]:
+    """``(first line number, text)`` of each logical line: comments dropped, continuations joined."""
+    out: list[tuple[int, str]] = []
+    pending: str | None = None
+    first = 0
+    for i in range(start, len(lines)):
+        raw = lines[i].rstrip("\r")
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and pending is None):
+            continue
+        if not stripped:  # an empty line inside a continuation: skipped, as docker does
+            continue
+        if pending is None:
+            first = i + 1
+            raw = raw.lstrip()
+            pending = ""
+        body = _continues(raw, escape)
+        if body is not None:
+            pending += body
+            continue
+        out.append((first, (pending + raw).strip()))
+        pending = None
+    if pending is not None:
+        if pending.strip():
+            out.append((first, pending.strip()))
+        else:
+            raise InvalidArgument("the file ends in the middle of a line continuation", field=f"{name}:{first}")
+    return out
+
+
+def split_flags(args: str) -> tuple[tuple[tuple[str, str | None], ...], str]:
+    """Leading ``--name[=value]`` words of ``args`` and the text after them."""
+    flags: list[tuple[str, str | None]] = []
+    rest = args
+    while rest.startswith("--"):
+        word, _, after = rest.partition(" ")
+        if "\t" in word:
+            word, _, tail = word.partition("\t")
+            after = tail + " " + after
+        body = word[2:]
+        if not body:  # a bare "--" ends the flags
+            rest = after.lstrip()
+            break
+        key, eq, value = body.partition("=")
+        if eq and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        flags.append((key.lower(), value if eq else None))
+        rest = after.lstrip(" \t")
+    return tuple(flags), rest
+
+
+def parse_json_array(text: str) -> tuple[str, ...] | None:
+    """The strings of ``text`` if it is a JSON array of strings, else ``None``."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = jsonio.loads(text)
+    except InvalidArgument:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return tuple(value)
+
+
+def parse_instruction(text: str, line: int, name: str = "Dockerfile") -> Instruction:
+    """One logical line as an :class:`Instruction`."""
+    where = f"{name}:{line}"
+    keyword, _, after = text.partition(" ")
+    if "\t" in keyword:
+        keyword, _, tail = keyword.partition("\t")
+        after = tail + " " + after
+    keyword = keyword.upper()
+    if keyword not in FLAGS:
+        raise InvalidArgument(f"unknown instruction: {keyword}", field=where)
+    after = after.strip()
+    flags, args = split_flags(after)
+    allowed = FLAGS[keyword]
+    for flag, _ in flags:
+        if flag not in allowed:
+            known = ", ".join(f"--{f}" for f in sorted(allowed)) or "none"
+            raise InvalidArgument(f"unknown flag --{flag} for {keyword} (it accepts: {known})", field=where)
+    json = parse_json_array(args) if keyword in JSON_FORMS else None
+    trigger = None
+    if keyword == "ONBUILD":
+        if not args:
+            raise InvalidArgument("ONBUILD needs an instruction to run later", field=where)
+        trigger = parse_instruction(args, line, name)
+        if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+            raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger", field=where)
+    if keyword == "SHELL" and json is None:
+        raise InvalidArgument("SHELL requires the JSON form: SHELL [\"executable\", \"parameters\"]", field=where)
+    if not args and keyword not in ("CMD", "ENTRYPOINT"):
+        raise InvalidArgument(f"{keyword} requires at least one argument", field=where)
+    return Instruction(keyword, args, flags, json, line, text, after, trigger)
+
+
+def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
+    """Parse a whole Dockerfile (see the module docstring); ``name`` is used in errors."""
+    lines = text.split("\n")
+    directives, start = _read_directives(lines, name)
+    escape = directives.get("escape", "\\")
+    instructions = tuple(parse_instruction(body, line, name)
+                         for line, body in _logical_lines(lines, start, escape, name))
+    if not instructions:
+        raise InvalidArgument("the Dockerfile has no instructions", field=name)
+    if instructions[0].keyword not in ("FROM", "ARG"):
+        raise InvalidArgument(f"the first instruction must be FROM (or ARG before FROM), not "
+                              f"{instructions[0].keyword}", field=f"{name}:{instructions[0].line}")
+    return Dockerfile(instructions, escape, tuple(directives.items()), name)

@@ -1,0 +1,290 @@
+"""Build plans: stages, ARG scoping, ENV expansion, config instructions, history, steps."""
+
+import pytest
+
+from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
+from boxen.image.build.dockerfile import parse
+from boxen.image.build.plan import DEFAULT_PATH, copy_created_by, plan_build
+from boxen.oci.image import ContainerConfig, HealthConfig, ImageConfig, Platform, RootFS
+
+AMD64 = Platform("amd64", "linux")
+BASE = ImageConfig("amd64", "linux", RootFS("layers", ("sha256:" + "a" * 64,)), config=ContainerConfig(
+    Env=(DEFAULT_PATH, "BASEVAR=base"), Cmd=("/bin/sh",), WorkingDir="/", Labels={"from": "base"}))
+ONBUILD_BASE = BASE.replace(config=BASE.config.replace(OnBuild=("RUN echo triggered", "ENV T=1")))
+
+
+class Images:
+    def __init__(self, **images):
+        self.images = {"busybox": BASE, "onbuild": ONBUILD_BASE, **images}
+        self.asked = []
+
+    def __call__(self, reference, platform):
+        self.asked.append((reference, platform))
+        try:
+            return self.images[reference]
+        except KeyError:
+            raise NotFound(f"no image {reference}") from None
+
+
+def plan(text, **kwargs):
+    images = kwargs.pop("images", None) or Images()
+    return plan_build(parse(text), lookup=images, platform=AMD64, **kwargs)
+
+
+def config(text, **kwargs):
+    p = plan(text, **kwargs)
+    return p.stage(p.target).image.config
+
+
+def history(text, **kwargs):
+    p = plan(text, **kwargs)
+    return [(h.created_by, h.empty_layer) for h in p.stage(p.target).image.history]
+
+
+def test_config_instructions():
+    c = config("""FROM busybox
+ENV A=1 B="two words"
+LABEL maintainer="me" version=$A
+WORKDIR /app
+USER nobody
+EXPOSE 80/tcp 443 53/udp 8000-8001
+VOLUME /data [notjson
+VOLUME ["/v1", "/v2"]
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5s --retries=3 CMD curl -f http://localhost/
+ONBUILD RUN echo later
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD echo hi
+""")
+    assert c.Env == (DEFAULT_PATH, "BASEVAR=base", "A=1", "B=two words")
+    assert c.Labels == {"from": "base", "maintainer": "me", "version": "1"}
+    assert c.WorkingDir == "/app" and c.User == "nobody" and c.StopSignal == "SIGTERM"
+    assert list(c.ExposedPorts) == ["80/tcp", "443/tcp", "53/udp", "8000/tcp", "8001/tcp"]
+    assert list(c.Volumes) == ["/data", "[notjson", "/v1", "/v2"]
+    assert c.Healthcheck == HealthConfig(Test=("CMD-SHELL", "curl -f http://localhost/"), Interval=5_000_000_000,
+                                         Retries=3)
+    assert c.OnBuild == ("RUN echo later",)
+    assert c.Entrypoint == ("/bin/sh", "-c") and c.Cmd == ("/bin/sh", "-c", "echo hi")
+
+
+def test_env_in_one_instruction_sees_values_from_before_it():
+    c = config("FROM busybox\nENV A=old\nENV A=new B=$A C=${BASEVAR}x\n")
+    assert c.Env[-3:] == ("A=new", "B=old", "C=basex")
+
+
+def test_env_replaces_in_place_and_legacy_form():
+    c = config("FROM busybox\nENV BASEVAR changed value\nENV PATH=/opt/bin:$PATH\n")
+    assert c.Env == ("PATH=/opt/bin:" + DEFAULT_PATH.removeprefix("PATH="), "BASEVAR=changed value")
+
+
+def test_workdir_relative_paths_join():
+    assert config("FROM busybox\nWORKDIR rel\nWORKDIR more/../deeper\n").WorkingDir == "/rel/deeper"
+    assert config("FROM scratch\nWORKDIR $NOTHING/x\n").WorkingDir == "/x"
+
+
+def test_entrypoint_resets_inherited_cmd_but_not_one_set_in_the_stage():
+    assert config("FROM busybox\nENTRYPOINT [\"top\"]\n").Cmd is None
+    assert config("FROM busybox\nCMD [\"-b\"]\nENTRYPOINT [\"top\"]\n").Cmd == ("-b",)
+
+
+def test_shell_changes_shell_form_commands():
+    p = plan("FROM busybox\nSHELL [\"/bin/bash\", \"-ec\"]\nRUN echo a\nCMD echo b\n")
+    stage = p.stage(p.target)
+    assert stage.steps[2].run.args == ("/bin/bash", "-ec", "echo a")
+    assert stage.image.config.Cmd == ("/bin/bash", "-ec", "echo b")
+    assert stage.image.config.Shell == ("/bin/bash", "-ec")
+
+
+def test_healthcheck_none_and_errors():
+    assert config("FROM busybox\nHEALTHCHECK NONE\n").Healthcheck == HealthConfig(Test=("NONE",))
+    assert config('FROM busybox\nHEALTHCHECK CMD ["true"]\n').Healthcheck.Test == ("CMD", "true")
+    with pytest.raises(InvalidArgument, match="invalid duration"):
+        plan("FROM busybox\nHEALTHCHECK --interval=5 CMD true\n")
+    with pytest.raises(InvalidArgument, match="expects CMD or NONE"):
+        plan("FROM busybox\nHEALTHCHECK true\n")
+
+
+def test_bad_config_values_name_their_line():
+    with pytest.raises(InvalidArgument, match="invalid port") as err:
+        plan("FROM busybox\n\nEXPOSE http\n")
+    assert err.value.field == "Dockerfile:3"
+    with pytest.raises(InvalidArgument, match="not a signal"):
+        plan("FROM busybox\nSTOPSIGNAL SIGNOPE\n")
+
+
+def test_history_matches_buildah():
+    assert history("""FROM busybox
+ARG FOO=bar
+ENV A=1 B="two words"
+LABEL version=$FOO
+RUN echo $A
+COPY a /app/
+CMD ["x"]
+""") == [
+        ("/bin/sh -c #(nop) ARG FOO", True),
+        ('/bin/sh -c #(nop) ENV A=1 B="two words"', True),
+        ("/bin/sh -c #(nop) LABEL version=$FOO", True),
+        ("|1 FOO=bar /bin/sh -c echo $A", None),
+        ("", None),  # completed by the builder with the copied content's digest
+        ('/bin/sh -c #(nop) CMD ["x"]', True),
+    ]
+
+
+def test_copy_created_by():
+    p = plan("FROM busybox\nCOPY a rel\n")
+    copy = p.stage(0).steps[1].copy
+    assert copy_created_by(copy, "file", "ab" * 32) == f"/bin/sh -c #(nop) COPY file:{'ab' * 32} in rel "
+
+
+# --- ARG scoping ---------------------------------------------------------------------------------------
+
+
+def test_global_args_expand_from_only():
+    images = Images(**{"busybox:1.36": BASE})
+    p = plan("ARG TAG=1.36\nFROM busybox:${TAG}\nRUN echo $TAG\n", images=images)
+    assert images.asked == [("busybox:1.36", None)]
+    run = p.stage(0).steps[1].run
+    assert not any(e.startswith("TAG=") for e in run.env)
+
+
+def test_redeclared_global_arg_takes_the_global_value():
+    p = plan("ARG V=1\nFROM busybox\nARG V\nRUN echo\n")
+    steps = p.stage(0).steps
+    assert "V=1" in steps[2].run.env
+    assert steps[2].created_by == "|1 V=1 /bin/sh -c echo"
+
+
+def test_build_args_beat_defaults_and_env_beats_args():
+    p = plan("FROM busybox\nARG A=default\nARG B=x\nENV B=fromenv\nARG C\nRUN echo\n",
+             build_args={"A": "given", "UNUSED": "1", "HTTP_PROXY": "http://proxy"})
+    run_step = p.stage(0).steps[-1]
+    assert run_step.run.env == (DEFAULT_PATH, "BASEVAR=base", "B=fromenv", "A=given", "HTTP_PROXY=http://proxy")
+    assert run_step.created_by == "|2 A=given B=fromenv /bin/sh -c echo"
+    assert p.unused_args == ("UNUSED",)
+
+
+def test_arg_history_lists_declared_names_sorted():
+    assert [h for h, _ in history("FROM busybox\nARG Z=1\nARG A\n")] == [
+        "/bin/sh -c #(nop) ARG Z", "/bin/sh -c #(nop) ARG A Z"]
+
+
+def test_arg_defaults_expand_and_args_expand_in_instructions():
+    c = config("FROM busybox\nARG BASE=/opt\nARG DIR=$BASE/app\nWORKDIR $DIR\nENV D=${DIR}\n")
+    assert c.WorkingDir == "/opt/app" and c.Env[-1] == "D=/opt/app"
+
+
+def test_arg_scope_ends_with_the_stage():
+    p = plan("FROM busybox AS one\nARG X=1\nFROM busybox\nRUN echo $X\nCOPY --from=one /a /b\n")
+    assert p.stage(1).steps[1].created_by == "/bin/sh -c echo $X"
+
+
+def test_platform_args_are_global():
+    images = Images(**{"img-amd64": BASE})
+    p = plan("ARG TARGETARCH\nFROM img-$TARGETARCH\nARG TARGETPLATFORM\nRUN echo\n", images=images)
+    assert "TARGETPLATFORM=linux/amd64" in p.stage(0).steps[-1].run.env
+
+
+# --- stages -----------------------------------------------------------------------------------------------
+
+
+MULTI = """FROM busybox AS build
+RUN echo build > /out
+FROM busybox AS unused
+RUN echo never
+FROM scratch AS final
+COPY --from=build /out /out
+FROM final AS extended
+LABEL extended=yes
+"""
+
+
+def test_only_needed_stages_are_planned():
+    p = plan(MULTI)
+    assert [s.index for s in p.stages] == [0, 2, 3]
+    assert p.target == 3 and p.total == 6
+    assert [s.number for s in p.stages[-1].steps] == [5, 6]
+    final = p.stage(2)
+    assert final.base == "scratch" and final.image.architecture == "amd64"
+    assert final.steps[1].copy.from_stage == 0
+    extended = p.stage(3)
+    assert extended.base_stage == 2 and extended.image.config.Labels == {"extended": "yes"}
+
+
+def test_target_stage():
+    p = plan(MULTI, target="BUILD")
+    assert [s.index for s in p.stages] == [0] and p.target == 0
+    with pytest.raises(NotFound, match="no stage named 'nope'"):
+        plan(MULTI, target="nope")
+
+
+def test_copy_from_a_stage_number_or_an_image():
+    p = plan("FROM busybox\nRUN true\nFROM busybox\nCOPY --from=0 /a /b\nCOPY --from=alpine:3 /c /d\n")
+    copies = [s.copy for s in p.stage(1).steps[1:]]
+    assert copies[0].from_stage == 0 and copies[1].from_image == "alpine:3" and copies[1].from_stage is None
+
+
+def test_stage_errors():
+    with pytest.raises(InvalidArgument, match="duplicate stage name"):
+        plan("FROM busybox AS a\nFROM busybox AS A\n")
+    with pytest.raises(InvalidArgument, match="earlier stage"):
+        plan("FROM busybox AS a\nCOPY --from=a /x /y\n")
+    with pytest.raises(InvalidArgument, match="only ARG may come before FROM"):
+        plan("ARG A\nENV B=1\nFROM busybox\n")
+    with pytest.raises(InvalidArgument, match="invalid stage name"):
+        plan("FROM busybox AS 1st\n")
+
+
+def test_base_image_onbuild_triggers_run_first_and_are_not_inherited():
+    p = plan("FROM onbuild\nRUN echo own\n")
+    steps = p.stage(0).steps
+    assert [(s.keyword, s.trigger) for s in steps] == [("FROM", False), ("RUN", True), ("ENV", True),
+                                                        ("RUN", False)]
+    assert "T=1" in steps[3].run.env
+    assert p.stage(0).image.config.OnBuild is None
+
+
+# --- RUN and COPY steps ---------------------------------------------------------------------------------
+
+
+def test_run_steps():
+    p = plan("FROM scratch\nUSER 1000\nWORKDIR /w\nRUN --network=host [\"make\", \"all\"]\n")
+    run = p.stage(0).steps[-1].run
+    assert run.args == ("make", "all") and run.user == "1000" and run.workdir == "/w" and run.network == "host"
+    assert run.env == (DEFAULT_PATH,)  # a root without PATH still gets the default one
+    with pytest.raises(InvalidArgument, match="--network=bridge"):
+        plan("FROM busybox\nRUN --network=bridge true\n")
+
+
+def test_copy_destinations():
+    p = plan("""FROM busybox
+WORKDIR /w
+COPY a rel
+COPY a .
+COPY a b dir/
+COPY --chown=nobody:1 --chmod=0640 a /abs/../x
+ADD arch.tar /
+COPY ["with space", "$BASEVAR/"]
+""")
+    copies = [s.copy for s in p.stage(0).steps if s.copy]
+    assert [(c.dest, c.dest_text) for c in copies] == [
+        ("/w/rel", "rel"), ("/w/", "."), ("/w/dir/", "dir/"), ("/x", "/abs/../x"), ("/", "/"), ("/w/base/", "base/")]
+    assert copies[3].chown == "nobody:1" and copies[3].chmod == 0o640
+    assert copies[4].add and copies[5].sources == ("with space",)
+
+
+def test_copy_errors():
+    with pytest.raises(InvalidArgument, match="several sources needs a directory"):
+        plan("FROM busybox\nCOPY a b /dest\n")
+    with pytest.raises(InvalidArgument, match="at least one source"):
+        plan("FROM busybox\nCOPY a\n")
+    with pytest.raises(InvalidArgument, match="octal"):
+        plan("FROM busybox\nCOPY --chmod=u+x a /b\n")
+    with pytest.raises(InvalidArgument, match="COPY cannot fetch URLs"):
+        plan("FROM busybox\nCOPY http://x/y /b\n")
+    with pytest.raises(Unimplemented, match="ADD of a URL"):
+        plan("FROM busybox\nADD https://x/y /b\n")
+
+
+def test_missing_base_image_is_the_lookups_error():
+    with pytest.raises(NotFound, match="no image nothere"):
+        plan("FROM nothere\n")
