@@ -1,0 +1,271 @@
+"""The cgroup manager: one container's cgroup, from creation to removal.
+
+A runtime uses a manager in this order (runc's ``cgroups.Manager``)::
+
+    manager = open_manager(spec.linux.cgroupsPath, container_id)   # decide where
+    writes = manager.plan(spec.linux.resources, spec.linux.devices)  # decide what (only reads)
+    manager.create()                                               # mkdir, in every hierarchy
+    manager.apply(writes)                                          # write the limits
+    ... fork; the child calls manager.join(0) ...                  # the init process moves in
+    state["cgroup"] = manager.saved()                              # later commands: reopen(saved)
+    manager.freeze() / thaw() / frozen()                           # pause, resume
+    manager.pids(); manager.stats(); manager.update(resources)     # ps, events, update
+    manager.destroy()                                              # delete
+
+Joining before ``exec`` matters: a process's children start in its cgroup, so everything the
+container ever runs is counted and limited there. Writing a pid to ``cgroup.procs`` moves that
+process (all its threads); writing ``0`` moves the writer itself.
+
+:class:`Manager` holds what both versions share: making the directories (and remembering which
+it made, so ``destroy`` removes those and nothing else), joining, listing processes, and removing
+the cgroup, which the kernel allows only once no process is left in it (``EBUSY`` until the
+last one is reaped, so removal is retried briefly, as runc does).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from boxen.common.errors import InvalidArgument, NotFound, Unimplemented, kernel_error
+from boxen.runtime.cgroups.writes import perform, read, write, write_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.oci.runtime import LinuxDevice, LinuxResources
+    from boxen.runtime.cgroups.writes import CgroupWrite
+
+_EINVAL, _ENOENT, _EBUSY, _ENOTEMPTY = 22, 2, 16, 39
+
+
+class Manager:
+    """One container's cgroup (see the module docstring for the order of calls)."""
+
+    version = 0
+
+    def __init__(self, created=()) -> None:
+        #: Directories create() made, top-down; destroy() removes them.
+        self.created: list[str] = list(created)
+
+    # --- implemented per version -------------------------------------------------------------
+
+    def saved(self) -> dict:
+        """What :func:`reopen` needs, as JSON-able values."""
+        raise NotImplementedError
+
+    def directories(self) -> list[tuple[str, str]]:
+        """(cgroup directory, mount point of its hierarchy) for every hierarchy, in joining order."""
+        raise NotImplementedError
+
+    def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
+              with_devices: bool) -> list[CgroupWrite]:
+        raise NotImplementedError
+
+    def _prepare(self, directory: str, mount: str) -> None:
+        """Called for each directory below a mount point on the way down in create()."""
+
+    def freeze(self) -> None:
+        raise NotImplementedError
+
+    def thaw(self) -> None:
+        raise NotImplementedError
+
+    def frozen(self) -> bool:
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        raise NotImplementedError
+
+    def describe(self) -> list[str]:
+        raise NotImplementedError
+
+    def sub(self, spec: str | list[str] | tuple[str, ...]) -> Manager:
+        raise NotImplementedError
+
+    def mount_sources(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def _pids_root(self) -> str:
+        raise NotImplementedError
+
+    # --- shared ------------------------------------------------------------------------------------
+
+    def plan(self, resources: LinuxResources | None,
+             devices: tuple[LinuxDevice, ...] = ()) -> tuple[CgroupWrite, ...]:
+        """The writes for ``linux.resources`` and the device rules; reads the hierarchy, changes nothing.
+
+        ``devices`` is ``linux.devices``: a node defined there replaces runc's default rule for
+        the same path. Call it after create() to see exactly the files the new cgroup offers.
+        """
+        return tuple(self._plan(resources, tuple(devices or ()), True))
+
+    def apply(self, writes) -> None:
+        """Perform planned writes; an error names the file and the value."""
+        perform(writes)
+
+    def update(self, resources: LinuxResources, devices: tuple[LinuxDevice, ...] = ()) -> None:
+        """``runc update``: write the given resources; device rules only if ``resources.devices`` is given."""
+        perform(self._plan(resources, tuple(devices or ()), resources.devices is not None))
+
+    def create(self) -> None:
+        """Make the cgroup's directory in every hierarchy; on failure remove what was made."""
+        made: list[str] = []
+        try:
+            for directory, mount in self.directories():
+                relative = os.path.relpath(directory, mount)
+                level = mount
+                for part in relative.split("/"):
+                    level = os.path.join(level, part)
+                    try:
+                        os.mkdir(level, 0o755)
+                        made.append(level)
+                    except FileExistsError:
+                        pass
+                    except OSError as exc:
+                        raise kernel_error(exc.errno or 0, "mkdir", level) from None
+                    self._prepare(level, mount)
+        except BaseException:
+            for level in reversed(made):
+                _rmdir_quietly(level)
+            raise
+        self.created.extend(made)
+
+    def join(self, pid: int) -> None:
+        """Move process ``pid`` (0: the calling process) into the cgroup, in every hierarchy."""
+        for directory, _mount in self.directories():
+            path = os.path.join(directory, "cgroup.procs")
+            for attempt in range(5):
+                try:
+                    write(path, str(pid))
+                    break
+                except OSError as exc:
+                    # EINVAL: a task still being forked (TASK_NEW) cannot move yet.
+                    if exc.errno == _EINVAL and attempt < 4:
+                        time.sleep(0.03)
+                        continue
+                    raise write_error(path, str(pid), exc) from None
+
+    def pids(self) -> list[int]:
+        """Every process in the cgroup and the cgroups below it."""
+        out: list[int] = []
+        for directory, _dirs, _files in os.walk(self._pids_root()):
+            out.extend(int(pid) for pid in (read(os.path.join(directory, "cgroup.procs")) or "").split())
+        return out
+
+    def destroy(self) -> None:
+        """Remove the cgroup (and cgroups made below it), then the parents create() made, if empty."""
+        leaves = [d for d, _m in self.directories()]
+        for directory in leaves:
+            _remove_tree(directory)
+        for level in reversed(self.created):
+            if level not in leaves:
+                _rmdir_quietly(level)
+        self.created = []
+
+
+def _rmdir_quietly(path: str) -> None:
+    """rmdir, leaving a directory that is gone or still in use (another container's parent)."""
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        if exc.errno not in (_ENOENT, _EBUSY, _ENOTEMPTY):
+            raise kernel_error(exc.errno or 0, "rmdir", path) from None
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a cgroup and its sub-cgroups, deepest first, retrying while processes leave (runc: 5 tries)."""
+    delay = 0.01
+    for attempt in range(5):
+        try:
+            _remove_once(path)
+            return
+        except OSError as exc:
+            if exc.errno not in (_EBUSY, _ENOTEMPTY) or attempt == 4:
+                detail = "processes are still in it" if exc.errno == _EBUSY else ""
+                raise kernel_error(exc.errno or 0, "rmdir", exc.filename or path, detail) from None
+        time.sleep(delay)
+        delay *= 2
+
+
+def _remove_once(path: str) -> None:
+    try:
+        os.rmdir(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (_EBUSY, _ENOTEMPTY):
+            raise
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            _remove_once(entry.path)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def open_manager(cgroups_path: str | None, container_id: str, *, root: str = "/sys/fs/cgroup",
+                 mountinfo: str | None = None, systemd: bool = False, proc_cgroup: str | None = None) -> Manager:
+    """The manager for a container's cgroup on this host.
+
+    The layout (v1, v2, hybrid) comes from ``mountinfo`` (default: /proc/self/mountinfo) for the
+    hierarchies under ``root``; ``cgroups_path`` is resolved as runc does (see ``layout``), with
+    our own cgroup from ``proc_cgroup`` (default: /proc/self/cgroup) for relative paths.
+    """
+    from boxen.runtime.cgroups.layout import detect, inner_path, parse_proc_cgroup, v1_paths, v2_path
+
+    if systemd:
+        raise Unimplemented("the systemd cgroup driver needs systemd, which does not manage this host's "
+                            "cgroups; run without --systemd-cgroup (cgroupfs driver)", field="--systemd-cgroup")
+    layout = detect(mountinfo if mountinfo is not None else _proc("mountinfo"), root)
+    inner = inner_path(cgroups_path, container_id)
+    own = {} if inner.startswith("/") else parse_proc_cgroup(proc_cgroup if proc_cgroup is not None
+                                                              else _proc("cgroup"))
+    if layout.version == 2:
+        from boxen.runtime.cgroups.v2 import V2Manager
+
+        return V2Manager(v2_path(layout, inner, own), layout.root)
+    from boxen.runtime.cgroups.v1 import V1Manager
+
+    paths, mounts = v1_paths(layout, inner, own)
+    return V1Manager(paths, mounts)
+
+
+def _proc(name: str) -> str:
+    with open(f"/proc/self/{name}", "rb") as f:
+        return f.read().decode()
+
+
+def reopen(saved: dict) -> Manager:
+    """The manager of an existing container, from :meth:`Manager.saved` (kept in state.json)."""
+    field = "cgroup (in state.json)"
+    if not isinstance(saved, dict) or saved.get("version") not in (1, 2):
+        raise InvalidArgument(f"not a saved cgroup manager: {saved!r}", field=field)
+    created = saved.get("created") or ()
+    if saved["version"] == 2:
+        from boxen.runtime.cgroups.v2 import V2Manager
+
+        if not isinstance(saved.get("path"), str) or not isinstance(saved.get("mount"), str):
+            raise InvalidArgument("a v2 cgroup needs path and mount", field=field)
+        return V2Manager(saved["path"], saved["mount"], created)
+    from boxen.runtime.cgroups.v1 import V1Manager
+
+    paths, mounts = saved.get("paths"), saved.get("mounts")
+    if not isinstance(paths, dict) or not isinstance(mounts, dict) or set(paths) != set(mounts):
+        raise InvalidArgument("a v1 cgroup needs paths and mounts for the same controllers", field=field)
+    return V1Manager(paths, mounts, created)
+
+
+def check_sub(base: str, sub: str) -> str:
+    """``base/sub`` for ``exec --cgroup``: it must stay below ``base`` and exist."""
+    path = os.path.normpath(os.path.join(base, sub.lstrip("/")))
+    if path != base and not path.startswith(base + "/"):
+        raise InvalidArgument(f"{sub!r} is not a sub-cgroup path", field="--cgroup")
+    if not os.path.isdir(path):
+        raise NotFound(f"sub-cgroup {path} does not exist", field="--cgroup")
+    return path
