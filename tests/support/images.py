@@ -156,6 +156,14 @@ def push(layout: str, tag: str, dest: str, *, tls_verify: bool = False, creds: s
     _run(*args, f"oci:{layout}:{tag}", f"docker://{dest}")
 
 
+def skopeo_digest(ref: str, *args: str) -> str:
+    """The digest of the manifest skopeo reads at ``ref`` (computed from its raw bytes)."""
+    import hashlib
+
+    raw = subprocess.run(["skopeo", "inspect", "--raw", *args, ref], capture_output=True, check=True).stdout
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 if __name__ == "__main__":
     print("busybox:", busybox())
     try:

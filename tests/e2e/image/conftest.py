@@ -55,10 +55,3 @@ def debian_layout():
     if shutil.which("skopeo") is None:
         pytest.skip("skopeo is not installed")
     return _image(images.debian)
-
-
-def skopeo_digest(ref: str, *args: str) -> str:
-    out = subprocess.run(["skopeo", "inspect", "--raw", *args, ref], capture_output=True, check=True).stdout
-    import hashlib
-
-    return "sha256:" + hashlib.sha256(out).hexdigest()

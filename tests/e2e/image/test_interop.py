@@ -10,8 +10,8 @@ import tempfile
 
 import pytest
 
-from conftest import skopeo_digest
 from support import images
+from support.images import skopeo_digest
 
 CGROUP_PARENT = "boxen-test-image-podman"
 

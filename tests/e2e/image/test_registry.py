@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import skopeo_digest
 from support import images
+from support.images import skopeo_digest
 
 
 def test_pull_what_skopeo_pushed_with_identical_digests(boxen_image, registry, busybox_layout):

@@ -4,8 +4,8 @@ import json
 import os
 import shutil
 
-from conftest import skopeo_digest
 from support import images
+from support.images import skopeo_digest
 from support.registry import PASSWORD, USER
 
 
