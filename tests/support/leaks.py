@@ -130,19 +130,26 @@ def _thaw(directory: str) -> None:
         state.write_text("THAWED")
 
 
-def check(before: Snapshot, ignore_pids: frozenset = frozenset()) -> list[str]:
+def check(before: Snapshot, ignore_pids: frozenset = frozenset(), grace: float = 10) -> list[str]:
     """Clean up and describe everything that appeared since ``before``; [] if nothing did.
 
     ``ignore_pids`` are long-lived helpers (a containerd daemon started by a fixture) that the
-    caller stops itself.
+    caller stops itself. Clients finish some work after they return (podman's conmon and its
+    ``container cleanup``), so new processes get ``grace`` seconds to exit by themselves.
     """
+    def new_processes() -> frozenset:
+        return _processes() - before.processes - ignore_pids - {os.getpid()}
+
+    deadline = time.monotonic() + grace
+    while new_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
     leaks = []
     new_cgroups = sorted(_cgroups() - before.cgroups, key=len, reverse=True)
     for directory in new_cgroups:
         _thaw(directory)
     deadline = time.monotonic() + 5
     while True:
-        pids = _processes() - before.processes - ignore_pids - {os.getpid()}
+        pids = new_processes()
         for pid in pids:
             leaks.append(f"process {pid}: {_describe(pid)}")
             try:
