@@ -1,0 +1,427 @@
+"""The build executor: walks the plan, runs and copies into snapshots, commits layers, writes the image.
+
+:mod:`.plan` decided everything that can be decided without touching a file; this module does
+the rest, stage by stage (only the stages the target needs), step by step:
+
+* ``FROM``: the base's layers are there already, as committed snapshots named by chain ID
+  (a base image missing from the image store is pulled, then unpacked; a stage base is the
+  result of an earlier stage; ``scratch`` is nothing);
+* ``RUN``, ``COPY``, ``ADD``: first the **cache key** (:mod:`.cache`) from the parent chain ID
+  and the step's inputs; on a hit the cached layer is reused as it is; on a miss the step runs
+  on a fresh active snapshot (:mod:`.snapshot`, :mod:`.run`, :mod:`.copy`) and its changes
+  are committed as a new layer;
+* every other instruction adds a history entry and nothing else (its config change was
+  planned).
+
+At the end the target stage's **image config** (the planned config, every layer's diff ID, the
+base's history plus one entry per step) and an OCI **manifest** (the base's layer blobs plus
+the new ones) are stored in the content store, and each ``-t`` name points at the manifest.
+The image ID printed is the config's digest, as docker prints it. Times in the history are
+those of the layers (a cached layer keeps its time), so a build whose every step hits the
+cache writes the very same image.
+
+The whole build holds the data root's GC lock shared, so ``prune`` cannot remove layers that
+no image names yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Callable
+
+from boxen.common import jsonio
+from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
+from boxen.common.record import Record
+from boxen.common.schema import to_json
+from boxen.image import content as contents
+from boxen.image import reference as references
+from boxen.image.build import plan as plans
+from boxen.image.build.cache import BuildCache, CacheEntry, cache_key
+from boxen.image.build.context import Tree, digest_sources, read_ignore
+from boxen.image.build.dockerfile import parse
+from boxen.image.build.progress import BuildProgress
+from boxen.image.build.snapshot import Layer, Workspace
+from boxen.image.store import format_platform, host_platform, image_name, parse_platform, resolve
+from boxen.oci import image as oci
+
+Explain = Callable[[str], None]
+
+
+class BuildOptions(Record):
+    """What ``boxen-image build`` was asked: the context directory, the Dockerfile (default:
+    ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``), names, build args, the target stage."""
+
+    context: str
+    dockerfile: str | None = None
+    tags: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    platform: str | None = None
+    compression: str = "gzip"
+
+
+class BuildResult(Record):
+    """The image built: ``image_id`` (its config digest), its manifest, the names given to it."""
+
+    image_id: str
+    manifest: oci.Descriptor
+    names: tuple[str, ...]
+    steps: int
+    cached: int
+
+
+class _Base(Record):
+    """An image a build uses (``FROM`` or ``COPY --from``), as found in or pulled into the store."""
+
+    name: str
+    manifest: oci.Manifest
+    config: oci.ImageConfig
+
+
+class _State:
+    """Where a stage is: its top chain ID, layers, diff IDs, history, and the time of its last layer."""
+
+    def __init__(self, chain: str | None = None, layers=(), diff_ids=(), history=(), time: str | None = None):
+        self.chain = chain
+        self.layers = list(layers)
+        self.diff_ids = list(diff_ids)
+        self.history = list(history)
+        self.time = time
+
+    def copy(self) -> _State:
+        return _State(self.chain, self.layers, self.diff_ids, self.history, self.time)
+
+    def add(self, layer: Layer, created_by: str, created: str) -> None:
+        self.chain = layer.chain_id
+        self.layers.append(layer.descriptor)
+        self.diff_ids.append(layer.diff_id)
+        self.history.append(oci.History(created=created, created_by=created_by))
+        self.time = created
+
+
+def now() -> str:
+    """The current time in RFC 3339 with nanoseconds, as image configs write it."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+
+
+def find_dockerfile(context: str, dockerfile: str | None) -> str:
+    if dockerfile is not None:
+        if not os.path.isfile(dockerfile):
+            raise NotFound(f"{dockerfile} does not exist", field="--file")
+        return dockerfile
+    for name in ("Dockerfile", "Containerfile"):
+        path = os.path.join(context, name)
+        if os.path.isfile(path):
+            return path
+    raise NotFound(f"no Dockerfile or Containerfile in {context} (give one with -f)", field="--file")
+
+
+class Builder:
+    """Runs builds against one data root's stores (see the module docstring).
+
+    ``client`` opens a registry client (a context manager) when a base image must be pulled.
+    """
+
+    def __init__(self, root, *, content, images, snapshotter, progress: BuildProgress | None = None,
+                 explain: Explain | None = None, client=None, pull_progress=None, runtime=None) -> None:
+        self.root = root
+        self.content = content
+        self.images = images
+        self.snapshotter = snapshotter
+        self.progress = progress or BuildProgress()
+        self.explain = explain
+        self.client = client
+        self.pull_progress = pull_progress
+        self.directory = os.path.join(root.path, "build")
+        self._runtime = runtime
+        self._bases: dict[tuple[str, str | None], _Base] = {}
+        self._stack = contextlib.ExitStack()
+        self._client = None
+
+    def say(self, text: str) -> None:
+        if self.explain is not None:
+            self.explain(text)
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from boxen.runtime import Runtime
+
+            self._runtime = Runtime(root=os.path.join(self.directory, "runtime"))
+        return self._runtime
+
+    # --- base images ---------------------------------------------------------------------------
+
+    def _platform(self, text: str | None) -> oci.Platform:
+        return parse_platform(text) if text else self.platform
+
+    def base(self, text: str, platform: str | None) -> _Base:
+        """The image ``text`` names, from the store or else pulled (always pulled with ``--pull``)."""
+        key = (text, platform)
+        if key in self._bases:
+            return self._bases[key]
+        ref = references.parse(text, field="FROM")
+        name = image_name(ref)
+        wanted = self._platform(platform)
+        image = None
+        if not self.options.pull:
+            try:
+                image = self.images.get(name)
+            except NotFound:
+                image = None
+        if image is None:
+            image = self._pull(text, wanted)
+        _, manifest, config = resolve(self.content, image.target, wanted)
+        self.say(f"base image {name}: config {manifest.config.digest}, {len(manifest.layers)} layers")
+        found = _Base(name, manifest, config)
+        self._bases[key] = found
+        return found
+
+    def _pull(self, text: str, platform: oci.Platform):
+        if self.client is None:
+            raise NotFound(f"image {text} is not in the image store and this build cannot pull", field="FROM")
+        from boxen.image.pull import pull
+
+        if self._client is None:
+            self._client = self._stack.enter_context(self.client())
+        self.progress.message(f"Pulling {text} ({format_platform(platform)})")
+        result = pull(text, content=self.content, images=self.images, client=self._client, platform=platform,
+                      progress=self.pull_progress, explain=self.explain)
+        return self.images.get(result.name)
+
+    def _lookup(self, text: str, platform: str | None) -> oci.ImageConfig:
+        return self.base(text, platform).config
+
+    def _unpacked(self, base: _Base) -> str:
+        from boxen.image.unpack import unpack
+
+        return unpack(self.content, self.snapshotter, base.manifest, base.config, explain=self.explain)
+
+    # --- the build -------------------------------------------------------------------------------
+
+    def build(self, options: BuildOptions) -> BuildResult:
+        self.options = options
+        context = os.path.abspath(options.context)
+        if not os.path.isdir(context):
+            raise NotFound(f"the build context {options.context} is not a directory", field="CONTEXT")
+        path = find_dockerfile(context, options.dockerfile)
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+        inside = os.path.commonpath([context, os.path.abspath(path)]) == context
+        dockerfile = parse(text, name=os.path.relpath(path, context) if inside else path)
+        names = tuple(image_name(references.parse(tag, field="--tag")) for tag in options.tags)
+        self.platform = parse_platform(options.platform) if options.platform else host_platform()
+        os.makedirs(self.directory, 0o700, exist_ok=True)
+        with self.root.gc_lock(), self._stack:
+            plan = plans.plan_build(dockerfile, lookup=self._lookup, platform=self.platform,
+                                    build_args=dict(options.build_args), target=options.target,
+                                    build_platform=host_platform())
+            if plan.unused_args:
+                self.progress.message(f"[Warning] one or more build args were not consumed: "
+                                      f"[{' '.join(plan.unused_args)}]")
+            if any(step.layer for stage in plan.stages for step in stage.steps) and os.geteuid() != 0:
+                raise PermissionDenied("building needs root: RUN runs containers, COPY mounts snapshots")
+            self.cache = self._stack.enter_context(contextlib.closing(BuildCache(os.path.join(self.directory,
+                                                                                                "cache.db"))))
+            tmp = os.path.join(self.directory, "tmp")
+            os.makedirs(tmp, 0o700, exist_ok=True)
+            work = self._stack.enter_context(_temporary(tmp))
+            self.workspace = Workspace(self.snapshotter, self.content, work, compression=options.compression,
+                                       explain=self.explain)
+            self.context = Tree(context, read_ignore(context))
+            self.where = dockerfile.name
+            return self._execute(plan, names)
+
+    def _execute(self, plan: plans.BuildPlan, names: tuple[str, ...]) -> BuildResult:
+        self.states: dict[int, _State] = {}
+        self.counts = [0, 0]  # layer steps, of which cached
+        for stage in plan.stages:
+            self.states[stage.index] = self._stage(plan, stage)
+        target = plan.stage(plan.target)
+        state = self.states[plan.target]
+        image_id, manifest = self._write_image(target, state)
+        for name in names:
+            self.images.put(name, manifest)
+            self.say(f"image {name} -> {manifest.mediaType} {manifest.digest}")
+        self.progress.image(image_id, names)
+        return BuildResult(image_id, manifest, names, self.counts[0], self.counts[1])
+
+    def _stage(self, plan: plans.BuildPlan, stage: plans.Stage) -> _State:
+        state = _State()
+        for step in stage.steps:
+            self.progress.step(step.number, plan.total, step.text)
+            if step.keyword == "FROM":
+                state = self._from(stage)
+            elif step.layer:
+                self._layer_step(step, state, stage)
+            else:
+                state.history.append(oci.History(created=state.time, created_by=step.created_by, empty_layer=True))
+        return state
+
+    def _from(self, stage: plans.Stage) -> _State:
+        if stage.base == "scratch":
+            self.say(f"stage {stage.index}: FROM scratch, no layers")
+            return _State()
+        if stage.base_stage is not None:
+            self.say(f"stage {stage.index}: on stage {stage.base_stage}'s result")
+            return self.states[stage.base_stage].copy()
+        base = self.base(stage.base, stage.platform)
+        chain = self._unpacked(base)
+        self.say(f"stage {stage.index}: on {base.name}, top snapshot {chain}")
+        return _State(chain, base.manifest.layers, base.config.rootfs.diff_ids, base.config.history or (),
+                      base.config.created)
+
+    # --- layer steps ------------------------------------------------------------------------------
+
+    def _layer_step(self, step: plans.Step, state: _State, stage: plans.Stage) -> None:
+        self.counts[0] += 1
+        field = f"{self.where}:{step.line}"
+        if step.run is not None:
+            inputs = to_json(step.run)
+            key = cache_key(state.chain, "RUN", inputs)
+            self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent {state.chain or '-'}"
+                     f" and RUN {jsonio.dumps(inputs)}")
+            if self._reuse(key, state):
+                return
+            layer = self._run(step, state, field)
+            self._record(key, layer, step.created_by, state)
+            return
+        with self._source(step.copy, stage) as (tree, source_chain):
+            sources = tree.select(step.copy.sources)
+            keep_owner = step.copy.from_stage is not None or step.copy.from_image is not None
+            kind, digest = digest_sources(tree, sources, owners=keep_owner and not step.copy.chown)
+            created_by = plans.copy_created_by(step.copy, kind, digest)
+            inputs = {**to_json(step.copy), "content": digest, "source": source_chain or ""}
+            key = cache_key(state.chain, step.keyword, inputs)
+            self.say(f"step {step.number} (line {step.line}): {len(sources)} sources, content {kind}:{digest}; "
+                     f"cache key {key} = sha256 of parent {state.chain or '-'} and {step.keyword} "
+                     f"{jsonio.dumps(inputs)}")
+            if self._reuse(key, state):
+                return
+            layer = self._copy(step, state, tree, sources, keep_owner, field)
+        self._record(key, layer, created_by, state)
+
+    def _reuse(self, key: str, state: _State) -> bool:
+        if self.options.no_cache:
+            return False
+        entry = self.cache.get(key)
+        if entry is None:
+            self.say("  cache miss")
+            return False
+        if not self.workspace.committed(entry.chain_id) or not contents.exists(self.content, entry.layer.digest):
+            self.say("  cache entry found but its snapshot or blob was pruned since: miss")
+            self.cache.delete(key)
+            return False
+        self.say(f"  cache hit: layer {entry.layer.digest}, snapshot {entry.chain_id}")
+        state.add(Layer(entry.layer, entry.diff_id, entry.chain_id), entry.created_by, entry.created)
+        self.counts[1] += 1
+        self.progress.cached(entry.layer.digest)
+        return True
+
+    def _record(self, key: str, layer: Layer, created_by: str, state: _State) -> None:
+        created = now()
+        self.cache.put(CacheEntry(key, layer.chain_id, layer.diff_id, layer.descriptor, created_by, created))
+        state.add(layer, created_by, created)
+        self.progress.done(layer.descriptor.digest)
+
+    def _run(self, step: plans.Step, state: _State, field: str) -> Layer:
+        from boxen.image.build import run
+        from boxen.image.build.copy import _Root
+
+        container_id = f"boxen-build-{secrets.token_hex(6)}"
+        bundle = self.workspace.mkdtemp("run")
+        rootfs = os.path.join(bundle, "rootfs")
+        with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
+            with self.workspace.mounted(mounts, rootfs):
+                _Root(rootfs, (0, 0)).directory(step.run.workdir)
+                files = run.etc_files(bundle, container_id[:12], host_network=step.run.network == "host")
+                spec = run.run_spec(step.run, rootfs, hostname=container_id[:12], files=files)
+                with open(os.path.join(bundle, "config.json"), "w") as f:
+                    f.write(jsonio.dumps(spec, indent=2))
+                created = run.missing_mountpoints(rootfs, spec)
+                self.say(f"  container {container_id}: args {spec['process']['args']}, user "
+                         f"{spec['process']['user']}, cwd {step.run.workdir}, "
+                         f"{'host network' if step.run.network == 'host' else 'own network namespace'}")
+                code = run.execute(self.runtime, container_id, bundle, self.progress.output)
+                removed = run.remove_mountpoints(rootfs, created)
+                if removed:
+                    self.say(f"  removed mount points the runtime created: {', '.join('/' + r for r in removed)}")
+            if code != 0:
+                printed = bytes(self.progress.tail).decode("utf-8", "replace").strip()
+                detail = f"; it printed:\n{printed[-2000:]}" if printed and not self.progress.shows_output else ""
+                raise run.RunFailed(f"step {step.number} RUN {jsonio.dumps(list(step.run.args))} exited with code "
+                                    f"{code}{detail}", exit_code=code, field=field)
+            return self.workspace.commit(key, state.chain)
+
+    @contextlib.contextmanager
+    def _source(self, copy: plans.CopyStep, stage: plans.Stage):
+        """``(tree, chain ID)`` a COPY reads from: the context, or a stage's or image's root, mounted."""
+        if copy.from_stage is None and copy.from_image is None:
+            yield self.context, None
+            return
+        if copy.from_stage is not None:
+            chain = self.states[copy.from_stage].chain
+            what = f"stage {copy.from_stage}"
+        else:
+            chain = self._unpacked(self.base(copy.from_image, stage.platform))
+            what = copy.from_image
+        with self.workspace.view(chain, what) as root:
+            self.say(f"  reading {what} (snapshot {chain or 'empty'}) at {root}")
+            yield Tree(root, name=what), chain
+
+    def _copy(self, step: plans.Step, state: _State, tree: Tree, sources, keep_owner: bool, field: str) -> Layer:
+        from boxen.image.build.copy import Copier, chown_ids
+
+        target = self.workspace.mkdtemp("copy")
+        with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
+            with self.workspace.mounted(mounts, target) as rootfs:
+                owner = chown_ids(step.copy.chown, rootfs, field=field) if step.copy.chown else None
+                if owner is None and not keep_owner:
+                    owner = (0, 0)
+                result = Copier(rootfs, step.copy, tree, owner=owner, field=field).copy(sources)
+                self.say(f"  copied {result.entries} entries, {result.bytes} bytes into {step.copy.dest}")
+            return self.workspace.commit(key, state.chain)
+
+    # --- the image ------------------------------------------------------------------------------------
+
+    def _write_image(self, stage: plans.Stage, state: _State) -> tuple[str, oci.Descriptor]:
+        image = stage.image
+        config = image.replace(rootfs=oci.RootFS("layers", tuple(state.diff_ids)), created=state.time or now(),
+                               history=tuple(state.history))
+        config_bytes = jsonio.dumps(to_json(config)).encode()
+        config_desc = contents.put(self.content, config_bytes, oci.OCI_CONFIG)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": oci.OCI_MANIFEST,
+            "config": to_json(config_desc),
+            "layers": [to_json(layer) for layer in state.layers],
+        }
+        manifest_desc = contents.put(self.content, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
+        self.say(f"image config {config_desc.digest} ({len(state.diff_ids)} layers), manifest {manifest_desc.digest}")
+        return config_desc.digest, manifest_desc
+
+
+@contextlib.contextmanager
+def _temporary(parent: str):
+    from boxen.image.layers import remove_tree
+
+    path = os.path.join(parent, f"{os.getpid()}-{secrets.token_hex(4)}")
+    os.mkdir(path, 0o700)
+    try:
+        yield path
+    finally:
+        remove_tree(path)
+
+
+def build(root, options: BuildOptions, **kwargs) -> BuildResult:
+    """Build ``options`` with a :class:`Builder` on ``root``'s stores (``kwargs``: its other arguments)."""
+    if options.compression not in ("gzip", "zstd", "none"):
+        raise InvalidArgument(f"unknown compression {options.compression!r} (gzip, zstd or none)",
+                              field="--compression")
+    return Builder(root, **kwargs).build(options)

@@ -1,0 +1,100 @@
+"""The build cache: a layer made once is reused when a step would make it again.
+
+Building the same Dockerfile twice should not run the same ``RUN`` twice. A step's result is
+fully determined by its **inputs**, so the cache is a table from a **key**, the sha256 of those
+inputs, to the layer the step made:
+
+* the **parent**: the chain ID of the layers below (the root the step runs on, or copies into);
+* the **instruction after expansion**: for ``RUN`` the command, its environment (ENV and ARG
+  values), user, working directory and network; for ``COPY``/``ADD`` the destination,
+  ``--chown``/``--chmod`` and where the files come from;
+* for ``COPY``/``ADD``, the **digest of the files** (:func:`boxen.image.build.context.digest_sources`),
+  so changing a file in the context invalidates that step and every step after it (their
+  parent chain ID changes), while touching it does not.
+
+A hit reuses the committed snapshot (named by the layer's chain ID) and the layer blob in the
+content store, and records the history entry's original time, so a build whose every step hits
+produces the very same image. Entries live in SQLite beside the other stores
+(``<root>/build/cache.db``); an entry whose snapshot or blob was garbage-collected since is a
+miss, and is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+
+from boxen.common import jsonio
+from boxen.common.record import Record
+from boxen.oci.image import Descriptor
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layers (
+    key        TEXT PRIMARY KEY,
+    chain_id   TEXT NOT NULL,
+    diff_id    TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created    TEXT NOT NULL,
+    used       REAL NOT NULL
+);
+"""
+
+
+class CacheEntry(Record):
+    """A cached step result: the layer (its blob descriptor and diff ID), the snapshot that holds
+    it unpacked (``chain_id``), and the step's history entry (``created_by`` at ``created``)."""
+
+    key: str
+    chain_id: str
+    diff_id: str
+    layer: Descriptor
+    created_by: str
+    created: str
+
+
+def cache_key(parent: str | None, kind: str, inputs: dict) -> str:
+    """The key of a step of ``kind`` (``RUN``, ``COPY``, ``ADD``) on ``parent`` with ``inputs``."""
+    document = jsonio.dumps({"parent": parent or "", "kind": kind, "inputs": inputs})
+    return "sha256:" + hashlib.sha256(document.encode()).hexdigest()
+
+
+class BuildCache:
+    """The cache table (see the module docstring); safe to share between processes."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def get(self, key: str) -> CacheEntry | None:
+        row = self._db.execute(
+            "SELECT key, chain_id, diff_id, media_type, digest, size, created_by, created FROM layers WHERE key = ?",
+            (key,)).fetchone()
+        if row is None:
+            return None
+        key, chain_id, diff_id, media_type, digest, size, created_by, created = row
+        self._db.execute("UPDATE layers SET used = ? WHERE key = ?", (time.time(), key))
+        return CacheEntry(key, chain_id, diff_id, Descriptor(media_type, digest, size), created_by, created)
+
+    def put(self, entry: CacheEntry) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.key, entry.chain_id, entry.diff_id, entry.layer.mediaType, entry.layer.digest, entry.layer.size,
+             entry.created_by, entry.created, time.time()))
+
+    def delete(self, key: str) -> None:
+        self._db.execute("DELETE FROM layers WHERE key = ?", (key,))
+
+    def entries(self) -> list[CacheEntry]:
+        rows = self._db.execute(
+            "SELECT key, chain_id, diff_id, media_type, digest, size, created_by, created FROM layers ORDER BY used")
+        return [CacheEntry(k, c, d, Descriptor(m, g, s), b, t) for k, c, d, m, g, s, b, t in rows]
+
+    def close(self) -> None:
+        self._db.close()

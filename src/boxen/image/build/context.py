@@ -1,0 +1,269 @@
+"""The build context: the files a build may ``COPY``, filtered by ``.dockerignore``, and their digest.
+
+``boxen-image build CONTEXT`` gives the builder a directory; ``COPY`` and ``ADD`` read from it
+and nothing outside it (``COPY ../secret /`` is refused). A ``.dockerignore`` file (or
+``.containerignore``, as buildah calls it) at its top removes files from what the build sees,
+one pattern per line, with docker's rules:
+
+* ``#`` starts a comment line; patterns are cleaned (``./a//b`` is ``a/b``, a leading ``/``
+  means nothing);
+* ``*`` matches within one path component, ``?`` one character, ``[a-z]`` a class, and ``**``
+  any number of components (``**/*.go``, ``build/**``);
+* a pattern that matches a directory excludes everything beneath it;
+* ``!pattern`` is an **exception**: it brings back what earlier patterns excluded. The *last*
+  matching line decides. An excluded directory is only searched for exceptions if an
+  exception pattern starts with its path (``!build/keep.txt`` after ``build``), as docker does.
+
+The same patterns are used by :meth:`Tree.select` to expand wildcards in ``COPY`` sources
+(``COPY *.txt /dst/``), where ``*`` and ``?`` never cross a ``/`` (Go's ``filepath.Match``).
+
+For the layer cache, a ``COPY`` is named by the **digest** of what it copies
+(:func:`digest_sources`): every path, type, mode and link target, and the sha256 of every
+file's bytes. Times are left out, as docker leaves them out, so touching a file does not
+invalidate the cache, but any change of content does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterator
+
+from boxen.common.errors import InvalidArgument, NotFound
+from boxen.common.record import Record
+
+IGNORE_FILES = (".dockerignore", ".containerignore")
+
+
+def _translate(pattern: str, *, doublestar: bool) -> str:
+    """A regular expression for a docker/Go path pattern."""
+    out = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if doublestar and i + 1 < n and pattern[i + 1] == "*":
+                i += 2
+                if i < n and pattern[i] == "/":
+                    out.append("(?:.*/)?")
+                    i += 1
+                else:
+                    out.append(".*")
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                raise InvalidArgument(f"unterminated character class in pattern {pattern!r}", field=pattern)
+            body = pattern[i + 1:end]
+            if body.startswith(("^", "!")):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def clean(path: str) -> str:
+    """``path`` normalised and relative to the top (``""`` for the top); refuses to climb above it."""
+    rel = posixpath.normpath(path.lstrip("/")) if path.strip("/") else "."
+    if rel == ".." or rel.startswith("../"):
+        raise InvalidArgument(f"{path!r} is outside the build context", field=path)
+    return "" if rel == "." else rel
+
+
+class IgnorePattern(Record):
+    text: str
+    exception: bool
+    regex: re.Pattern
+
+
+class IgnoreRules:
+    """The patterns of a ``.dockerignore`` file (see the module docstring)."""
+
+    def __init__(self, lines: list[str] | tuple[str, ...] = ()) -> None:
+        self.patterns: list[IgnorePattern] = []
+        for line in lines:
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            exception = text.startswith("!")
+            if exception:
+                text = text[1:].strip()
+            text = posixpath.normpath(text)
+            if text.startswith("/") and len(text) > 1:
+                text = text.lstrip("/")
+            if text in (".", "/"):
+                text = "."  # docker: matches the whole context
+            regex = re.compile(_translate(text, doublestar=True) + r"\Z" if text != "." else r".*\Z", re.DOTALL)
+            self.patterns.append(IgnorePattern(text, exception, regex))
+        self.has_exceptions = any(p.exception for p in self.patterns)
+
+    def excluded(self, rel: str) -> bool:
+        """Whether context path ``rel`` (cleaned, relative) is left out of the build."""
+        if not rel:
+            return False
+        parents = []
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            parents.append("/".join(parts[:i]))
+        matched = False
+        for pattern in self.patterns:
+            if pattern.exception != matched:
+                continue  # an exception only matters once excluded, an exclusion only while included
+            if pattern.regex.match(rel) or any(pattern.regex.match(p) for p in parents):
+                matched = not pattern.exception
+        return matched
+
+    def may_reinclude(self, rel_dir: str) -> bool:
+        """Whether an exception might bring back something under the excluded directory ``rel_dir``."""
+        prefix = rel_dir + "/"
+        return any(p.exception and (p.text + "/").startswith(prefix) for p in self.patterns)
+
+
+def read_ignore(directory: str) -> IgnoreRules:
+    """The rules of ``directory``'s ``.dockerignore`` (or ``.containerignore``), none if absent."""
+    for name in IGNORE_FILES:
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8", errors="surrogateescape") as f:
+                return IgnoreRules(f.read().splitlines())
+        except FileNotFoundError:
+            continue
+    return IgnoreRules()
+
+
+class Source(Record):
+    """A selected source: ``rel`` is its path in the tree, ``path`` where it is on the host
+    (symlinks in the path followed inside the tree), ``is_dir`` whether its contents are copied."""
+
+    rel: str
+    path: str
+    is_dir: bool
+
+
+class Tree:
+    """A directory ``COPY`` reads from: the build context (with ignore rules) or a stage's root."""
+
+    def __init__(self, root: str, rules: IgnoreRules | None = None, *, name: str = "build context") -> None:
+        self.root = os.path.abspath(root)
+        self.rules = rules or IgnoreRules()
+        self.name = name
+
+    def host(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def walk(self, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
+        """Every path under directory ``rel`` that the rules keep, depth first in name order."""
+        stack = [self._children(rel)]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+                continue
+            child, st, listed = item
+            if listed:
+                yield child, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(self._children(child))
+
+    def _children(self, directory: str) -> Iterator[tuple[str, os.stat_result, bool]]:
+        """``(path, stat, listed)`` of the entries of ``directory`` to visit; an excluded directory
+        is visited unlisted when an exception may bring back something beneath it."""
+        with os.scandir(self.host(directory)) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            child = f"{directory}/{name}" if directory else name
+            st = os.lstat(self.host(child))
+            if not self.rules.excluded(child):
+                yield child, st, True
+            elif stat.S_ISDIR(st.st_mode) and self.rules.may_reinclude(child):
+                yield child, st, False
+
+    def _resolve(self, rel: str) -> str:
+        """``rel`` with every symlink in it followed inside the tree (relative result)."""
+        from boxen.image.layers.paths import resolve
+
+        try:
+            host = resolve(self.root, rel)
+        except NotFound:
+            raise NotFound(f"{rel or '/'} does not exist in the {self.name}", field=rel) from None
+        return os.path.relpath(host, self.root).replace(os.sep, "/").removeprefix(".")
+
+    def select(self, sources: tuple[str, ...] | list[str]) -> list[Source]:
+        """The sources a ``COPY`` names: paths (symlinks followed) or wildcard patterns."""
+        selected: list[Source] = []
+        for source in sources:
+            rel = clean(source)
+            if any(c in rel for c in "*?["):
+                regex = re.compile(_translate(rel, doublestar=False) + r"\Z", re.DOTALL)
+                matches = [(r, st) for r, st in self.walk() if regex.match(r)]
+                if not matches:
+                    raise NotFound(f"no file in the {self.name} matches {source!r}", field=source)
+                for match, st in matches:
+                    selected.append(self._source(match, source))
+                continue
+            if rel and self.rules.excluded(rel) and not self.rules.may_reinclude(rel):
+                raise NotFound(f"{source!r} is excluded from the {self.name} by .dockerignore", field=source)
+            selected.append(self._source(rel, source))
+        return selected
+
+    def _source(self, rel: str, source: str) -> Source:
+        real = self._resolve(rel)
+        path = self.host(real)
+        st = os.stat(path, follow_symlinks=False)
+        return Source(real, path, stat.S_ISDIR(st.st_mode))
+
+    def entries(self, source: Source) -> Iterator[tuple[str, str, os.stat_result]]:
+        """``(path relative to the source, host path, stat)`` of what copying ``source`` takes:
+        the file itself (``""``), or everything kept under the directory."""
+        if not source.is_dir:
+            yield "", source.path, os.stat(source.path, follow_symlinks=False)
+            return
+        prefix = f"{source.rel}/" if source.rel else ""
+        for rel, st in self.walk(source.rel):
+            yield rel[len(prefix):], self.host(rel), st
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def digest_sources(tree: Tree, sources: list[Source], *, owners: bool = False) -> tuple[str, str]:
+    """``(kind, hex digest)`` of what a ``COPY`` of ``sources`` takes from ``tree``.
+
+    ``kind`` is ``file``, ``dir`` or ``multi`` (as the history records it). The digest covers
+    names, types, modes, link targets, file contents, and owners when ``owners`` (a ``--from``
+    copy keeps them).
+    """
+    h = hashlib.sha256()
+    for source in sources:
+        h.update(f"source {source.rel} {'dir' if source.is_dir else 'file'}\0".encode())
+        for rel, path, st in tree.entries(source):
+            mode = st.st_mode
+            line = f"{rel}\0{stat.S_IFMT(mode):o}\0{stat.S_IMODE(mode):o}\0"
+            if owners:
+                line += f"{st.st_uid}:{st.st_gid}\0"
+            if stat.S_ISREG(mode):
+                line += _file_digest(path)
+            elif stat.S_ISLNK(mode):
+                line += os.readlink(path)
+            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                line += f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+            h.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    kind = "multi" if len(sources) > 1 else ("dir" if sources and sources[0].is_dir else "file")
+    return kind, h.hexdigest()

@@ -1,0 +1,310 @@
+"""``COPY`` and ``ADD``: files from the context (or another stage) written into the image's root.
+
+The destination is the root file system of the step's snapshot, mounted on a directory of the
+host; every path in it is resolved **inside** that root, following the image's own symlinks as
+the container would see them (``/lib -> usr/lib``), never out of it. Docker's rules:
+
+* a **directory** source copies its *contents*, not itself, into the destination directory;
+* a **file** source lands *in* the destination when that ends with ``/`` or is an existing
+  directory, else *at* it (``COPY app.conf /etc/app.conf``); several sources need a
+  directory destination;
+* a source that is a symlink is followed (its target is copied); symlinks *inside* a copied
+  directory are copied as symlinks;
+* files keep their mode bits and modification time; owners become ``0:0``, or the
+  ``--chown`` user and group (names looked up in the image's ``/etc/passwd`` and
+  ``/etc/group``; a user without a group uses the same number for the group), or, for
+  ``COPY --from``, stay what they were in the source stage. ``--chmod`` replaces the mode
+  bits of everything copied;
+* missing parent directories of the destination are created (``0755``, owned like the
+  copied files); existing directories keep their owner and mode;
+* ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
+  content, not its name) extracts it into the destination directory with the same safe
+  extraction as image layers (:func:`boxen.image.layers.apply_layer`).
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import lzma
+import os
+import stat
+import zlib
+
+from boxen.common.errors import InvalidArgument, NotFound, kernel_error
+from boxen.common.record import Record
+from boxen.image.build.context import Source, Tree
+from boxen.image.build.plan import CopyStep
+from boxen.image.layers.paths import MAX_SYMLINKS, resolve
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class CopyResult(Record):
+    """What a copy wrote: entries created and bytes of file data."""
+
+    entries: int
+    bytes: int
+
+
+def _records(rootfs: str, path: str) -> list[list[str]]:
+    try:
+        host = resolve(rootfs, path)
+    except NotFound:
+        return []
+    with open(host, encoding="utf-8", errors="replace") as f:
+        return [line.split(":") for line in f.read(8 << 20).splitlines() if line and not line.startswith("#")]
+
+
+def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
+    """``(uid, gid)`` for a ``--chown`` value (``user``, ``user:group``, numbers or names).
+
+    A user given alone keeps its number for the group when numeric, and takes its primary
+    group from ``/etc/passwd`` when named.
+    """
+    user, _, group = spec.partition(":")
+    if not user:
+        raise InvalidArgument(f"--chown={spec}: no user", field=field)
+    if user.isdigit():
+        uid, primary = int(user), int(user)
+    else:
+        entry = next((e for e in _records(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
+        if entry is None or not entry[2].isdigit() or not entry[3].isdigit():
+            raise InvalidArgument(f"--chown={spec}: no user {user!r} in the image's /etc/passwd", field=field)
+        uid, primary = int(entry[2]), int(entry[3])
+    if not group:
+        return uid, primary
+    if group.isdigit():
+        return uid, int(group)
+    found = next((e for e in _records(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
+    if found is None or not found[2].isdigit():
+        raise InvalidArgument(f"--chown={spec}: no group {group!r} in the image's /etc/group", field=field)
+    return uid, int(found[2])
+
+
+class _Root:
+    """Paths inside the mounted root file system, resolved as the container would."""
+
+    def __init__(self, rootfs: str, owner: tuple[int, int] | None) -> None:
+        self.rootfs = rootfs.rstrip("/")
+        self.owner = owner or (0, 0)
+        self.created = 0
+
+    def directory(self, path: str) -> str:
+        """The host path of directory ``path``, creating what is missing (symlinks followed inside)."""
+        stack: list[str] = []
+        todo = [p for p in path.split("/")[::-1] if p]
+        hops = 0
+        while todo:
+            part = todo.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if stack:
+                    stack.pop()
+                continue
+            host = "/".join([self.rootfs, *stack, part])
+            try:
+                st = os.lstat(host)
+            except FileNotFoundError:
+                os.mkdir(host, 0o755)
+                os.chown(host, *self.owner)
+                self.created += 1
+                stack.append(part)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise InvalidArgument("too many levels of symbolic links", field=path)
+                target = os.readlink(host)
+                if target.startswith("/"):
+                    stack = []
+                todo.extend(p for p in target.split("/")[::-1] if p)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise InvalidArgument(f"/{'/'.join(stack + [part])} is not a directory in the image", field=path)
+            stack.append(part)
+        return "/".join([self.rootfs, *stack])
+
+    def is_directory(self, path: str) -> bool:
+        try:
+            return os.path.isdir(resolve(self.rootfs, path))
+        except (NotFound, InvalidArgument):
+            return False
+
+
+def _clear(host: str, name: str) -> None:
+    """Remove a non-directory at ``host`` so a file can take its place."""
+    try:
+        st = os.lstat(host)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidArgument(f"cannot overwrite directory {name} with a non-directory", field=name)
+    os.unlink(host)
+
+
+def _copy_data(source: str, target: str, mode: int) -> int:
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        dst = os.open(target, _CREATE, mode & 0o777)
+        try:
+            copied = 0
+            while True:
+                try:
+                    n = os.copy_file_range(src, dst, 1 << 30)
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                        raise
+                    n = os.sendfile(dst, src, None, 1 << 30)
+                if not n:
+                    return copied
+                copied += n
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+class Copier:
+    """Writes one ``COPY``/``ADD`` step's sources into a mounted root (see the module docstring)."""
+
+    def __init__(self, rootfs: str, step: CopyStep, tree: Tree, *, owner: tuple[int, int] | None,
+                 field: str) -> None:
+        self.root = _Root(rootfs, owner)
+        self.step = step
+        self.tree = tree
+        self.keep_owner = owner is None
+        self.owner = owner or (0, 0)
+        self.field = field
+        self.entries = 0
+        self.bytes = 0
+
+    def copy(self, sources: list[Source]) -> CopyResult:
+        dest = self.step.dest
+        into = dest.endswith("/") or len(sources) > 1
+        for source in sources:
+            if source.is_dir:
+                self._directory(source, self.root.directory(dest))
+                continue
+            archive = self.step.add and self.step.from_stage is None and archive_kind(source.path)
+            if archive:
+                self._extract(source, archive, self.root.directory(dest))
+            elif into or self.root.is_directory(dest):
+                parent = self.root.directory(dest)
+                self._file(source.path, os.stat(source.path), f"{parent}/{os.path.basename(source.rel)}")
+            else:
+                head, _, name = dest.rstrip("/").rpartition("/")
+                parent = self.root.directory(head or "/")
+                self._file(source.path, os.stat(source.path), f"{parent}/{name}")
+        return CopyResult(self.entries + self.root.created, self.bytes)
+
+    def _ids(self, st: os.stat_result) -> tuple[int, int]:
+        return (st.st_uid, st.st_gid) if self.keep_owner else self.owner
+
+    def _mode(self, st: os.stat_result) -> int:
+        return self.step.chmod if self.step.chmod is not None else stat.S_IMODE(st.st_mode)
+
+    def _file(self, source: str, st: os.stat_result, target: str) -> None:
+        rel = target[len(self.root.rootfs):] or "/"
+        _clear(target, rel)
+        try:
+            self.bytes += _copy_data(source, target, 0o600)
+            os.chown(target, *self._ids(st))
+            os.chmod(target, self._mode(st))
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except OSError as exc:
+            raise kernel_error(exc.errno or errno.EIO, "copy", rel, f"COPY of {source}") from None
+        self.entries += 1
+
+    def _directory(self, source: Source, target: str) -> None:
+        """The contents of directory ``source`` into the existing directory ``target``."""
+        made: list[tuple[str, os.stat_result]] = []
+        for rel, path, st in self.tree.entries(source):
+            host = f"{target}/{rel}"
+            parent = host.rpartition("/")[0]
+            if not os.path.isdir(parent):  # the parent was excluded but this entry brought back
+                self.root.directory(parent[len(self.root.rootfs):])
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                try:
+                    existing = os.lstat(host)
+                except FileNotFoundError:
+                    existing = None
+                if existing is None or not stat.S_ISDIR(existing.st_mode):
+                    if existing is not None:
+                        os.unlink(host)
+                    os.mkdir(host, 0o700)
+                    os.chown(host, *self._ids(st))
+                    made.append((host, st))
+                    self.entries += 1
+            elif stat.S_ISREG(mode):
+                self._file(path, st, host)
+            elif stat.S_ISLNK(mode):
+                _clear(host, host[len(self.root.rootfs):])
+                os.symlink(os.readlink(path), host)
+                os.chown(host, *self._ids(st), follow_symlinks=False)
+                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+                self.entries += 1
+            elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                _clear(host, host[len(self.root.rootfs):])
+                os.mknod(host, stat.S_IFMT(mode) | 0o600, st.st_rdev)
+                os.chown(host, *self._ids(st))
+                os.chmod(host, self._mode(st))
+                self.entries += 1
+        for host, st in reversed(made):  # modes last: a read-only directory would refuse its children
+            os.chmod(host, self._mode(st))
+            os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def _extract(self, source: Source, kind: str, target: str) -> None:
+        from boxen.image.layers import apply_layer
+
+        with open(source.path, "rb") as raw:
+            stream = {"bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}.get(kind)
+            blob = stream(raw) if stream is not None else raw
+            try:
+                result = apply_layer(blob, target, rootless=os.geteuid() != 0)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"ADD {source.rel}: {exc.message}", field=exc.field) from None
+        self.entries += result.entries
+
+
+def _tar_header(block: bytes) -> bool:
+    """Whether ``block`` (512 bytes) is a tar header: its checksum field matches its bytes."""
+    if len(block) < 512 or not block[:100].strip(b"\0"):
+        return False
+    field = block[148:156].replace(b"\0", b" ").strip()
+    try:
+        recorded = int(field, 8)
+    except ValueError:
+        return False
+    return recorded == sum(block[:148]) + 8 * 32 + sum(block[156:512])
+
+
+def _decompressed_head(head: bytes) -> tuple[str, bytes]:
+    """The archive's compression and its first uncompressed bytes."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip", zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 512)
+    if head.startswith(b"BZh"):
+        return "bzip2", bz2.BZ2Decompressor().decompress(head, 512)
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz", lzma.LZMADecompressor().decompress(head, 512)
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        import zstandard
+
+        try:
+            return "zstd", zstandard.ZstdDecompressor().decompressobj().decompress(head)[:512]
+        except zstandard.ZstdError:
+            return "zstd", b""
+    return "tar", head[:512]
+
+
+def archive_kind(path: str) -> str | None:
+    """``tar``, ``gzip``, ``bzip2``, ``xz`` or ``zstd`` if ``path`` holds a (compressed) tar archive."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    try:
+        kind, data = _decompressed_head(head)
+    except (zlib.error, OSError, EOFError, lzma.LZMAError):
+        return None
+    return kind if _tar_header(data) else None

@@ -1,0 +1,80 @@
+"""``boxen-image build [-t NAME]... [-f FILE] [--build-arg K=V]... [--target STAGE] CONTEXT``.
+
+Builds the Dockerfile (default ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``) with
+``CONTEXT`` as the build context. Steps are shown on stderr as docker and buildah show them
+(``-q``: nothing; ``--json``: docker's build stream as JSON lines on stdout); the image ID, the
+digest of the image's config, is printed on stdout. ``--explain`` says, on stderr, each step's
+cache key and what it was computed from, each snapshot prepared and committed, and each layer
+written. ``--build-arg NAME`` without a value takes ``NAME`` from the environment, as docker does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from boxen.image.cli import _common
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("build", help="build an image from a Dockerfile")
+    p.add_argument("context", metavar="CONTEXT", help="the build context directory")
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME", help="name the image (repeatable)")
+    p.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default: CONTEXT/Dockerfile)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="set a build argument (repeatable)")
+    p.add_argument("--target", metavar="STAGE", help="build this stage (and what it needs), not the last one")
+    p.add_argument("--no-cache", action="store_true", help="run every step even if the layer cache has it")
+    p.add_argument("--pull", action="store_true", help="pull base images even when they are in the store")
+    p.add_argument("--platform", metavar="OS/ARCH", help="platform of base images (default: this host)")
+    p.add_argument("--compression", choices=("gzip", "zstd", "none"), default="gzip",
+                   help="how new layers are compressed (default gzip)")
+    _common.add_output_flags(p)
+
+
+def build_args(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """``NAME=VALUE`` pairs; a bare ``NAME`` takes its value from the environment (skipped if unset)."""
+    from boxen.common.errors import InvalidArgument
+
+    out = []
+    for value in values:
+        name, eq, given = value.partition("=")
+        if not name:
+            raise InvalidArgument(f"--build-arg {value!r}: expected NAME=VALUE", field="--build-arg")
+        if eq:
+            out.append((name, given))
+        elif name in os.environ:
+            out.append((name, os.environ[name]))
+    return tuple(out)
+
+
+def run(args) -> int:
+    import sys
+
+    from boxen.image import progress as pull_progress
+    from boxen.image.build import progress
+    from boxen.image.build.builder import BuildOptions, build
+
+    root = _common.root(args)
+    explain = _common.explainer(args)
+    mode = "quiet" if args.quiet else "json" if args.json else "text"
+    shown = progress.make(mode, sys.stdout if args.json else sys.stderr)
+    pulling = pull_progress.make("quiet" if args.quiet else "json" if args.json else "auto",
+                                 sys.stdout if args.json else sys.stderr)
+    options = BuildOptions(
+        context=args.context, dockerfile=args.file, tags=tuple(args.tag), build_args=build_args(args.build_arg),
+        target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
+        compression=args.compression,
+    )
+    snapshotter = _common.snapshotter(root)
+    images = _common.images(root)
+    try:
+        result = build(root, options, content=_common.content(root), images=images, snapshotter=snapshotter,
+                       progress=shown, explain=explain, pull_progress=pulling,
+                       client=lambda: _common.client(args, root, explain))
+    finally:
+        images.close()
+        if snapshotter is not None:
+            snapshotter.close()
+    if not args.json:
+        print(result.image_id)
+    return 0
