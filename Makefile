@@ -11,7 +11,7 @@ PYTEST := $(VENV)/bin/pytest
 # What boxen needs on a host, then what its tests run beside it (the peers).
 APT_RUNTIME := busybox-static libseccomp2 iproute2 util-linux
 APT_TESTS := runc crun podman conmon containerd uidmap skopeo umoci buildah docker-registry \
-	oci-image-tool debootstrap hyperfine python3-venv
+	oci-image-tool debootstrap hyperfine python3-venv openssl
 APT_PACKAGES := $(APT_RUNTIME) $(APT_TESTS)
 
 .PHONY: install apt venv demo test test-unit test-privileged lint bench clean
@@ -51,6 +51,7 @@ test: install lint
 
 bench: install
 	$(PY) bench/runtime.py
+	$(PY) bench/images.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
