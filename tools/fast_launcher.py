@@ -16,7 +16,7 @@ LAUNCHERS = {
     "boxen-runtime": "boxen.runtime.cli",
 }
 
-TEMPLATE = """#!{python} -I -S
+TEMPLATE = """#!{python} -IS
 # Written by tools/fast_launcher.py (make install): no site, no environment, for a fast start.
 import sys
 sys.path.insert(0, {src!r})
