@@ -65,27 +65,35 @@ class Manager:
         """Called for each directory below a mount point on the way down in create()."""
 
     def freeze(self) -> None:
+        """Stop every process in the cgroup (``runc pause``); returns once all are frozen."""
         raise NotImplementedError
 
     def thaw(self) -> None:
+        """Let the processes run again (``runc resume``)."""
         raise NotImplementedError
 
     def frozen(self) -> bool:
+        """Did we freeze the cgroup (a parent's freezing does not count)?"""
         raise NotImplementedError
 
     def stats(self) -> dict:
+        """The ``data`` of ``runc events --stats`` (see ``boxen.runtime.cgroups.stats``)."""
         raise NotImplementedError
 
     def describe(self) -> list[str]:
+        """Lines for ``--explain``: the layout and the container's directories."""
         raise NotImplementedError
 
     def sub(self, spec: str | list[str] | tuple[str, ...]) -> Manager:
+        """A manager for existing sub-cgroups, as ``exec --cgroup`` names them; only for join()."""
         raise NotImplementedError
 
     def mount_sources(self) -> list[tuple[str, str]]:
+        """(name under the container's /sys/fs/cgroup, host directory to bind there) per hierarchy."""
         raise NotImplementedError
 
     def _pids_root(self) -> str:
+        """The directory whose tree holds every process of the container."""
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------------------

@@ -119,7 +119,8 @@ def _memory(p: _Plan, r: LinuxResources) -> None:
     limit, swap = m.limit or 0, m.swap or 0
     if not any((limit, swap, m.reservation, m.kernelTCP, m.disableOOMKiller, m.swappiness is not None)):
         return
-    memsw = p.has("memory", "memory.memsw.limit_in_bytes") if "memory" in p.paths else False
+    p.dir("memory", field)
+    memsw = p.has("memory", "memory.memsw.limit_in_bytes")
     if limit == -1 and swap == 0 and memsw:
         swap = -1
     if swap and not memsw:
@@ -131,9 +132,8 @@ def _memory(p: _Plan, r: LinuxResources) -> None:
                    f"limit memory to {size_words(limit)} (reclaim, then the OOM killer, beyond it)")
     swap_write = ("memory.memsw.limit_in_bytes", str(swap), "no limit on memory plus swap" if swap < 0 else
                   f"limit memory plus swap to {size_words(swap)}")
-    order = []
     if limit and swap and (swap == -1 or (current if current > 0 else UNLIMITED) < swap):
-        order = [swap_write, limit_write]
+        order = [swap_write, limit_write]  # raising both: memsw may never be below the limit
     else:
         order = [w for w, on in ((limit_write, limit), (swap_write, swap)) if on]
     for name, value, what in order:
