@@ -11,7 +11,11 @@ rdma), with runc's values:
   swap accounting, and an unlimited memory limit makes swap unlimited too when it can. Then
   the soft limit (``reservation``), ``memory.kmem.tcp.limit_in_bytes`` (``kernelTCP``) when the
   kernel still has it, ``memory.oom_control`` and ``memory.swappiness``. ``kernel`` (the
-  kmem limit) is ignored, as runc ignores it: Linux 5.16 stopped enforcing it.
+  kmem limit) and ``useHierarchy`` are ignored, as runc ignores them. Checked on Linux 6.18
+  (the project machine): ``memory.kmem.limit_in_bytes`` accepts a write and still reads
+  unlimited, ``memory.use_hierarchy`` refuses 0, while ``memory.kmem.tcp.limit_in_bytes``,
+  ``memory.memsw.*``, ``memory.oom_control`` and ``memory.swappiness`` work. (runc 1.1 ignores
+  ``kernelTCP`` too; boxen writes it while the kernel has the file.)
 * blkio: ``blkio.weight`` under the old CFQ scheduler, ``blkio.bfq.weight`` under BFQ.
 * hugetlb: ``hugetlb.<size>.limit_in_bytes``; on a hybrid host where only the cgroup2
   hierarchy has the hugetlb controller (the project machine), ``hugetlb.<size>.max`` in the
