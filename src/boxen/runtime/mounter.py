@@ -310,14 +310,21 @@ class Mounter:
 
     def switch_root(self) -> None:
         k, rootfs = self.k, self.plan.rootfs
-        os.chdir(rootfs)
         if self.plan.no_pivot:
+            os.chdir(rootfs)
             k.mount(rootfs, "/", None, C.MS_MOVE)
             k.chroot(".")
         else:
-            # pivot_root(".", ".") stacks the old root under the new one; make it a slave so that
-            # detaching it does not propagate to the host, then detach it.
-            k.pivot_root(".", ".")
+            # pivot_root(".", ".") stacks the old root on top of the new one. Step onto the old
+            # root (through a descriptor opened before), make it a slave so that detaching it
+            # does not propagate to the host, and detach it: the host's tree is gone.
+            old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.chdir(rootfs)
+                k.pivot_root(".", ".")
+                os.fchdir(old_root)
+            finally:
+                os.close(old_root)
             k.mount(None, ".", None, C.MS_SLAVE | C.MS_REC)
             k.umount(".", C.MNT_DETACH)
         os.chdir("/")

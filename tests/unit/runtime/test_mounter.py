@@ -50,6 +50,7 @@ def test_switch_root_pivots_and_detaches_the_old_root(bundle, monkeypatch):
     path, config = bundle
     m, k = _mounter(path, config)
     monkeypatch.setattr(os, "chdir", lambda p: None)
+    monkeypatch.setattr(os, "fchdir", lambda fd: None)
     m.switch_root()
     assert k.names() == ["pivot_root", "mount", "umount"]
     assert k.calls[1] == ("mount", None, ".", None, C.MS_SLAVE | C.MS_REC, None)
