@@ -16,6 +16,10 @@ Facts about these writes that the executor relies on:
   order works depends on the values already there. runc writes them in its usual order and, if
   the kernel refuses one with ``EINVAL``, retries it after its partner; the executor does the
   same for the files in :data:`INTERDEPENDENT`.
+* Enabling controllers (``+cpu +memory ...`` to ``cgroup.subtree_control``) is all or nothing
+  per write. If the kernel refuses the list, runc enables them one by one and lets the ones
+  that fail go: a limit that needs such a controller then fails on its own file, clearly. The
+  executor does the same.
 * cgroup v2 has no device files: a :class:`DeviceFilter` entry carries an eBPF program that the
   executor attaches to the directory (see ``boxen.runtime.linux.bpf``), then detaches the
   programs that were there before, so the cgroup is never without a filter.
@@ -123,8 +127,12 @@ def perform(writes) -> None:
         try:
             write(w.path, w.value)
         except OSError as exc:
-            if exc.errno == _EINVAL and os.path.basename(w.path) in INTERDEPENDENT:
+            name = os.path.basename(w.path)
+            if exc.errno == _EINVAL and name in INTERDEPENDENT:
                 retry.append(w)
+                continue
+            if name == "cgroup.subtree_control" and " " in w.value:
+                _enable_one_by_one(w.path, w.value)
                 continue
             raise write_error(w.path, w.value, exc) from None
     for w in retry:
@@ -132,6 +140,14 @@ def perform(writes) -> None:
             write(w.path, w.value)
         except OSError as exc:
             raise write_error(w.path, w.value, exc) from None
+
+
+def _enable_one_by_one(path: str, value: str) -> None:
+    for token in value.split():
+        try:
+            write(path, token)
+        except OSError:
+            pass
 
 
 def _attach(w: DeviceFilter) -> None:

@@ -60,6 +60,13 @@ def test_einval_on_other_files_fails_at_once(recorded):
     assert done == []
 
 
+def test_controllers_the_kernel_refuses_together_are_enabled_one_by_one(recorded):
+    done, refuse = recorded
+    refuse["/cg/cgroup.subtree_control"] = [errno.EINVAL, errno.EINVAL]  # the list, then "+cpu"
+    perform([CgroupWrite("/cg/cgroup.subtree_control", "+cpu +memory", "")])
+    assert done == [("/cg/cgroup.subtree_control", "+memory")]
+
+
 def test_a_device_filter_is_attached_not_written(recorded, monkeypatch):
     done, _ = recorded
     attached = []
