@@ -124,6 +124,14 @@ def test_delete_of_a_running_container_fails_without_force(runtime, bundle, cid)
     assert not alive(pid)
 
 
+def test_delete_of_a_created_container_fails_without_force(runtime, bundle, cid, deviation):
+    deviation(runc="runc 1.1.5 deletes a created container without --force",
+              crun="crun 1.8.1 deletes a created container without --force")
+    runtime.create(cid, bundle(args=SLEEP)).check()
+    assert runtime.delete(cid).returncode == 1
+    assert runtime.status(cid) == "created"
+
+
 def test_delete_of_a_created_container_with_force(runtime, bundle, cid):
     runtime.create(cid, bundle(args=SLEEP)).check()
     pid = runtime.state(cid)["pid"]
