@@ -388,7 +388,8 @@ class Planner:
             return
         if keyword == "ARG":
             self._arg(state, ins)
-            self._step(state, index, ins, f"{NOP}ARG {' '.join(sorted(state.args))}", trigger=trigger)
+            named = sorted(name for name, value in state.args.items() if value is not None)
+            self._step(state, index, ins, f"{NOP}ARG {' '.join(named)}", trigger=trigger)
             return
         variables = state.variables()
         if keyword == "ENV":

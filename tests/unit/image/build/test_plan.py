@@ -163,9 +163,10 @@ def test_build_args_beat_defaults_and_env_beats_args():
     assert p.unused_args == ("UNUSED",)
 
 
-def test_arg_history_lists_declared_names_sorted():
-    assert [h for h, _ in history("FROM busybox\nARG Z=1\nARG A\n")] == [
-        "/bin/sh -c #(nop) ARG Z", "/bin/sh -c #(nop) ARG A Z"]
+def test_arg_history_lists_the_names_with_values_sorted():
+    assert [h for h, _ in history("FROM busybox\nARG Z=1\nARG UNSET\nARG A=\nARG B\n", build_args={"B": "b"})] == [
+        "/bin/sh -c #(nop) ARG Z", "/bin/sh -c #(nop) ARG Z", "/bin/sh -c #(nop) ARG A Z",
+        "/bin/sh -c #(nop) ARG A B Z"]
 
 
 def test_arg_defaults_expand_and_args_expand_in_instructions():
