@@ -204,10 +204,6 @@ def write_config(bundle: pathlib.Path, config: dict) -> None:
     (bundle / "config.json").write_text(json.dumps(config, indent=2))
 
 
-def read_config(bundle: pathlib.Path) -> dict:
-    return json.loads((bundle / "config.json").read_text())
-
-
 def make_traversable(path: pathlib.Path) -> None:
     """Let every user search the directories down to ``path`` (for a container in a user
     namespace, whose root maps to an unprivileged host uid). Only directories this process

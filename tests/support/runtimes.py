@@ -34,7 +34,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -290,10 +289,3 @@ def make_runtime(name: str, workdir: pathlib.Path, explicit: bool = False) -> Ru
                           f"{version.returncode}: {version.stderr.strip()[:300]}", skip=not explicit)
     return runtime
 
-
-def kill_pid(pid: int) -> None:
-    """SIGKILL ``pid`` if it still exists (used only for processes a test started)."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

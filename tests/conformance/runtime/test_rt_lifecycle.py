@@ -11,7 +11,6 @@ the process exits -> *stopped* -> ``delete``; runc adds *paused*. ``state`` repo
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
