@@ -299,7 +299,7 @@ class Runtime:
 
     def exec(self, container_id: str, process, *, detach: bool = False, console_socket: str | None = None,
              pid_file: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
-             cgroup: str | None = None) -> int:
+             cgroup: list[str] | None = None) -> int:
         """Start ``process`` (an ``oci.runtime.Process``) in the container; return its exit code (0 if detached)."""
         from boxen.runtime.execution import Execution
 
@@ -348,7 +348,13 @@ class Creation:
             writes = manager.plan(linux.resources, tuple(linux.devices or ()))
             manager.create()
             manager.apply(writes)
-            _make_fifo(state.fifo_path, plan)
+            # The init gets the FIFO and its error file as open descriptors: with a user namespace
+            # it could not reach them by path (the state directory belongs to the host's root).
+            os.mkfifo(state.fifo_path, 0o600)
+            fifo_fd = os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fds.append(fifo_fd)
+            error_fd = os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fds.append(error_fd)
             console_fd = None
             if plan.process.terminal:
                 if console_socket is not None:
@@ -369,7 +375,7 @@ class Creation:
             parent, child = sync.Channel.pair()
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
             ctx = InitContext(
-                kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_path=state.fifo_path, cgroup=manager,
+                kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
                 hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
@@ -480,17 +486,6 @@ class Creation:
             except BoxenError:
                 pass
         state.remove()
-
-
-def _make_fifo(path: str, plan: ContainerPlan) -> None:
-    """The exec FIFO and its error file, owned by the container's root so a user namespace can open them."""
-    uid = next((m.host_id for m in plan.uid_mappings if m.container_id == 0), 0)
-    gid = next((m.host_id for m in plan.gid_mappings if m.container_id == 0), 0)
-    os.mkfifo(path, 0o600)
-    os.close(os.open(path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    if uid or gid:
-        os.chown(path, uid, gid)
-        os.chown(path + ".error", uid, gid)
 
 
 def _now_ns() -> int:

@@ -24,7 +24,7 @@ class Execution:
         self.process = process
 
     def run(self, *, detach: bool, console_socket: str | None, pid_file: str | None, preserve_fds: int,
-            cgroup: str | None) -> int:
+            cgroup: list[str] | None) -> int:
         from boxen.common.schema import from_json
         from boxen.oci.runtime import LinuxSeccomp
         from boxen.runtime.container import write_pid_file

@@ -57,7 +57,7 @@ _MAX_SCRIPT_DEPTH = 4
 class InitContext:
     """What the forked processes of ``create`` need, prepared by the parent before forking."""
 
-    __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_path", "cgroup", "cgroup_mounts", "cgroup_version",
+    __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_fd", "error_fd", "cgroup", "cgroup_mounts", "cgroup_version",
                  "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups", "idmap_fds")
 
     def __init__(self, **values: object) -> None:
@@ -148,9 +148,8 @@ def init_stage(ctx: InitContext) -> None:
         process = plan.process
         if process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
-        fifo = os.open(ctx.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        # Where to leave an error that happens after ``create`` returned, for ``start`` to read.
-        late_error = os.open(ctx.fifo_path + ".error", os.O_WRONLY | os.O_CLOEXEC)
+        fifo = ctx.fifo_fd
+        late_error = ctx.error_fd  # where an error after ``create`` returned is left for ``start``
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
                           cgroup_version=ctx.cgroup_version or 1,
@@ -349,6 +348,8 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
         if process.scheduling.ioprio is not None:
             k.ioprio_set(process.scheduling.ioprio)
     env = list(process.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home_of(process.uid)}")
     program_path = find_executable(process.args[0], env)
     fd, argv = open_program(program_path, list(process.args), interpreter)
     early_seccomp = process.seccomp is not None and not process.no_new_privileges
@@ -414,6 +415,19 @@ def _set_identity(k: Kernel, process: ProcessPlan, setgroups: bool) -> None:
                 k.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, number)
             except (PermissionDenied, InvalidArgument):
                 pass  # not in permitted and inheritable: the kernel refuses, and runc ignores it too
+
+
+def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
+    """The home directory of ``uid`` in the container's /etc/passwd, or / (runc sets HOME so)."""
+    try:
+        with open(passwd, "rb") as f:
+            for line in f:
+                fields = line.decode(errors="replace").rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
 
 
 def find_executable(name: str, env: list[str]) -> str:

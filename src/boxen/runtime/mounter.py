@@ -15,7 +15,7 @@ import stat
 
 from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
 from boxen.runtime.linux import constants as C
-from boxen.runtime.rootfs import DEV_SYMLINKS, device_type_bits
+from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,8 +66,13 @@ class Mounter:
         rel = path.lstrip("/") or "."
         return self.k.openat2(self.root_fd, rel, flags, 0, _RESOLVE, display=path)
 
-    def make_in_root(self, path: str, target_type: str) -> int:
-        """Open ``path`` inside the rootfs, creating missing directories (and a final file)."""
+    def make_in_root(self, path: str, target_type: str, links: int = 0) -> int:
+        """Open ``path`` inside the rootfs, creating missing directories (and a final file).
+
+        A missing component may be a dangling symlink: it is followed the way the kernel would
+        inside the rootfs (``..`` stops at its root, absolute targets start from it), and the
+        directories are made where it points, as runc's ``securejoin`` does.
+        """
         try:
             return self.open_in_root(path)
         except NotFound:
@@ -75,23 +80,28 @@ class Mounter:
         parts = [p for p in path.split("/") if p]
         for i in range(len(parts)):
             prefix = "/" + "/".join(parts[: i + 1])
-            last = i == len(parts) - 1
             try:
-                fd = self.open_in_root(prefix)
-                os.close(fd)
+                os.close(self.open_in_root(prefix))
                 continue
             except NotFound:
                 pass
-            parent = self.open_in_root("/" + "/".join(parts[:i]), _PATH | os.O_DIRECTORY)
+            parent_path = "/" + "/".join(parts[:i])
+            parent = self.open_in_root(parent_path, _PATH | os.O_DIRECTORY)
             try:
-                if last and target_type == "file":
+                try:
+                    link = os.readlink(parts[i], dir_fd=parent)
+                except OSError:
+                    link = None
+                if link is not None:
+                    if links >= 40:
+                        raise InvalidArgument(f"{path}: too many levels of symbolic links", field="mounts")
+                    base = link if link.startswith("/") else f"{parent_path}/{link}"
+                    rest = "/".join(parts[i + 1:])
+                    return self.make_in_root(clean_destination(f"{base}/{rest}"), target_type, links + 1)
+                if i == len(parts) - 1 and target_type == "file":
                     os.close(os.open(parts[i], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
                 else:
                     os.mkdir(parts[i], 0o755, dir_fd=parent)
-            except FileExistsError:
-                # A dangling symlink: the name exists but leads nowhere inside the rootfs.
-                raise InvalidArgument(f"{prefix} is a symlink to a path that does not exist in the rootfs",
-                                      field="mounts") from None
             finally:
                 os.close(parent)
         return self.open_in_root(path)

@@ -331,7 +331,9 @@ def plan_rootfs(spec, bundle: str, rootfs: str, *, no_pivot: bool, source_is_dir
                 f"unknown propagation {linux.rootfsPropagation!r} (expected one of {', '.join(PROPAGATION)})",
                 field="linux.rootfsPropagation",
             )
-        propagation = value | C.MS_REC
+        # An unbindable tree could not even bind the rootfs onto itself: the tree is made a
+        # slave, and only the container's root mount becomes unbindable at the end.
+        propagation = (C.MS_SLAVE if value & C.MS_UNBINDABLE else value) | C.MS_REC
         root_propagation = value & ~C.MS_REC
     # A fresh /dev is populated unless the host's /dev (or part of it) is bind-mounted there.
     setup_dev = not any(m.destination == "/dev" and m.kind == "bind" for m in mounts)

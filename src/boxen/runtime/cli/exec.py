@@ -89,7 +89,7 @@ def run(g, opts, args) -> int:
     runtime = g.runtime()
     state = runtime.load(args[0])
     process = build_process(state.data.get("process") or {}, opts, args[1:])
-    cgroup = opts["cgroup"][0] if opts["cgroup"] else None
+    cgroup = opts["cgroup"] or None
     return runtime.exec(args[0], process, detach=opts["detach"], console_socket=opts["console_socket"],
                         pid_file=opts["pid_file"], preserve_fds=opts["preserve_fds"],
                         ignore_paused=opts["ignore_paused"], cgroup=cgroup)
