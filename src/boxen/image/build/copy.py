@@ -82,6 +82,12 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
     return uid, int(found[2])
 
 
+def _own(path: str, ids: tuple[int, int], *, follow_symlinks: bool = True) -> None:
+    """Give ``path`` its owner; not being root, files stay the caller's (as a rootless unpack leaves them)."""
+    if os.geteuid() == 0:
+        os.chown(path, *ids, follow_symlinks=follow_symlinks)
+
+
 class _Root:
     """Paths inside the mounted root file system, resolved as the container would."""
 
@@ -108,7 +114,7 @@ class _Root:
                 st = os.lstat(host)
             except FileNotFoundError:
                 os.mkdir(host, 0o755)
-                os.chown(host, *self.owner)
+                _own(host, self.owner)
                 self.created += 1
                 stack.append(part)
                 continue
@@ -129,7 +135,7 @@ class _Root:
     def is_directory(self, path: str) -> bool:
         try:
             return os.path.isdir(resolve(self.rootfs, path))
-        except (NotFound, InvalidArgument):
+        except (NotFound, InvalidArgument, NotADirectoryError):
             return False
 
 
@@ -210,7 +216,7 @@ class Copier:
         _clear(target, rel)
         try:
             self.bytes += _copy_data(source, target, 0o600)
-            os.chown(target, *self._ids(st))
+            _own(target, self._ids(st))
             os.chmod(target, self._mode(st))
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError as exc:
@@ -235,7 +241,7 @@ class Copier:
                     if existing is not None:
                         os.unlink(host)
                     os.mkdir(host, 0o700)
-                    os.chown(host, *self._ids(st))
+                    _own(host, self._ids(st))
                     made.append((host, st))
                     self.entries += 1
             elif stat.S_ISREG(mode):
@@ -243,13 +249,13 @@ class Copier:
             elif stat.S_ISLNK(mode):
                 _clear(host, host[len(self.root.rootfs):])
                 os.symlink(os.readlink(path), host)
-                os.chown(host, *self._ids(st), follow_symlinks=False)
+                _own(host, self._ids(st), follow_symlinks=False)
                 os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
                 self.entries += 1
             elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
                 _clear(host, host[len(self.root.rootfs):])
                 os.mknod(host, stat.S_IFMT(mode) | 0o600, st.st_rdev)
-                os.chown(host, *self._ids(st))
+                _own(host, self._ids(st))
                 os.chmod(host, self._mode(st))
                 self.entries += 1
         for host, st in reversed(made):  # modes last: a read-only directory would refuse its children
