@@ -13,7 +13,7 @@ trap cleanup EXIT
 bundle=$work/bundle
 mkdir -p "$bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do ln -sf busybox "$bundle/rootfs/bin/$applet"; done
+for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"; done
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$bundle/rootfs/etc/passwd"
 
 ( cd "$bundle" && "$RUNTIME" spec )
