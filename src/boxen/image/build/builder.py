@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 
 from boxen.common import jsonio
-from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound, PermissionDenied
 from boxen.common.record import Record
 from boxen.common.schema import to_json
 from boxen.image import content as contents
@@ -280,8 +280,16 @@ class Builder:
     # --- layer steps ------------------------------------------------------------------------------
 
     def _layer_step(self, step: plans.Step, state: _State, stage: plans.Stage) -> None:
-        self.counts[0] += 1
         field = f"{self.where}:{step.line}"
+        try:
+            self._layer(step, state, stage, field)
+        except BoxenError as exc:
+            if not (exc.field or "").startswith(field):
+                exc.field = field + (f": {exc.field}" if exc.field else "")
+            raise
+
+    def _layer(self, step: plans.Step, state: _State, stage: plans.Stage, field: str) -> None:
+        self.counts[0] += 1
         if step.run is not None:
             inputs = to_json(step.run)
             key = cache_key(state.chain, "RUN", inputs)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-from boxen.common.errors import InvalidArgument, NotFound
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound
 from boxen.common.record import Record
 from boxen.image.build import settings
 from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
@@ -350,7 +350,11 @@ class Planner:
                     raise InvalidArgument(f"stage {image!r} is defined after this FROM", field=self.where(instruction))
                 base_config = self._plan_stage(base_stage).image
             else:
-                base_config = self.lookup(image, platform)
+                try:
+                    base_config = self.lookup(image, platform)
+                except BoxenError as exc:
+                    exc.field = self.where(instruction) + (f": {exc.field}" if exc.field else "")
+                    raise
         state = _Stage(base_config, self.platform)
         state.steps.append(Step(0, index, instruction.line, "FROM", instruction.original))
         triggers = state.onbuild

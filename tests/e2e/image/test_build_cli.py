@@ -1,0 +1,192 @@
+"""boxen-image build end to end: the layer cache, failures and what they leave, output modes,
+hostile input, RUN's user and network, and the built image running and passing validation."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+BOXEN = os.path.join(os.path.dirname(sys.executable), "boxen-image")
+RUNTIME = os.path.join(os.path.dirname(sys.executable), "boxen-runtime")
+BASE = "localhost/test:busybox"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root (containers, mounts)")
+
+
+class Boxen:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.env = {**os.environ, "BOXEN_ROOT": root}
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([BOXEN, "--root", self.root, *args], check=False, capture_output=True, text=True,
+                              env=self.env, timeout=600)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"boxen-image {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def build(self, context, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self("build", *args, str(context), check=check)
+
+    def leftovers(self) -> list[str]:
+        """What a finished build must not leave: mounts, temporary directories, containers,
+        active snapshots, ingests."""
+        from boxen.image.content.local import LocalContentStore
+        from boxen.image.snapshots import ACTIVE, open_snapshotter
+
+        found = []
+        with open("/proc/self/mountinfo") as f:
+            found += [line for line in f.read().splitlines() if f" {self.root}/" in line]
+        for sub in ("build/tmp", "build/runtime"):
+            path = os.path.join(self.root, sub)
+            if os.path.isdir(path):
+                found += [f"{sub}/{name}" for name in os.listdir(path)]
+        snapshotter = open_snapshotter(os.path.join(self.root, "snapshots"))
+        found += [f"active snapshot {s.name}" for s in snapshotter.walk() if s.kind == ACTIVE]
+        snapshotter.close()
+        found += [f"ingest {s.ref}" for s in LocalContentStore(os.path.join(self.root, "content")).statuses()]
+        return found
+
+
+@pytest.fixture(scope="module")
+def boxen(tmp_path_factory, busybox_layout):
+    if not os.path.exists(BOXEN):
+        pytest.skip(f"{BOXEN} is missing (make venv)")
+    b = Boxen(str(tmp_path_factory.mktemp("boxen-root")))
+    layout, _ = busybox_layout
+    b("load", "-i", layout, "--repository", "localhost/test")
+    yield b
+    assert b.leftovers() == []
+
+
+def dockerfile(tmp_path, text: str, **files: str):
+    context = tmp_path / "ctx"
+    context.mkdir(exist_ok=True)
+    (context / "Dockerfile").write_text(text)
+    for name, content in files.items():
+        (context / name).write_text(content)
+    return context
+
+
+def cached(proc: subprocess.CompletedProcess) -> int:
+    """How many steps of a build came from the cache."""
+    return sum(line.startswith("--> Using cache") for line in proc.stderr.splitlines())
+
+
+def test_second_build_hits_the_cache_and_gives_the_same_image(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo built > /built\nCOPY payload /payload\nENV X=1\n",
+                     payload="one\n")
+    first = boxen.build(ctx, "-t", "localhost/cached:1")
+    second = boxen.build(ctx, "-t", "localhost/cached:1")
+    assert first.stdout == second.stdout
+    assert cached(second) == 2
+    os.utime(ctx / "payload", (1, 1))  # times are not part of the key
+    assert cached(boxen.build(ctx, "-t", "localhost/cached:1")) == 2
+    (ctx / "payload").write_text("two\n")  # content is: the COPY and what follows run again
+    changed = boxen.build(ctx, "-t", "localhost/cached:1")
+    assert cached(changed) == 1
+    assert changed.stdout != first.stdout
+    fresh = boxen.build(ctx, "--no-cache", "-t", "localhost/cached:1")
+    assert "Using cache" not in fresh.stderr
+
+
+def test_cache_entries_of_pruned_layers_are_misses(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo prune-me > /p\n")
+    boxen.build(ctx, "-t", "localhost/pruned:1")
+    boxen("rm", "localhost/pruned:1")
+    boxen("prune")
+    again = boxen.build(ctx, "-t", "localhost/pruned:1", "--explain")
+    assert "pruned since: miss" in again.stderr and "Using cache" not in again.stderr
+
+
+def test_failing_run_names_the_step_and_leaves_nothing(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nCOPY Dockerfile /d\nRUN echo about to fail && exit 3\n")
+    proc = boxen.build(ctx, "-q", "-t", "localhost/failing:1", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Dockerfile:3" in proc.stderr and "exited with code 3" in proc.stderr
+    assert "about to fail" in proc.stderr  # quiet: the command's output is kept for the error
+    assert boxen("inspect", "localhost/failing:1", check=False).returncode == 1
+    assert boxen.leftovers() == []
+
+
+def test_output_modes(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nARG USED=1\nRUN echo say $USED\n")
+    quiet = boxen.build(ctx, "-q", "--build-arg", "UNUSED=x")
+    assert quiet.stderr == "" and quiet.stdout.strip().startswith("sha256:") and len(quiet.stdout.split()) == 1
+    text = boxen.build(ctx, "--no-cache", "--build-arg", "UNUSED=x")
+    assert "STEP 3/3: RUN echo say $USED" in text.stderr and "say 1" in text.stderr
+    assert "build args were not consumed: [UNUSED]" in text.stderr
+    events = [json.loads(line) for line in boxen.build(ctx, "--json").stdout.splitlines()]
+    assert events[0] == {"stream": "STEP 1/3: FROM localhost/test:busybox\n"}
+    assert events[-1]["aux"]["ID"] == text.stdout.strip()  # the cache holds what --no-cache made
+    explained = boxen.build(ctx, "--explain", "--no-cache").stderr
+    assert "cache key sha256:" in explained and "committed snapshot sha256:" in explained
+
+
+def test_run_user_workdir_and_network(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+WORKDIR /work/dir
+USER nobody
+RUN id -u > /tmp/uid && pwd > /tmp/pwd
+USER root
+RUN ls /sys/class/net > /tmp/own-net
+RUN --network=host ls /sys/class/net > /tmp/host-net
+""")
+    boxen.build(ctx, "-t", "localhost/runtime:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/runtime:1", str(bundle))
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "tmp/uid").read_text() == "65534\n" and (rootfs / "tmp/pwd").read_text() == "/work/dir\n"
+    assert (rootfs / "tmp/own-net").read_text().split() == ["lo"]
+    assert sorted((rootfs / "tmp/host-net").read_text().split()) == sorted(os.listdir("/sys/class/net"))
+    assert not (rootfs / "etc/hosts").exists()  # the RUN's mount points did not leak into the image
+
+
+def test_built_image_runs_and_validates(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nCOPY hello /hello\nCMD [\"cat\", \"/hello\"]\n", hello="hello built\n")
+    boxen.build(ctx, "-t", "localhost/runs:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/runs:1", str(bundle))
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["terminal"] = False
+    (bundle / "config.json").write_text(json.dumps(config))
+    state = tmp_path / "state"
+    proc = subprocess.run([RUNTIME, "--root", str(state), "run", "-b", str(bundle), "boxen-build-test-run"],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "hello built\n"), proc.stderr
+    if shutil.which("oci-image-tool"):
+        layout = tmp_path / "layout"
+        boxen("save", "--format", "oci-dir", "-o", str(layout), "localhost/runs:1")
+        index = json.loads((layout / "index.json").read_text())
+        ref = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        check = subprocess.run(["oci-image-tool", "validate", "--type", "image", "--ref", f"name={ref}", str(layout)],
+                               check=False, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_bad_input_gives_clear_errors_and_changes_nothing(boxen, tmp_path):
+    cases = {
+        "FROM localhost/test:busybox\nFORM x\n": "Dockerfile:2: unknown instruction: FORM",
+        "FROM localhost/test:busybox\nCOPY ../outside /x\n": "outside the build context",
+        "FROM localhost/test:busybox\nCOPY missing /x\n": "missing does not exist in the build context",
+        "FROM localhost/test:busybox\nADD evil.tar /opt/\n": "climbs out of the root",
+        "FROM localhost/test:busybox\nCOPY --chown=nosuchuser Dockerfile /x\n": "no user 'nosuchuser'",
+    }
+    for text, message in cases.items():
+        ctx = dockerfile(tmp_path, text)
+        with tarfile.open(ctx / "evil.tar", "w") as tar:
+            info = tarfile.TarInfo("../../escaped")
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"evil"))
+        proc = boxen.build(ctx, "-q", check=False)
+        assert proc.returncode == 1 and message in proc.stderr, (text, proc.stderr)
+        assert boxen.leftovers() == []
+    assert not (tmp_path / "escaped").exists()
+    assert not any(name == "escaped" for _, _, names in os.walk(boxen.root) for name in names)
