@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import Callable
 
@@ -125,7 +124,8 @@ def find_dockerfile(context: str, dockerfile: str | None) -> str:
 class Builder:
     """Runs builds against one data root's stores (see the module docstring).
 
-    ``client`` opens a registry client (a context manager) when a base image must be pulled.
+    ``client`` opens a registry client (a context manager) when a base image must be pulled, and
+    ``pull_progress`` makes the progress display of that pull.
     """
 
     def __init__(self, root, *, content, images, snapshotter, progress: BuildProgress | None = None,
@@ -192,7 +192,7 @@ class Builder:
             self._client = self._stack.enter_context(self.client())
         self.progress.message(f"Pulling {text} ({format_platform(platform)})")
         result = pull(text, content=self.content, images=self.images, client=self._client, platform=platform,
-                      progress=self.pull_progress, explain=self.explain)
+                      progress=self.pull_progress() if self.pull_progress else None, explain=self.explain)
         return self.images.get(result.name)
 
     def _lookup(self, text: str, platform: str | None) -> oci.ImageConfig:
@@ -342,7 +342,7 @@ class Builder:
         from boxen.image.build import run
         from boxen.image.build.copy import _Root
 
-        container_id = f"boxen-build-{secrets.token_hex(6)}"
+        container_id = f"boxen-build-{os.urandom(6).hex()}"
         bundle = self.workspace.mkdtemp("run")
         rootfs = os.path.join(bundle, "rootfs")
         with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
@@ -419,7 +419,7 @@ class Builder:
 def _temporary(parent: str):
     from boxen.image.layers import remove_tree
 
-    path = os.path.join(parent, f"{os.getpid()}-{secrets.token_hex(4)}")
+    path = os.path.join(parent, f"{os.getpid()}-{os.urandom(4).hex()}")
     os.mkdir(path, 0o700)
     try:
         yield path

@@ -17,6 +17,10 @@ content store, and records the history entry's original time, so a build whose e
 produces the very same image. Entries live in SQLite beside the other stores
 (``<root>/build/cache.db``); an entry whose snapshot or blob was garbage-collected since is a
 miss, and is dropped.
+
+The table is only a cache, so it is written without ``fsync`` (``synchronous=OFF``): a build
+does not wait for the disk to record a hint, and what a crash loses is rebuilt on the next
+miss. A file damaged by a crash is discarded and started afresh.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ CREATE TABLE IF NOT EXISTS layers (
     size       INTEGER NOT NULL,
     created_by TEXT NOT NULL,
     created    TEXT NOT NULL,
-    used       REAL NOT NULL
+    stored     REAL NOT NULL
 );
 """
 
@@ -68,9 +72,25 @@ class BuildCache:
 
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.unlink(path + suffix)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get(self, key: str) -> CacheEntry | None:
         row = self._db.execute(
@@ -79,7 +99,6 @@ class BuildCache:
         if row is None:
             return None
         key, chain_id, diff_id, media_type, digest, size, created_by, created = row
-        self._db.execute("UPDATE layers SET used = ? WHERE key = ?", (time.time(), key))
         return CacheEntry(key, chain_id, diff_id, Descriptor(media_type, digest, size), created_by, created)
 
     def put(self, entry: CacheEntry) -> None:
@@ -93,7 +112,7 @@ class BuildCache:
 
     def entries(self) -> list[CacheEntry]:
         rows = self._db.execute(
-            "SELECT key, chain_id, diff_id, media_type, digest, size, created_by, created FROM layers ORDER BY used")
+            "SELECT key, chain_id, diff_id, media_type, digest, size, created_by, created FROM layers ORDER BY stored")
         return [CacheEntry(k, c, d, Descriptor(m, g, s), b, t) for k, c, d, m, g, s, b, t in rows]
 
     def close(self) -> None:

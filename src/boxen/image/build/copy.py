@@ -24,12 +24,9 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
 
 from __future__ import annotations
 
-import bz2
 import errno
-import lzma
 import os
 import stat
-import zlib
 
 from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
@@ -265,14 +262,27 @@ class Copier:
     def _extract(self, source: Source, kind: str, target: str) -> None:
         from boxen.image.layers import apply_layer
 
-        with open(source.path, "rb") as raw:
-            stream = {"bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}.get(kind)
-            blob = stream(raw) if stream is not None else raw
+        with open(source.path, "rb") as raw, _decompressing(raw, kind) as blob:
             try:
                 result = apply_layer(blob, target, rootless=os.geteuid() != 0)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"ADD {source.rel}: {exc.message}", field=exc.field) from None
         self.entries += result.entries
+
+
+def _decompressing(raw, kind: str):
+    """``raw`` decompressed for the layer reader, which itself reads gzip, zstd and plain tar."""
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(raw)
+    if kind == "xz":
+        import lzma
+
+        return lzma.LZMAFile(raw)
+    import contextlib
+
+    return contextlib.nullcontext(raw)
 
 
 def _tar_header(block: bytes) -> bool:
@@ -289,6 +299,10 @@ def _tar_header(block: bytes) -> bool:
 
 def _decompressed_head(head: bytes) -> tuple[str, bytes]:
     """The archive's compression and its first uncompressed bytes."""
+    import bz2
+    import lzma
+    import zlib
+
     if head.startswith(b"\x1f\x8b"):
         return "gzip", zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 512)
     if head.startswith(b"BZh"):
@@ -309,6 +323,9 @@ def archive_kind(path: str) -> str | None:
     """``tar``, ``gzip``, ``bzip2``, ``xz`` or ``zstd`` if ``path`` holds a (compressed) tar archive."""
     with open(path, "rb") as f:
         head = f.read(1 << 16)
+    import lzma
+    import zlib
+
     try:
         kind, data = _decompressed_head(head)
     except (zlib.error, OSError, EOFError, lzma.LZMAError):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 from collections.abc import Iterator
 
 from boxen.common.errors import AlreadyExists, NotFound
@@ -64,7 +63,7 @@ class Workspace:
             self.explain(text)
 
     def mkdtemp(self, prefix: str) -> str:
-        path = os.path.join(self.directory, f"{prefix}-{secrets.token_hex(4)}")
+        path = os.path.join(self.directory, f"{prefix}-{os.urandom(4).hex()}")
         os.mkdir(path, 0o700)
         return path
 
@@ -84,7 +83,7 @@ class Workspace:
     @contextlib.contextmanager
     def active(self, parent: str | None, what: str) -> Iterator[tuple[str, list]]:
         """A new active snapshot on ``parent``: ``(key, mounts)``; removed unless committed."""
-        key = f"build-{os.getpid()}-{secrets.token_hex(4)} {what}"
+        key = f"build-{os.getpid()}-{os.urandom(4).hex()} {what}"
         mounts = self.snapshotter.prepare(key, parent)
         self.say(f"  prepared snapshot {key!r} on {parent or 'nothing'}: "
                  + ", ".join(f"{m.type} {' '.join(m.options) or m.source}" for m in mounts))
@@ -102,7 +101,7 @@ class Workspace:
         """The committed snapshot ``chain`` mounted read-only on a temporary directory."""
         from boxen.image.layers import remove_tree
 
-        key = f"build-view-{os.getpid()}-{secrets.token_hex(4)} {what}"
+        key = f"build-view-{os.getpid()}-{os.urandom(4).hex()} {what}"
         mounts = self.snapshotter.view(key, chain)
         target = self.mkdtemp("view")
         try:
@@ -116,7 +115,7 @@ class Workspace:
         """Turn active snapshot ``key`` into a layer in the content store, and commit it."""
         from boxen.image.diff import diff_snapshot
 
-        ref = f"build-{secrets.token_hex(8)}"
+        ref = f"build-{os.urandom(8).hex()}"
         writer = self.content.writer(ref)
         try:
             with writer:

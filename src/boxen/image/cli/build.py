@@ -50,7 +50,6 @@ def build_args(values: list[str]) -> tuple[tuple[str, str], ...]:
 def run(args) -> int:
     import sys
 
-    from boxen.image import progress as pull_progress
     from boxen.image.build import progress
     from boxen.image.build.builder import BuildOptions, build
 
@@ -58,8 +57,13 @@ def run(args) -> int:
     explain = _common.explainer(args)
     mode = "quiet" if args.quiet else "json" if args.json else "text"
     shown = progress.make(mode, sys.stdout if args.json else sys.stderr)
-    pulling = pull_progress.make("quiet" if args.quiet else "json" if args.json else "auto",
-                                 sys.stdout if args.json else sys.stderr)
+
+    def pulling():
+        from boxen.image import progress as pull_progress
+
+        return pull_progress.make("quiet" if args.quiet else "json" if args.json else "auto",
+                                  sys.stdout if args.json else sys.stderr)
+
     options = BuildOptions(
         context=args.context, dockerfile=args.file, tags=tuple(args.tag), build_args=build_args(args.build_arg),
         target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
