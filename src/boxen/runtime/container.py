@@ -50,7 +50,7 @@ class Runtime:
     # --- planning ---------------------------------------------------------------------------------
 
     def plan(self, container_id: str, bundle: str, *, no_pivot: bool = False, no_new_keyring: bool = False,
-             spec=None) -> tuple[object, ContainerPlan]:
+             spec=None, needs_process: bool = True) -> tuple[object, ContainerPlan]:
         """Read, check and decide ``bundle``'s config.json: (spec, plan). Nothing is created."""
         from boxen.oci.runtime import load_config
         from boxen.runtime.plan import plan_container
@@ -64,7 +64,7 @@ class Runtime:
                 spec = load_config(os.path.join(bundle, "config.json"))
             except FileNotFoundError:
                 raise NotFound(f"{bundle}/config.json does not exist", field="--bundle") from None
-        validate(spec, bundle)
+        validate(spec, bundle, needs_process=needs_process)
         return spec, plan_container(spec, container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring)
 
     def cgroup_manager(self, plan: ContainerPlan):
@@ -76,13 +76,16 @@ class Runtime:
 
     def create(self, container_id: str, bundle: str, *, console_socket: str | None = None,
                pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-               preserve_fds: int = 0, _console_pair: bool = False) -> Creation:
+               preserve_fds: int = 0, _console_pair: bool = False, _run: bool = False) -> Creation:
         """Create the container: its init waits, in every namespace, for ``start``."""
-        spec, plan = self.plan(container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring)
-        if plan.process.terminal and console_socket is None and not _console_pair:
+        # The spec lets ``create`` succeed without a process; ``start`` must then fail.
+        spec, plan = self.plan(container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                               needs_process=not _console_pair and not _run)
+        terminal = plan.process is not None and plan.process.terminal
+        if terminal and console_socket is None and not _console_pair:
             raise InvalidArgument("cannot allocate tty if runc will detach without setting console socket",
                                   field="--console-socket")
-        if not plan.process.terminal and console_socket is not None:
+        if not terminal and console_socket is not None:
             raise InvalidArgument("cannot use console socket if runc will not detach or allocate tty",
                                   field="--console-socket")
         creation = Creation(self, spec, plan)
@@ -218,12 +221,16 @@ class Runtime:
         from boxen.runtime import hooks
 
         oci_state = state.oci_state(status)
-        try:
-            hooks.run_all(from_json(Hooks, hooks_json, "hooks"), kind, oci_state)
-        except BoxenError as exc:
-            if fail:
-                raise
-            _warn(self.warn, f"{kind} hook failed: {exc}")
+        parsed = from_json(Hooks, hooks_json, "hooks")
+        if fail:
+            hooks.run_all(parsed, kind, oci_state)
+            return
+        # poststart and poststop: a failing hook is a warning, and the next hooks still run.
+        for i, hook in enumerate(getattr(parsed, kind) or ()):
+            try:
+                hooks.run(hook, oci_state, kind, i)
+            except BoxenError as exc:
+                _warn(self.warn, f"{kind} hook failed: {exc}")
 
     # --- pause, resume, ps, stats, update ---------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class Runtime:
         foreground_tty = not detach and console_socket is None
         creation = self.create(container_id, bundle, console_socket=console_socket, pid_file=pid_file,
                                no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                               _console_pair=foreground_tty)
+                               _console_pair=foreground_tty, _run=True)
         if detach:
             self.start(container_id)
             return 0
@@ -356,7 +363,7 @@ class Creation:
             error_fd = os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fds.append(error_fd)
             console_fd = None
-            if plan.process.terminal:
+            if plan.process is not None and plan.process.terminal:
                 if console_socket is not None:
                     from boxen.runtime.console import connect
 
@@ -424,9 +431,9 @@ class Creation:
                 hooks = self.spec.hooks
                 from boxen.runtime import hooks as hook_runner
 
-                oci_state = state.oci_state("creating")
-                hook_runner.run_all(hooks, "prestart", oci_state)
-                hook_runner.run_all(hooks, "createRuntime", oci_state)
+                # runtime-tools and crun give prestart hooks "created"; createRuntime is "creating".
+                hook_runner.run_all(hooks, "prestart", state.oci_state("created"))
+                hook_runner.run_all(hooks, "createRuntime", state.oci_state("creating"))
                 channel.send(sync.HOOKS_DONE)
             elif kind == sync.CREATED:
                 self._save(state, manager, creating=False)
@@ -456,7 +463,7 @@ class Creation:
                 new_namespaces=list(plan.new_kinds),
                 namespaces=namespaces,
                 cgroup=manager.saved(),
-                process=to_json(spec.process),
+                process=to_json(spec.process) if spec.process is not None else None,
                 seccomp=to_json(spec.linux.seccomp) if spec.linux.seccomp else None,
                 hooks=to_json(spec.hooks) if spec.hooks else None,
             )

@@ -74,6 +74,9 @@ def lines(runtime, container_id: str, bundle: str, opts: dict) -> list[str]:
     rootfs = plan.rootfs
     out.append("")
     out.append(f"3. Root filesystem {rootfs.rootfs}:")
+    if "mount" not in plan.new_kinds and "mount" not in dict(plan.joined):
+        out.append("   - no mount namespace: nothing is mounted (it would change the host); chroot into the rootfs")
+        rootfs = rootfs.replace(mounts=(), setup_dev=False, masked_paths=(), readonly_paths=(), readonly=False)
     out.append(f"   - make every mount {_flag_words(rootfs.propagation)} so the host does not see ours")
     out.append("   - bind the rootfs onto itself so it is a mount point (pivot_root needs one)")
     for op in rootfs.mounts:
@@ -87,7 +90,9 @@ def lines(runtime, container_id: str, bundle: str, opts: dict) -> list[str]:
     if rootfs.setup_dev:
         names = ", ".join(d.path for d in rootfs.devices)
         out.append(f"   - create device nodes {names}, and /dev/fd, /dev/std*, /dev/ptmx symlinks")
-    if rootfs.no_pivot:
+    if "mount" not in plan.new_kinds and "mount" not in dict(plan.joined):
+        pass
+    elif rootfs.no_pivot:
         out.append("   - move the rootfs onto / and chroot into it (--no-pivot)")
     else:
         out.append("   - pivot_root into the rootfs and detach the old root: the host's files are gone")
@@ -110,6 +115,9 @@ def lines(runtime, container_id: str, bundle: str, opts: dict) -> list[str]:
     p = plan.process
     out.append("")
     out.append("5. The process:")
+    if p is None:
+        out.append("   - none: config.json has no process, so start will fail")
+        return out
     out.append(f"   - run {list(p.args)} in {p.cwd} as uid {p.uid} gid {p.gid}"
                + (f" with groups {list(p.additional_gids)}" if p.additional_gids else ""))
     for name, _, soft, hard in p.rlimits:

@@ -38,7 +38,14 @@ import os
 import stat
 
 
-from boxen.common.errors import BoxenError, InvalidArgument, NotFound, PermissionDenied
+from boxen.common.errors import (
+    BoxenError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unimplemented,
+)
 from boxen.runtime import capabilities, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
@@ -138,15 +145,18 @@ def init_stage(ctx: InitContext) -> None:
     try:
         from boxen.runtime.mounter import Mounter
 
-        preload(plan.process, ctx.hooks)
-        seccomp_program = compile_seccomp(plan.process)
+        process = plan.process
+        if process is not None:
+            preload(process, ctx.hooks)
+        else:
+            import select  # noqa: F401 (waiting for start)
+        seccomp_program = compile_seccomp(process) if process is not None else None
         host_pid = int(os.readlink("/proc/self"))
-        notify = notify_target(plan.process, hook_state(plan, "creating", host_pid))
+        notify = notify_target(process, hook_state(plan, "creating", host_pid)) if process is not None else None
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
             k.unshare(C.CLONE_NEWCGROUP)
         os.setsid()
-        process = plan.process
-        if process.oom_score_adj is not None:
+        if process is not None and process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
         fifo = ctx.fifo_fd
         late_error = ctx.error_fd  # where an error after ``create`` returned is left for ``start``
@@ -154,8 +164,13 @@ def init_stage(ctx: InitContext) -> None:
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
                           cgroup_version=ctx.cgroup_version or 1,
                           new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds)
-        mounter.prepare()
-        _make_cwd(mounter, process.cwd)
+        # Without a mount namespace of its own the container cannot mount anything (it would
+        # change the host's mounts): its root is only a chroot, as with runc.
+        own_mounts = "mount" in plan.new_kinds or any(kind == "mount" for kind, _ in plan.joined)
+        if own_mounts:
+            mounter.prepare()
+            if process is not None:
+                _make_cwd(mounter, process.cwd)
         if plan.hostname is not None:
             k.sethostname(plan.hostname)
         if plan.domainname is not None:
@@ -170,24 +185,32 @@ def init_stage(ctx: InitContext) -> None:
             from boxen.runtime import hooks as hook_runner
 
             hook_runner.run_all(hooks, "createContainer", hook_state(plan, "creating", host_pid))
-        mounter.switch_root()
-        mounter.finalize()
-        if process.terminal:
+        if own_mounts:
+            mounter.switch_root()
+            mounter.finalize()
+        else:
+            k.chroot(plan.rootfs.rootfs)
+            os.chdir("/")
+        if process is not None and process.terminal:
             from boxen.runtime import console
 
-            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=True)
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts)
         if plan.personality is not None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:
             _join_keyring(k, f"_ses.{plan.id}")
-        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  seccomp_program, notify)
+        program = None
+        if process is not None:
+            program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
+                                      seccomp_program, notify)
         channel.send(sync.CREATED)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)
         os._exit(1)
     try:
         _wait_for_start(fifo)
+        if program is None:
+            raise FailedPrecondition("config.json has no process: there is nothing to start")
         if hooks is not None and hooks.startContainer:
             from boxen.runtime import hooks as hook_runner
 
@@ -330,7 +353,12 @@ class Program:
             if notify is not None:
                 notify = (notify[0], dict(notify[1], status=status))
             load_seccomp(self.seccomp_plan, self.seccomp_program, notify)
-        k.execveat(self.fd, "", self.argv, self.env, C.AT_EMPTY_PATH, display=self.display)
+        try:
+            k.execveat(self.fd, "", self.argv, self.env, C.AT_EMPTY_PATH, display=self.display)
+        except (PermissionDenied, Unimplemented):
+            # A seccomp profile that predates execveat: execve the same open file by its
+            # descriptor's magic link (the file checked is still the file run).
+            os.execve(f"/proc/self/fd/{self.fd}", self.argv, dict(e.split("=", 1) for e in self.env))
 
 
 def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int,
@@ -352,6 +380,14 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
         env.append(f"HOME={home_of(process.uid)}")
     program_path = find_executable(process.args[0], env)
     fd, argv = open_program(program_path, list(process.args), interpreter)
+    # Every descriptor beyond stdio and --preserve-fds closes on exec. Done before a seccomp
+    # filter is loaded: older profiles do not know close_range and would refuse it.
+    k.close_range(3 + preserve_fds, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC)
+    for extra in range(3, 3 + preserve_fds):
+        try:
+            os.set_inheritable(extra, True)
+        except OSError:
+            pass
     early_seccomp = process.seccomp is not None and not process.no_new_privileges
     if early_seccomp:
         load_seccomp(process.seccomp, seccomp_program, notify)
@@ -364,12 +400,6 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     os.umask(process.umask if process.umask is not None else 0o022)
     if process.no_new_privileges:
         k.prctl(C.PR_SET_NO_NEW_PRIVS, 1)
-    k.close_range(3 + preserve_fds, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC)
-    for extra in range(3, 3 + preserve_fds):
-        try:
-            os.set_inheritable(extra, True)
-        except OSError:
-            pass
     late = process.seccomp if process.seccomp is not None and not early_seccomp else None
     return Program(fd, argv, env, late, seccomp_program, None if early_seccomp else notify, program_path)
 

@@ -77,7 +77,7 @@ class ContainerPlan(Record):
     domainname: str | None
     sysctl: tuple[tuple[str, str], ...]
     rootfs: RootfsPlan
-    process: ProcessPlan
+    process: ProcessPlan | None  # None: created without a process; ``start`` then fails, as the spec says
     personality: int | None
     no_new_keyring: bool
     cgroups_path: str | None
@@ -162,7 +162,7 @@ def plan_container(spec: Spec, container_id: str, bundle: str, *, no_pivot: bool
                    no_new_keyring: bool = False) -> ContainerPlan:
     """Decide the whole container. ``spec`` must have passed ``boxen.runtime.validate``."""
     linux = spec.linux
-    assert linux is not None and spec.root is not None and spec.process is not None
+    assert linux is not None and spec.root is not None
     new_kinds = tuple(ns.type for ns in linux.namespaces or () if ns.path is None)
     join_paths = {ns.type: ns.path for ns in linux.namespaces or () if ns.path is not None}
     joined = tuple((kind, join_paths[kind]) for kind in namespaces.JOIN_ORDER if kind in join_paths)
@@ -189,7 +189,7 @@ def plan_container(spec: Spec, container_id: str, bundle: str, *, no_pivot: bool
         domainname=spec.domainname,
         sysctl=tuple((linux.sysctl or {}).items()),
         rootfs=plan_rootfs(spec, bundle, rootfs, no_pivot=no_pivot, source_is_dir=_source_is_dir),
-        process=plan_process(spec.process, linux.seccomp),
+        process=plan_process(spec.process, linux.seccomp) if spec.process is not None else None,
         personality=personality,
         no_new_keyring=no_new_keyring,
         cgroups_path=linux.cgroupsPath,

@@ -111,9 +111,6 @@ def check_namespaces(spec, ctx) -> None:
         if ns.path is not None and not ns.path.startswith("/"):
             raise InvalidArgument(f"{ns.path!r} is not an absolute path", field=f"{field}.path")
     kinds = _namespace_kinds(spec)
-    if "mount" not in kinds:
-        raise InvalidArgument("a mount namespace is required to build the container's root filesystem",
-                              field="linux.namespaces")
     has_maps = bool(linux and (linux.uidMappings or linux.gidMappings))
     if "user" in kinds and kinds["user"] is None:
         if not (linux.uidMappings and linux.gidMappings):

@@ -26,7 +26,6 @@ def test_runc_default_is_valid(bundle):
     ("linux.namespaces", [{"type": "mount"}, {"type": "net", "path": "x"}], "linux.namespaces[1].type", "unknown"),
     ("linux.namespaces", [{"type": "mount"}, {"type": "network", "path": "rel"}], "linux.namespaces[1].path",
      "absolute"),
-    ("linux.namespaces", [{"type": "pid"}], "linux.namespaces", "mount namespace is required"),
     ("linux.uidMappings", [{"containerID": 0, "hostID": 1000, "size": 1}], "linux.uidMappings", "user namespace"),
     ("linux.sysctl", {"kernel.panic": "1"}, "linux.sysctl['kernel.panic']", "not namespaced"),
     ("linux.maskedPaths", ["proc/kcore"], "linux.maskedPaths[0]", "absolute"),
