@@ -2,7 +2,8 @@
 
 Each context under ``tests/data/build/`` is built by ``buildah bud --layers --format docker``
 (private storage, as ``/work/shared/peers/common.sh`` sets it up) and by ``boxen-image build``,
-both from the busybox test image pushed to a loopback registry. Both images are written to
+both from the busybox (or, for ``debian/``, the Debian) test image pushed to a loopback
+registry. Both images are written to
 OCI layouts and unpacked by the same third tool (umoci), and compared:
 
 * the file trees: every path, its type, mode, owner, size, content digest and link target
@@ -101,6 +102,14 @@ class Boxen:
 def base(registry, busybox_layout):
     layout, tag = busybox_layout
     ref = f"{registry.host}/test/busybox:latest"
+    images.push(layout, tag, ref)
+    return ref
+
+
+@pytest.fixture(scope="module")
+def debian_base(registry, debian_layout):
+    layout, tag = debian_layout
+    ref = f"{registry.host}/test/debian:bookworm"
     images.push(layout, tag, ref)
     return ref
 
@@ -252,6 +261,13 @@ def assert_same(theirs, ours):
 ])
 def test_same_as_buildah(buildah, boxen, base, tmp_path, name, args):
     assert_same(*build_both(buildah, boxen, base, tmp_path, name, *args))
+
+
+def test_debian_same_as_buildah(buildah, boxen, debian_base, tmp_path):
+    """A distribution's tools in RUN (useradd), a named user's --chown, USER and WORKDIR for RUN."""
+    theirs, ours = build_both(buildah, boxen, debian_base, tmp_path, "debian")
+    assert_same(theirs, ours)
+    assert ours[0]["/srv/app/run.sh"][2:4] == (1234, 1234)
 
 
 def test_target_stage_same_as_buildah(buildah, boxen, base, tmp_path):
