@@ -11,9 +11,11 @@ Read in this order:
 * :mod:`.dockerfile`: the syntax (directives, continuations, flags, JSON or shell form);
 * :mod:`.words`: quotes, escapes and ``$VAR``/``${VAR:-default}`` in arguments;
 * :mod:`.settings`: the config values instructions set (ports, healthchecks, signals);
-* :mod:`.plan`: stages, ARG scoping and every step decided before anything runs (pure);
+* :mod:`.plan` and :mod:`.planner`: stages, ARG scoping and every step decided before
+  anything runs (pure);
 * :mod:`.context`: which context files a build sees (``.dockerignore``) and their digests;
 * :mod:`.cache`: the layer cache, keyed by the parent layer and each step's inputs;
+* :mod:`.snapshot`: a step's snapshot prepared, mounted, diffed into a layer, committed;
 * :mod:`.copy` and :mod:`.run`: executing a ``COPY``/``ADD`` and a ``RUN`` on a snapshot;
 * :mod:`.builder`: the executor that walks the plan, commits layers and writes the image;
 * :mod:`.progress`: docker-like step output, JSON lines, or nothing (``--quiet``).

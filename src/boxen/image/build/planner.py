@@ -1,0 +1,449 @@
+"""Planning a build: stages, ARG scoping, expansion and config, instruction by instruction.
+
+**Stages.** Each ``FROM`` starts a stage on a base: ``scratch`` (nothing), an image, or an
+earlier stage by its ``AS`` name. ``COPY --from=NAME`` copies out of another stage (or image).
+Only the **target** stage (``--target``, else the last) and the stages it needs through
+``FROM`` and ``--from`` are planned; the others are skipped, as BuildKit and buildah do.
+
+**Variables.** ``ENV`` sets variables that stay in the image; ``ARG`` declares build-time
+variables that ``--build-arg NAME=VALUE`` may set and that vanish after the build. Their scoping
+is the subtle part:
+
+* ``ARG`` lines *before* the first ``FROM`` are **global**: they may be used in ``FROM`` lines
+  only. A stage sees a global ``ARG`` only if it declares it again (``ARG NAME`` without a
+  value takes the global one);
+* an ``ARG`` is in scope from its line to the end of its stage; ``--build-arg`` beats the
+  default in the Dockerfile; ``ENV`` of the same name beats both;
+* every ``RUN`` gets the ``ARG`` values in its environment (not in the image), and the
+  history records them (``|2 A=1 B=2 /bin/sh -c make``) so the cache can tell builds apart;
+* ``HTTP_PROXY`` and its kin may be given with ``--build-arg`` without being declared, and
+  are never recorded; ``TARGETOS``, ``TARGETARCH``, ``TARGETPLATFORM``, ``BUILDPLATFORM``...
+  are global ``ARG`` values the builder sets itself.
+
+Within one instruction, every ``$VAR`` is expanded with the values from *before* it
+(``ENV A=1 B=$A`` gives ``B`` the *old* ``A``). The base image's ``ONBUILD`` triggers run
+right after ``FROM``, before the stage's own instructions.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound
+from boxen.image.build import settings
+from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
+from boxen.image.build.plan import (
+    DEFAULT_PATH,
+    DEFAULT_SHELL,
+    NETWORKS,
+    NOP,
+    PROXY_ARGS,
+    BuildPlan,
+    CopyStep,
+    Lookup,
+    RunStep,
+    Stage,
+    Step,
+)
+from boxen.image.build.words import Lexer, pairs
+from boxen.oci.image import ContainerConfig, History, ImageConfig, Platform, RootFS
+
+
+def platform_args(target: Platform, build: Platform) -> dict[str, str]:
+    """The automatic global ARGs: ``TARGETOS``, ``TARGETARCH``, ``TARGETPLATFORM``, ``BUILDOS``..."""
+    out: dict[str, str] = {}
+    for prefix, p in (("TARGET", target), ("BUILD", build)):
+        variant = p.variant or ""
+        out[f"{prefix}OS"] = p.os
+        out[f"{prefix}ARCH"] = p.architecture
+        out[f"{prefix}VARIANT"] = variant
+        out[f"{prefix}PLATFORM"] = f"{p.os}/{p.architecture}" + (f"/{variant}" if variant else "")
+    return out
+
+
+class _Stage:
+    """The mutable state of one stage while its instructions are planned."""
+
+    def __init__(self, base: ImageConfig | None, platform: Platform) -> None:
+        c = (base.config if base is not None else None) or ContainerConfig()
+        self.architecture = base.architecture if base is not None else platform.architecture
+        self.os = base.os if base is not None else platform.os
+        self.variant = base.variant if base is not None else platform.variant
+        self.author = base.author if base is not None else None
+        self.env = list(c.Env or ())
+        self.cmd = c.Cmd
+        self.entrypoint = c.Entrypoint
+        self.user = c.User or ""
+        self.workdir = c.WorkingDir or ""
+        self.ports = dict(c.ExposedPorts or {})
+        self.volumes = dict(c.Volumes or {})
+        self.labels = dict(c.Labels or {})
+        self.stop_signal = c.StopSignal
+        self.healthcheck = c.Healthcheck
+        self.onbuild = list(c.OnBuild or ())
+        self.shell = c.Shell
+        self.args: dict[str, str | None] = {}  # ARGs declared in this stage, in order
+        self.cmd_set = False
+        self.steps: list[Step] = []
+        self.history: list[History] = []
+
+    def variables(self) -> dict[str, str]:
+        """What ``$VAR`` sees: the stage's ARG values, overridden by ENV."""
+        values = {k: v for k, v in self.args.items() if v is not None}
+        values.update(settings.env_map(self.env))
+        return values
+
+    def config(self) -> ContainerConfig:
+        return ContainerConfig(
+            User=self.user or None,
+            ExposedPorts=dict(self.ports) or None,
+            Env=tuple(self.env) or None,
+            Entrypoint=self.entrypoint or None,
+            Cmd=self.cmd or None,
+            Volumes=dict(self.volumes) or None,
+            WorkingDir=self.workdir or None,
+            Labels=dict(self.labels) or None,
+            StopSignal=self.stop_signal,
+            Healthcheck=self.healthcheck,
+            OnBuild=tuple(self.onbuild) or None,
+            Shell=self.shell,
+        )
+
+    def image(self) -> ImageConfig:
+        return ImageConfig(architecture=self.architecture, os=self.os, rootfs=RootFS("layers", ()),
+                           author=self.author, variant=self.variant, config=self.config(),
+                           history=tuple(self.history))
+
+
+class Planner:
+    """Plans a build; see :func:`plan_build`."""
+
+    def __init__(self, dockerfile: Dockerfile, *, build_args: dict[str, str], lookup: Lookup,
+                 platform: Platform, build_platform: Platform | None = None) -> None:
+        self.dockerfile = dockerfile
+        self.build_args = dict(build_args)
+        self.lookup = lookup
+        self.platform = platform
+        self.lexer = Lexer(dockerfile.escape)
+        self.used_args: set[str] = set()
+        self.meta: dict[str, str | None] = {}
+        self.froms: list[tuple[Instruction, list[Instruction]]] = []
+        self.names: dict[str, int] = {}
+        self.planned: dict[int, Stage] = {}
+        self._split()
+        self._globals(platform_args(platform, build_platform or platform))
+
+    def where(self, instruction: Instruction) -> str:
+        return f"{self.dockerfile.name}:{instruction.line}"
+
+    # --- the file's shape -------------------------------------------------------------------
+
+    def _split(self) -> None:
+        meta: list[Instruction] = []
+        for instruction in self.dockerfile.instructions:
+            if instruction.keyword == "FROM":
+                self.froms.append((instruction, []))
+            elif not self.froms:
+                if instruction.keyword != "ARG":
+                    raise InvalidArgument(f"{instruction.keyword} before the first FROM: only ARG may come "
+                                          "before FROM", field=self.where(instruction))
+                meta.append(instruction)
+            else:
+                self.froms[-1][1].append(instruction)
+        if not self.froms:
+            raise InvalidArgument("the Dockerfile has no FROM instruction", field=self.dockerfile.name)
+        self.meta_instructions = meta
+
+    def _globals(self, automatic: dict[str, str]) -> None:
+        self.meta.update(automatic)
+        for instruction in self.meta_instructions:
+            for raw_name, raw_default in pairs(instruction.args, "ARG", self.dockerfile.escape,
+                                               field=self.where(instruction)):
+                name = self._arg_name(raw_name, instruction)
+                if name in self.build_args:
+                    self.meta[name] = self.build_args[name]
+                    self.used_args.add(name)
+                elif raw_default is not None:
+                    known = {k: v for k, v in self.meta.items() if v is not None}
+                    self.meta[name] = self.lexer.word(raw_default, known)
+                else:
+                    self.meta.setdefault(name, None)
+        for index, (instruction, _) in enumerate(self.froms):
+            name = self._from_words(instruction)[1]
+            if name is not None:
+                if name in self.names:
+                    raise InvalidArgument(f"duplicate stage name {name!r}", field=self.where(instruction))
+                self.names[name] = index
+
+    def _arg_name(self, raw: str, instruction: Instruction) -> str:
+        if not raw or not all(c.isalnum() or c == "_" for c in raw):
+            raise InvalidArgument(f"invalid ARG name {raw!r}", field=self.where(instruction))
+        return raw
+
+    def _from_words(self, instruction: Instruction) -> tuple[str, str | None]:
+        known = {k: v for k, v in self.meta.items() if v is not None}
+        words = self.lexer.words(instruction.args, known)
+        if len(words) == 3 and words[1].upper() == "AS":
+            name = words[2].lower()
+            if not (name[:1].isalpha() and all(c.isalnum() or c in "-_." for c in name)):
+                raise InvalidArgument(f"invalid stage name {words[2]!r}: a letter, then letters, digits, "
+                                      "'-', '_' or '.'", field=self.where(instruction))
+            return words[0], name
+        if len(words) != 1:
+            raise InvalidArgument("FROM takes an image and optionally AS NAME", field=self.where(instruction))
+        if not words[0]:
+            raise InvalidArgument("FROM names no image (an ARG it uses is empty?)", field=self.where(instruction))
+        return words[0], None
+
+    def stage_index(self, text: str) -> int | None:
+        """The index of the stage ``text`` names (a name or a number), ``None`` if none does."""
+        if text.isdigit():
+            return int(text) if int(text) < len(self.froms) else None
+        return self.names.get(text.lower())
+
+    # --- planning ------------------------------------------------------------------------------
+
+    def plan(self, target: str | None) -> BuildPlan:
+        if target is None:
+            target_index = len(self.froms) - 1
+        else:
+            found = self.names.get(target.lower())
+            if found is None:
+                raise NotFound(f"no stage named {target!r} in the Dockerfile "
+                               f"(stages: {', '.join(self.names) or 'none named'})", field="--target")
+            target_index = found
+        self._plan_stage(target_index)
+        stages = [self.planned[i] for i in sorted(self.planned)]
+        number = 0
+        renumbered = []
+        for stage in stages:
+            steps = []
+            for step in stage.steps:
+                number += 1
+                steps.append(step.replace(number=number))
+            renumbered.append(stage.replace(steps=tuple(steps)))
+        unused = sorted(set(self.build_args) - self.used_args - PROXY_ARGS)
+        return BuildPlan(tuple(renumbered), target_index, number, tuple(unused))
+
+    def _plan_stage(self, index: int) -> Stage:
+        if index in self.planned:
+            return self.planned[index]
+        instruction, body = self.froms[index]
+        image, name = self._from_words(instruction)
+        known = {k: v for k, v in self.meta.items() if v is not None}
+        platform_flag = instruction.flag("platform")
+        platform = self.lexer.word(platform_flag, known) if platform_flag else None
+        base_stage = None
+        base_config: ImageConfig | None = None
+        if image.lower() == "scratch":
+            image = "scratch"
+        else:
+            base_stage = self.names.get(image.lower())
+            if base_stage is not None:
+                if base_stage >= index:
+                    raise InvalidArgument(f"stage {image!r} is defined after this FROM", field=self.where(instruction))
+                base_config = self._plan_stage(base_stage).image
+            else:
+                try:
+                    base_config = self.lookup(image, platform)
+                except BoxenError as exc:
+                    exc.field = self.where(instruction) + (f": {exc.field}" if exc.field else "")
+                    raise
+        state = _Stage(base_config, self.platform)
+        state.steps.append(Step(0, index, instruction.line, "FROM", instruction.original))
+        triggers = state.onbuild
+        state.onbuild = []
+        for text in triggers:
+            trigger = parse_instruction(text, instruction.line, f"{self.dockerfile.name} (ONBUILD of {image})")
+            self._instruction(state, index, trigger, trigger=True)
+        for child in body:
+            self._instruction(state, index, child)
+        stage = Stage(index, name, image, base_stage, platform, tuple(state.steps), state.image())
+        self.planned[index] = stage
+        return stage
+
+    def _step(self, state: _Stage, index: int, instruction: Instruction, created_by: str, *,
+              trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None) -> None:
+        state.steps.append(Step(0, index, instruction.line, instruction.keyword, instruction.original,
+                                created_by, run, copy, trigger))
+        if copy is None:
+            state.history.append(History(created_by=created_by, empty_layer=None if run else True))
+        else:
+            state.history.append(History(created_by=created_by))
+
+    def _instruction(self, state: _Stage, index: int, ins: Instruction, *,
+                     trigger: bool = False) -> None:
+        keyword = ins.keyword
+        where = self.where(ins)
+        nop = f"{NOP}{keyword} {ins.body}"
+        if keyword == "RUN":
+            run = self._run(state, ins)
+            self._step(state, index, ins, self._run_history(state, ins), trigger=trigger, run=run)
+            return
+        if keyword in ("COPY", "ADD"):
+            copy = self._copy(state, index, ins)
+            self._step(state, index, ins, "", trigger=trigger, copy=copy)
+            return
+        if keyword == "ARG":
+            self._arg(state, ins)
+            named = sorted(name for name, value in state.args.items() if value is not None)
+            self._step(state, index, ins, f"{NOP}ARG {' '.join(named)}", trigger=trigger)
+            return
+        variables = state.variables()
+        if keyword == "ENV":
+            for raw_name, raw_value in pairs(ins.args, "ENV", self.dockerfile.escape, field=where):
+                name = self.lexer.word(raw_name, variables)
+                if not name:
+                    raise InvalidArgument("ENV names can not be blank", field=where)
+                settings.set_env(state.env, name, self.lexer.word(raw_value or "", variables))
+        elif keyword == "LABEL":
+            for raw_name, raw_value in pairs(ins.args, "LABEL", self.dockerfile.escape, field=where):
+                name = self.lexer.word(raw_name, variables)
+                if not name:
+                    raise InvalidArgument("LABEL names can not be blank", field=where)
+                state.labels[name] = self.lexer.word(raw_value or "", variables)
+        elif keyword == "WORKDIR":
+            path = self.lexer.word(ins.args, variables)
+            state.workdir = posixpath.normpath(posixpath.join(state.workdir or "/", path))
+            if state.workdir.startswith("//"):
+                state.workdir = "/" + state.workdir.lstrip("/")
+        elif keyword == "USER":
+            user = self.lexer.word(ins.args, variables)
+            if not user:
+                raise InvalidArgument("USER names no user", field=where)
+            state.user = user
+        elif keyword == "EXPOSE":
+            for port in settings.exposed_ports(self.lexer.words(ins.args, variables), field=where):
+                state.ports[port] = {}
+        elif keyword == "VOLUME":
+            paths = ([self.lexer.word(p, variables) for p in ins.json] if ins.json is not None
+                     else self.lexer.words(ins.args, variables))
+            for path in paths:
+                if not path.strip():
+                    raise InvalidArgument("VOLUME names an empty path", field=where)
+                state.volumes[path] = {}
+        elif keyword == "STOPSIGNAL":
+            state.stop_signal = settings.stop_signal(self.lexer.word(ins.args, variables), field=where)
+        elif keyword == "HEALTHCHECK":
+            state.healthcheck = settings.healthcheck(dict(ins.flags), ins.args, ins.json, field=where)
+        elif keyword == "CMD":
+            state.cmd = self._command(state, ins)
+            state.cmd_set = True
+        elif keyword == "ENTRYPOINT":
+            state.entrypoint = self._command(state, ins)
+            if not state.cmd_set:
+                state.cmd = None
+        elif keyword == "SHELL":
+            if not ins.json:
+                raise InvalidArgument("SHELL needs at least the executable", field=where)
+            state.shell = ins.json
+        elif keyword == "ONBUILD":
+            state.onbuild.append(ins.args)
+        elif keyword == "MAINTAINER":
+            state.author = ins.args
+        self._step(state, index, ins, nop, trigger=trigger)
+
+    # --- instructions with more to them ----------------------------------------------------------
+
+    def _arg(self, state: _Stage, ins: Instruction) -> None:
+        for raw_name, raw_default in pairs(ins.args, "ARG", self.dockerfile.escape, field=self.where(ins)):
+            name = self._arg_name(raw_name, ins)
+            if name in self.build_args:
+                value: str | None = self.build_args[name]
+                self.used_args.add(name)
+            elif raw_default is not None:
+                value = self.lexer.word(raw_default, state.variables())
+            else:
+                value = self.meta.get(name)
+            state.args[name] = value
+
+    def _command(self, state: _Stage, ins: Instruction) -> tuple[str, ...] | None:
+        if ins.json is not None:
+            return ins.json
+        if not ins.args:
+            return None
+        return (*(state.shell or DEFAULT_SHELL), ins.args)
+
+    def _arg_values(self, state: _Stage) -> list[tuple[str, str]]:
+        """The stage's ARGs that have a value, as RUN sees them (ENV of the same name wins)."""
+        env = settings.env_map(state.env)
+        return [(k, env.get(k, v)) for k, v in state.args.items() if v is not None]
+
+    def _run(self, state: _Stage, ins: Instruction) -> RunStep:
+        network = ins.flag("network") or "default"
+        if network not in NETWORKS:
+            raise InvalidArgument(f"RUN --network={network}: expected default, none or host", field=self.where(ins))
+        args = ins.json if ins.json is not None else (*(state.shell or DEFAULT_SHELL), ins.args)
+        if not args:
+            raise InvalidArgument("RUN has nothing to run", field=self.where(ins))
+        env = list(state.env)
+        names = set(settings.env_map(env))
+        for name, value in self._arg_values(state):
+            if name not in names:
+                env.append(f"{name}={value}")
+                names.add(name)
+        for name in sorted(PROXY_ARGS & set(self.build_args)):
+            if name not in names:
+                env.append(f"{name}={self.build_args[name]}")
+                names.add(name)
+        if "PATH" not in names:
+            env.insert(0, DEFAULT_PATH)
+        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network)
+
+    def _run_history(self, state: _Stage, ins: Instruction) -> str:
+        values = sorted(self._arg_values(state))
+        prefix = f"|{len(values)} " + "".join(f"{k}={v} " for k, v in values) if values else ""
+        return f"{prefix}/bin/sh -c {ins.args}"
+
+    def _copy(self, state: _Stage, index: int, ins: Instruction) -> CopyStep:
+        where = self.where(ins)
+        variables = state.variables()
+        words = ([self.lexer.word(w, variables) for w in ins.json] if ins.json is not None
+                 else self.lexer.words(ins.args, variables))
+        if len(words) < 2:
+            raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
+        *sources, dest_text = words
+        for source in sources:
+            if "://" in source:
+                if ins.keyword == "COPY":
+                    raise InvalidArgument(f"COPY cannot fetch URLs ({source}); ADD can", field=where)
+                from boxen.common.errors import Unimplemented
+
+                raise Unimplemented(f"ADD of a URL ({source}) is not supported: builds have no network here; "
+                                    "download it into the context instead", field=where)
+        dest = dest_text
+        directory = dest.endswith(("/", "/.", "/..")) or dest in (".", "..")
+        if not dest.startswith("/"):
+            dest = posixpath.join(state.workdir or "/", dest)
+        dest = posixpath.normpath(dest)
+        if dest.startswith("//"):
+            dest = "/" + dest.lstrip("/")
+        if directory and dest != "/":
+            dest += "/"
+        if len(sources) > 1 and not dest.endswith("/"):
+            raise InvalidArgument(f"{ins.keyword} with several sources needs a directory destination ending in "
+                                  f"'/' (got {dest_text!r})", field=where)
+        from_stage = from_image = None
+        from_flag = ins.flag("from")
+        if from_flag is not None:
+            name = self.lexer.word(from_flag, variables)
+            if not name:
+                raise InvalidArgument("--from names nothing", field=where)
+            from_stage = self.stage_index(name)
+            if from_stage is not None:
+                if from_stage >= index:
+                    raise InvalidArgument(f"--from={name}: a stage can only copy from an earlier stage", field=where)
+                self._plan_stage(from_stage)
+            else:
+                from_image = name
+        chown = ins.flag("chown")
+        chown = self.lexer.word(chown, variables) if chown is not None else None
+        chmod_text = ins.flag("chmod")
+        chmod = None
+        if chmod_text is not None:
+            chmod_text = self.lexer.word(chmod_text, variables)
+            if not chmod_text or any(c not in "01234567" for c in chmod_text) or int(chmod_text, 8) > 0o7777:
+                raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
+            chmod = int(chmod_text, 8)
+        return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
+                        chown or None, chmod)
