@@ -203,7 +203,9 @@ class DeviceState:
             self.rules.pop(key, None)
 
     def _ordered(self) -> list[tuple[tuple[str, int, int], int]]:
-        return sorted(self.rules.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0]))
+        """Exceptions in the order they were first made: the spec's rules "in the listed order",
+        so ``devices.list`` shows them in that order too."""
+        return list(self.rules.items())
 
     def transition(self, target: DeviceState) -> list[DeviceRule]:
         """The rules to write, in order, to turn this state into ``target``.

@@ -122,5 +122,5 @@ def test_wildcards_skip_their_test(major, minor):
 def test_the_plan_entry_names_the_rules():
     entry = device_filter("/sys/fs/cgroup/c", DeviceState.from_rules(device_rules(None)))
     assert entry.path == "/sys/fs/cgroup/c"
-    assert entry.value.startswith("deny all devices but: b *:* m, c *:* m, c 1:3 rwm")
+    assert entry.value.startswith("deny all devices but: c *:* m, b *:* m, c 1:3 rwm")
     assert entry.instructions == _default_program()

@@ -5,6 +5,7 @@ import pytest
 from boxen.common.errors import InvalidArgument
 from boxen.oci.runtime import LinuxDevice, LinuxDeviceCgroup
 from boxen.runtime.cgroups.devices import (
+    DEFAULT_RULES,
     ALL,
     MKNOD,
     READ,
@@ -44,10 +45,11 @@ def test_defaults_only_make_the_same_list_as_runc():
     assert not state.default_allow
 
 
-def test_fresh_cgroup_writes_deny_all_then_the_allowed_devices_in_runc_order():
+def test_fresh_cgroup_writes_deny_all_then_the_allowed_devices_in_listed_order():
     writes = v1_writes("/cg", DeviceState.from_rules(device_rules(None)), "a *:* rwm\n")
     assert _strings(writes) == [("devices.deny", "a *:* rwm")] + [
-        ("devices.allow", line) for line in RUNC_DEFAULT_LIST.splitlines()]
+        ("devices.allow", rule.cgroup_string()) for _, rule in DEFAULT_RULES]
+    assert sorted(line for _, line in _strings(writes)[1:]) == sorted(RUNC_DEFAULT_LIST.splitlines())
 
 
 def test_config_rules_come_first_and_defaults_follow():
