@@ -39,7 +39,7 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.build import plan as plans
 from boxen.image.build.cache import BuildCache, CacheEntry, cache_key
-from boxen.image.build.context import Tree, digest_sources, read_ignore
+from boxen.image.build.context import Tree, digest_sources, file_digest, read_ignore
 from boxen.image.build.dockerfile import parse
 from boxen.image.build.progress import BuildProgress
 from boxen.image.build.snapshot import Layer, Workspace
@@ -303,7 +303,10 @@ class Builder:
         with self._source(step.copy, stage) as (tree, source_chain):
             sources = tree.select(step.copy.sources)
             keep_owner = step.copy.from_stage is not None or step.copy.from_image is not None
-            kind, digest = digest_sources(tree, sources, owners=keep_owner and not step.copy.chown)
+            remembered = (lambda path, st: self.cache.file_digest(path, st, file_digest)) if tree is self.context \
+                else file_digest
+            kind, digest = digest_sources(tree, sources, owners=keep_owner and not step.copy.chown,
+                                          digest_file=remembered)
             created_by = plans.copy_created_by(step.copy, kind, digest)
             inputs = {**to_json(step.copy), "content": digest, "source": source_chain or ""}
             key = cache_key(state.chain, step.keyword, inputs)

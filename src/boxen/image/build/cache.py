@@ -18,6 +18,10 @@ produces the very same image. Entries live in SQLite beside the other stores
 (``<root>/build/cache.db``); an entry whose snapshot or blob was garbage-collected since is a
 miss, and is dropped.
 
+To digest a large context quickly, the digest of each context file is remembered with its
+inode, size, modification and change times (as BuildKit does): a file whose times did not move
+is not read again.
+
 The table is only a cache, so it is written without ``fsync`` (``synchronous=OFF``): a build
 does not wait for the disk to record a hint, and what a crash loses is rebuilt on the next
 miss. A file damaged by a crash is discarded and started afresh.
@@ -29,6 +33,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 
 from boxen.common import jsonio
 from boxen.common.record import Record
@@ -45,6 +50,15 @@ CREATE TABLE IF NOT EXISTS layers (
     created_by TEXT NOT NULL,
     created    TEXT NOT NULL,
     stored     REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    path   TEXT PRIMARY KEY,
+    device INTEGER NOT NULL,
+    inode  INTEGER NOT NULL,
+    size   INTEGER NOT NULL,
+    mtime  INTEGER NOT NULL,
+    ctime  INTEGER NOT NULL,
+    digest TEXT NOT NULL
 );
 """
 
@@ -114,6 +128,17 @@ class BuildCache:
         rows = self._db.execute(
             "SELECT key, chain_id, diff_id, media_type, digest, size, created_by, created FROM layers ORDER BY stored")
         return [CacheEntry(k, c, d, Descriptor(m, g, s), b, t) for k, c, d, m, g, s, b, t in rows]
+
+    def file_digest(self, path: str, st: os.stat_result, compute: Callable[[str], str]) -> str:
+        """The digest of the file at ``path``: remembered while its inode, size and times stay the same."""
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        row = self._db.execute("SELECT device, inode, size, mtime, ctime, digest FROM files WHERE path = ?",
+                               (path,)).fetchone()
+        if row is not None and tuple(row[:5]) == identity:
+            return row[5]
+        digest = compute(path)
+        self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", (path, *identity, digest))
+        return digest
 
     def close(self) -> None:
         self._db.close()

@@ -30,7 +30,7 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from boxen.common.errors import InvalidArgument, NotFound
 from boxen.common.record import Record
@@ -235,7 +235,8 @@ class Tree:
             yield rel[len(prefix):], self.host(rel), st
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str, st: os.stat_result | None = None) -> str:
+    """The sha256 (hex) of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
         while chunk := f.read(1 << 20):
@@ -243,12 +244,14 @@ def _file_digest(path: str) -> str:
     return h.hexdigest()
 
 
-def digest_sources(tree: Tree, sources: list[Source], *, owners: bool = False) -> tuple[str, str]:
+def digest_sources(tree: Tree, sources: list[Source], *, owners: bool = False,
+                   digest_file: Callable[[str, os.stat_result], str] = file_digest) -> tuple[str, str]:
     """``(kind, hex digest)`` of what a ``COPY`` of ``sources`` takes from ``tree``.
 
     ``kind`` is ``file``, ``dir`` or ``multi`` (as the history records it). The digest covers
     names, types, modes, link targets, file contents, and owners when ``owners`` (a ``--from``
-    copy keeps them).
+    copy keeps them). ``digest_file(path, stat)`` hashes one file (the builder remembers
+    digests by inode, size and times, so an unchanged context is not read again).
     """
     h = hashlib.sha256()
     for source in sources:
@@ -259,7 +262,7 @@ def digest_sources(tree: Tree, sources: list[Source], *, owners: bool = False) -
             if owners:
                 line += f"{st.st_uid}:{st.st_gid}\0"
             if stat.S_ISREG(mode):
-                line += _file_digest(path)
+                line += digest_file(path, st)
             elif stat.S_ISLNK(mode):
                 line += os.readlink(path)
             elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

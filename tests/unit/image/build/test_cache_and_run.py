@@ -104,3 +104,28 @@ def test_progress_renderers():
     quiet.output(b"x" * 5000)
     quiet.output(b"tail")
     assert len(quiet.tail) == 4096 and quiet.tail.endswith(b"tail")
+
+
+def test_file_digests_are_remembered_while_the_file_is_unchanged(tmp_path):
+    cache = BuildCache(str(tmp_path / "cache.db"))
+    path = tmp_path / "f"
+    path.write_text("one")
+    computed = []
+
+    def compute(p):
+        computed.append(p)
+        return f"digest-{len(computed)}"
+
+    assert cache.file_digest(str(path), os.stat(path), compute) == "digest-1"
+    assert cache.file_digest(str(path), os.stat(path), compute) == "digest-1"
+    path.write_text("two")
+    assert cache.file_digest(str(path), os.stat(path), compute) == "digest-2"
+    assert len(computed) == 2
+    cache.close()
+
+
+def test_damaged_cache_file_is_started_afresh(tmp_path):
+    (tmp_path / "cache.db").write_bytes(b"this is not a database" * 100)
+    cache = BuildCache(str(tmp_path / "cache.db"))
+    assert cache.entries() == []
+    cache.close()
