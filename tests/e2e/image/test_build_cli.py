@@ -147,6 +147,11 @@ RUN --network=host ls /sys/class/net > /tmp/host-net
     assert (rootfs / "tmp/own-net").read_text().split() == ["lo"]
     assert sorted((rootfs / "tmp/host-net").read_text().split()) == sorted(os.listdir("/sys/class/net"))
     assert not (rootfs / "etc/hosts").exists()  # the RUN's mount points did not leak into the image
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN ls /sys/class/net > /net\nRUN --network=none ls /sys/class/net > /none\n")
+    boxen.build(ctx, "--network", "host", "-t", "localhost/runtime:2")
+    boxen("unpack", "localhost/runtime:2", str(tmp_path / "bundle2"))
+    assert sorted((tmp_path / "bundle2/rootfs/net").read_text().split()) == sorted(os.listdir("/sys/class/net"))
+    assert (tmp_path / "bundle2/rootfs/none").read_text().split() == ["lo"]
 
 
 def test_built_image_runs_and_validates(boxen, tmp_path):

@@ -51,7 +51,8 @@ Explain = Callable[[str], None]
 
 class BuildOptions(Record):
     """What ``boxen-image build`` was asked: the context directory, the Dockerfile (default:
-    ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``), names, build args, the target stage."""
+    ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``), names, build args, the target stage,
+    and the network of ``RUN`` steps that do not choose one (``RUN --network=...``)."""
 
     context: str
     dockerfile: str | None = None
@@ -62,6 +63,7 @@ class BuildOptions(Record):
     pull: bool = False
     platform: str | None = None
     compression: str = "gzip"
+    network: str = "default"
 
 
 class BuildResult(Record):
@@ -291,13 +293,16 @@ class Builder:
     def _layer(self, step: plans.Step, state: _State, stage: plans.Stage, field: str) -> None:
         self.counts[0] += 1
         if step.run is not None:
-            inputs = to_json(step.run)
+            command = step.run
+            if command.network == "default":
+                command = command.replace(network=self.options.network)
+            inputs = to_json(command)
             key = cache_key(state.chain, "RUN", inputs)
             self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent {state.chain or '-'}"
                      f" and RUN {jsonio.dumps(inputs)}")
             if self._reuse(key, state):
                 return
-            layer = self._run(step, state, field)
+            layer = self._run(step, command, state, field)
             self._record(key, layer, step.created_by, state)
             return
         with self._source(step.copy, stage) as (tree, source_chain):
@@ -341,24 +346,24 @@ class Builder:
         state.add(layer, created_by, created)
         self.progress.done(layer.descriptor.digest)
 
-    def _run(self, step: plans.Step, state: _State, field: str) -> Layer:
+    def _run(self, step: plans.Step, command: plans.RunStep, state: _State, field: str) -> Layer:
         from boxen.image.build import run
-        from boxen.image.build.copy import _Root
+        from boxen.image.build.copy import ImageRoot
 
         container_id = f"boxen-build-{os.urandom(6).hex()}"
         bundle = self.workspace.mkdtemp("run")
         rootfs = os.path.join(bundle, "rootfs")
         with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
             with self.workspace.mounted(mounts, rootfs):
-                _Root(rootfs, (0, 0)).directory(step.run.workdir)
-                files = run.etc_files(bundle, container_id[:12], host_network=step.run.network == "host")
-                spec = run.run_spec(step.run, rootfs, hostname=container_id[:12], files=files)
+                ImageRoot(rootfs, (0, 0)).directory(command.workdir)
+                files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
+                spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files)
                 with open(os.path.join(bundle, "config.json"), "w") as f:
                     f.write(jsonio.dumps(spec, indent=2))
                 created = run.missing_mountpoints(rootfs, spec)
                 self.say(f"  container {container_id}: args {spec['process']['args']}, user "
-                         f"{spec['process']['user']}, cwd {step.run.workdir}, "
-                         f"{'host network' if step.run.network == 'host' else 'own network namespace'}")
+                         f"{spec['process']['user']}, cwd {command.workdir}, "
+                         f"{'host network' if command.network == 'host' else 'own network namespace'}")
                 code = run.execute(self.runtime, container_id, bundle, self.progress.output)
                 removed = run.remove_mountpoints(rootfs, created)
                 if removed:
@@ -366,7 +371,7 @@ class Builder:
             if code != 0:
                 printed = bytes(self.progress.tail).decode("utf-8", "replace").strip()
                 detail = f"; it printed:\n{printed[-2000:]}" if printed and not self.progress.shows_output else ""
-                raise run.RunFailed(f"step {step.number} RUN {jsonio.dumps(list(step.run.args))} exited with code "
+                raise run.RunFailed(f"step {step.number} RUN {jsonio.dumps(list(command.args))} exited with code "
                                     f"{code}{detail}", exit_code=code, field=field)
             return self.workspace.commit(key, state.chain)
 
@@ -435,4 +440,6 @@ def build(root, options: BuildOptions, **kwargs) -> BuildResult:
     if options.compression not in ("gzip", "zstd", "none"):
         raise InvalidArgument(f"unknown compression {options.compression!r} (gzip, zstd or none)",
                               field="--compression")
+    if options.network not in plans.NETWORKS:
+        raise InvalidArgument(f"unknown network {options.network!r} (default, none or host)", field="--network")
     return Builder(root, **kwargs).build(options)

@@ -85,7 +85,7 @@ def _own(path: str, ids: tuple[int, int], *, follow_symlinks: bool = True) -> No
         os.chown(path, *ids, follow_symlinks=follow_symlinks)
 
 
-class _Root:
+class ImageRoot:
     """Paths inside the mounted root file system, resolved as the container would."""
 
     def __init__(self, rootfs: str, owner: tuple[int, int] | None) -> None:
@@ -174,7 +174,7 @@ class Copier:
 
     def __init__(self, rootfs: str, step: CopyStep, tree: Tree, *, owner: tuple[int, int] | None,
                  field: str) -> None:
-        self.root = _Root(rootfs, owner)
+        self.root = ImageRoot(rootfs, owner)
         self.step = step
         self.tree = tree
         self.keep_owner = owner is None

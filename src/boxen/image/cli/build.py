@@ -28,6 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--platform", metavar="OS/ARCH", help="platform of base images (default: this host)")
     p.add_argument("--compression", choices=("gzip", "zstd", "none"), default="gzip",
                    help="how new layers are compressed (default gzip)")
+    p.add_argument("--network", choices=("default", "none", "host"), default="default",
+                   help="network of RUN steps: their own namespace with only loopback (default, none) or the "
+                        "host's (host); RUN --network=... overrides it")
     _common.add_output_flags(p)
 
 
@@ -67,9 +70,13 @@ def run(args) -> int:
     options = BuildOptions(
         context=args.context, dockerfile=args.file, tags=tuple(args.tag), build_args=build_args(args.build_arg),
         target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
-        compression=args.compression,
+        compression=args.compression, network=args.network,
     )
     snapshotter = _common.snapshotter(root)
+    if snapshotter is None:
+        from boxen.common.errors import Unimplemented
+
+        raise Unimplemented("this build of boxen has no snapshotter: builds need one")
     images = _common.images(root)
     try:
         result = build(root, options, content=_common.content(root), images=images, snapshotter=snapshotter,
@@ -77,8 +84,7 @@ def run(args) -> int:
                        client=lambda: _common.client(args, root, explain))
     finally:
         images.close()
-        if snapshotter is not None:
-            snapshotter.close()
+        snapshotter.close()
     if not args.json:
         print(result.image_id)
     return 0
