@@ -40,14 +40,12 @@ from boxen.common.errors import InvalidArgument, kernel_error
 from boxen.image.layers import tarstream as tar
 from boxen.image.layers.paths import OVERLAY_OPAQUE, Resolver, clean, is_whiteout
 from boxen.image.layers.tree import remove_tree
-from boxen.image.layers.writers import FileJob, FileWriters
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 _AUFS_META = ".wh..wh."
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_INLINE = 8 << 20  # files larger than this are streamed to disk by the main thread
 _SYSCALL = {
     tar.REGULAR: "open", tar.DIRECTORY: "mkdir", tar.SYMLINK: "symlink", tar.HARDLINK: "link",
     tar.CHAR: "mknod", tar.BLOCKDEV: "mknod", tar.FIFO: "mkfifo",
@@ -58,22 +56,17 @@ class Applier:
     """Applies entries from a :class:`~.tarstream.TarReader` onto ``root``.
 
     ``overlay`` selects overlayfs whiteouts, with ``lowers`` the lower directories (top first);
-    ``rootless`` skips what only root may do; ``workers`` is the number of file-creating
-    threads (:mod:`.writers`). Counters and ``skipped`` describe what was done.
+    ``rootless`` skips what only root may do. Counters and ``skipped`` describe what was done.
     """
 
     def __init__(self, root: str, *, overlay: bool = False, lowers: tuple[str, ...] = (),
-                 rootless: bool = False, explain=None, workers: int = 2) -> None:
+                 rootless: bool = False, explain=None) -> None:
         self.root = root.rstrip("/") or "/"
         self.overlay = overlay
         self.rootless = rootless
         self.explain = explain
         self.resolver = Resolver(self.root, lowers, overlay=overlay, on_create=self._created_parent,
-                                 before_create=self._ensure_writable if rootless else None,
-                                 before_lookup=self._settle)
-        # An empty target holds only what this layer puts there, so existence is a set lookup.
-        self.fresh = not os.listdir(self.root)
-        self.present: set[str] = set()  # paths this layer created (entries, whiteouts, parents)
+                                 before_create=self._ensure_writable if rootless else None)
         self.written: set[str] = {""}  # entries of this layer, with the directories holding them
         self.dir_meta: dict[str, tuple[int, int | None]] = {}  # rel -> (mode, mtime_ns) set at the end
         self.entries = 0
@@ -81,39 +74,25 @@ class Applier:
         self.opaques = 0
         self.skipped: list[str] = []
         self._writable_checked: set[str] = set()
-        self.writers = FileWriters(chown=not rootless, set_xattrs=self._set_xattrs, workers=workers)
 
     # --- driving -------------------------------------------------------------------------
 
     def apply(self, reader: tar.TarReader) -> None:
         """Apply every entry, then the deferred directory attributes."""
-        try:
-            while True:
-                entry = reader.next()
-                if entry is None:
-                    break
-                self.entries += 1
-                try:
-                    self._entry(entry, reader)
-                except InvalidArgument as exc:
-                    if exc.field is None or exc.field == "layer":
-                        exc.field = getattr(exc, "entry_name", entry.name)
-                    raise
-                except OSError as exc:
-                    name = getattr(exc, "entry_name", entry.name)
-                    syscall = "create" if name != entry.name else _SYSCALL[entry.type]
-                    raise kernel_error(exc.errno or errno.EIO, syscall, exc.filename,
-                                       f"layer entry {name!r}") from exc
-            self._finish()
-        finally:
-            self.writers.close()
-
-    def _finish(self) -> None:
-        try:
-            self.writers.flush()
-        except OSError as exc:
-            name = getattr(exc, "entry_name", "?")
-            raise kernel_error(exc.errno or errno.EIO, "create", exc.filename, f"layer entry {name!r}") from exc
+        while True:
+            entry = reader.next()
+            if entry is None:
+                break
+            self.entries += 1
+            try:
+                self._entry(entry, reader)
+            except InvalidArgument as exc:
+                if exc.field is None or exc.field == "layer":
+                    exc.field = entry.name
+                raise
+            except OSError as exc:
+                raise kernel_error(exc.errno or errno.EIO, _SYSCALL[entry.type], exc.filename,
+                                   f"layer entry {entry.name!r}") from exc
         for rel, (mode, mtime_ns) in self.dir_meta.items():
             host = self._host(rel)
             os.chmod(host, mode)
@@ -126,11 +105,6 @@ class Applier:
     def _note(self, line: str) -> None:
         if self.explain is not None:
             self.explain(line)
-
-    def _settle(self, host: str) -> None:
-        """Wait for the workers if ``host`` is still being created by one."""
-        if host in self.writers.pending:
-            self.writers.flush()
 
     # --- one entry ----------------------------------------------------------------------
 
@@ -147,7 +121,6 @@ class Applier:
         base = parts[-1]
         parent = self.resolver.parent(parts[:-1], entry.name)
         if base.startswith(WHITEOUT_PREFIX):
-            self.writers.flush()
             self._whiteout(parent, base, entry.name)
             return
         if self.rootless:
@@ -158,40 +131,28 @@ class Applier:
         if rel in self.resolver.walked_links:
             self.resolver.forget()
         host = f"{self.root}/{rel}"
-        exists = rel in self.present if self.fresh else os.path.lexists(host)
-        if exists:
-            self._settle(host)
-        kind = entry.type
         if entry.xattrs:
             self._check_xattrs(entry)
-        if kind == tar.DIRECTORY:
-            self._directory(entry, host, rel, exists)
+        kind = entry.type
+        if kind == tar.REGULAR:
+            self._file(entry, reader, host)
+        elif kind == tar.DIRECTORY:
+            self._directory(entry, host, rel)
+        elif kind == tar.SYMLINK:
+            self._create(host, os.symlink, entry.linkname, host)
+            self._attributes(entry, host, chmod=False)  # Linux has no symlink modes; chmod would follow it
+        elif kind == tar.HARDLINK:
+            self._hardlink(entry, host, rel)
+        elif kind in (tar.CHAR, tar.BLOCKDEV):
+            if self.rootless:
+                self.skipped.append(f"{entry.name}: {kind} device {entry.devmajor}:{entry.devminor} (not root)")
+                return
+            file_type = stat.S_IFCHR if kind == tar.CHAR else stat.S_IFBLK
+            self._create(host, os.mknod, host, file_type | 0o600, os.makedev(entry.devmajor, entry.devminor))
+            self._attributes(entry, host)
         else:
-            if exists:
-                self._clear(host)
-            if kind == tar.REGULAR:
-                if entry.size > _INLINE:
-                    self._large_file(entry, reader, host)
-                else:
-                    data = reader.read_data(entry.name)
-                    self.writers.submit(FileJob(entry.name, host, data, None, entry.uid, entry.gid, entry.mode,
-                                                entry.mtime_ns, entry.xattrs))
-            elif kind == tar.SYMLINK:
-                self.writers.submit(FileJob(entry.name, host, None, entry.linkname, entry.uid, entry.gid, 0,
-                                            entry.mtime_ns, entry.xattrs))
-            elif kind == tar.HARDLINK:
-                self._hardlink(entry, host, rel)
-            elif kind in (tar.CHAR, tar.BLOCKDEV):
-                if self.rootless:
-                    self.skipped.append(f"{entry.name}: {kind} device {entry.devmajor}:{entry.devminor} (not root)")
-                    return
-                file_type = stat.S_IFCHR if kind == tar.CHAR else stat.S_IFBLK
-                os.mknod(host, file_type | 0o600, os.makedev(entry.devmajor, entry.devminor))
-                self._attributes(entry, host)
-            else:
-                os.mkfifo(host, 0o600)
-                self._attributes(entry, host)
-        self.present.add(rel)
+            self._create(host, os.mkfifo, host, 0o600)
+            self._attributes(entry, host)
         self.written.add(rel)
 
     def _mark_written(self, rel: str) -> None:
@@ -202,7 +163,6 @@ class Applier:
 
     def _clear(self, host: str) -> None:
         """Remove what is at ``host`` so an entry can take its place."""
-        self.writers.flush()
         try:
             st = os.lstat(host)
         except FileNotFoundError:
@@ -213,10 +173,23 @@ class Applier:
         else:
             os.unlink(host)
 
-    def _large_file(self, entry: tar.TarEntry, reader: tar.TarReader, host: str) -> None:
-        fd = os.open(host, _CREATE, 0o600)
+    def _create(self, host: str, create, *args, **kwargs) -> None:
+        """Call ``create(*args)``, which makes ``host``; if something is there, replace it."""
         try:
-            reader.copy_data(fd, entry.name)
+            create(*args, **kwargs)
+        except FileExistsError:
+            self._clear(host)
+            create(*args, **kwargs)
+
+    def _file(self, entry: tar.TarEntry, reader: tar.TarReader, host: str) -> None:
+        try:
+            fd = os.open(host, _CREATE, 0o600)
+        except FileExistsError:
+            self._clear(host)
+            fd = os.open(host, _CREATE, 0o600)
+        try:
+            if entry.size:
+                reader.copy_data(fd, entry.name)
             if not self.rootless:
                 os.fchown(fd, entry.uid, entry.gid)
             if entry.xattrs:
@@ -226,10 +199,10 @@ class Applier:
         finally:
             os.close(fd)
 
-    def _directory(self, entry: tar.TarEntry, host: str, rel: str, exists: bool) -> None:
-        if not exists:
+    def _directory(self, entry: tar.TarEntry, host: str, rel: str) -> None:
+        try:
             os.mkdir(host, 0o700)
-        else:
+        except FileExistsError:
             st = os.lstat(host)
             if self.overlay and is_whiteout(st):
                 os.unlink(host)
@@ -248,14 +221,14 @@ class Applier:
             self._set_xattrs(entry.name, entry.xattrs, host)
         self.dir_meta[rel] = (entry.mode, entry.mtime_ns)
         self.written.add(rel)
-        self.present.add(rel)
 
-    def _attributes(self, entry: tar.TarEntry, host: str) -> None:
+    def _attributes(self, entry: tar.TarEntry, host: str, *, chmod: bool = True) -> None:
         if not self.rootless:
             os.chown(host, entry.uid, entry.gid, follow_symlinks=False)
         if entry.xattrs:
             self._set_xattrs(entry.name, entry.xattrs, host)
-        os.chmod(host, entry.mode)
+        if chmod:
+            os.chmod(host, entry.mode)
         os.utime(host, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
 
     def _check_xattrs(self, entry: tar.TarEntry) -> None:
@@ -290,10 +263,9 @@ class Applier:
         if target == rel:
             return
         source = f"{self.root}/{target}"
-        self._settle(source)
         if stat.S_ISDIR(os.lstat(source).st_mode):
             raise InvalidArgument(f"hardlink to directory {entry.linkname!r}", field=entry.name)
-        os.link(source, host, follow_symlinks=False)
+        self._create(host, os.link, source, host, follow_symlinks=False)
 
     # --- whiteouts ----------------------------------------------------------------------
 
@@ -323,7 +295,6 @@ class Applier:
             if st is not None:
                 self._clear(host)
             os.mknod(host, stat.S_IFCHR | 0o000, 0)
-            self.present.add(rel)
             self._note(f"  whiteout {rel}: character device 0/0 hides it in the lower layers")
         elif st is not None:
             self._clear(host)
@@ -367,7 +338,6 @@ class Applier:
     def _created_parent(self, rel: str, lower: str | None) -> None:
         """A parent directory the layer did not list was made: give it the right attributes."""
         host = self._host(rel)
-        self.present.add(rel)
         if lower is None:
             self.dir_meta.setdefault(rel, (0o755, None))
             return

@@ -114,7 +114,7 @@ class Resolver:
     """
 
     def __init__(self, root: str, lowers: tuple[str, ...] = (), *, overlay: bool = False,
-                 on_create=None, before_create=None, before_lookup=None) -> None:
+                 on_create=None, before_create=None) -> None:
         self.root = root
         self.lowers = lowers
         self.overlay = overlay
@@ -124,7 +124,6 @@ class Resolver:
         self._lower_dirs: dict[str, list[str]] = {}
         self._on_create = on_create  # called with (rel, lower directory or None) for each directory made
         self._before_create = before_create  # called with the parent's rel before a directory is made
-        self._before_lookup = before_lookup  # called with a host path before it is looked at
 
     def forget(self) -> None:
         self._cache = {"": ""}
@@ -179,8 +178,6 @@ class Resolver:
         """What ``rel`` is in the view being built: ``dir``, ``link`` (target), ``missing``
         (with the lower directory to copy from, or ``None``) or ``other``."""
         host = f"{self.root}/{rel}"
-        if self._before_lookup is not None:
-            self._before_lookup(host)
         st = _lstat(host)
         if st is not None:
             if stat.S_ISDIR(st.st_mode):

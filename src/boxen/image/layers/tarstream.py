@@ -256,21 +256,6 @@ class TarReader:
                 raise self._truncated(self._last, "this entry's data")
             self._data_left = self._padding = 0
 
-    def read_data(self, name: str) -> bytes:
-        """The current entry's data, in memory."""
-        size = self._data_left
-        data = self.source.read(size)
-        self._data_left = 0
-        if len(data) != size:
-            raise InvalidArgument(
-                f"the entry declares {size} bytes but the layer ends after {len(data)}: truncated or lying header",
-                field=name,
-            )
-        if self._padding and self.source.skip(self._padding) != self._padding:
-            raise self._truncated(name, "the padding after this entry")
-        self._padding = 0
-        return data
-
     def copy_data(self, fd: int, name: str) -> None:
         """Write the current entry's data to ``fd``."""
         size = self._data_left

@@ -19,22 +19,7 @@ def apply(blob: bytes, root, **kw):
     return apply_layer(io.BytesIO(blob), str(root), rootless=kw.pop("rootless", True), **kw)
 
 
-@pytest.fixture(params=[0, 2], ids=["inline", "workers"])
-def workers(request, monkeypatch):
-    """Run each test with file creation inline and on worker threads."""
-    from boxen.image.layers import apply as apply_module
-
-    real = apply_module.Applier.__init__
-
-    def init(self, *args, **kwargs):
-        kwargs["workers"] = request.param
-        real(self, *args, **kwargs)
-
-    monkeypatch.setattr(apply_module.Applier, "__init__", init)
-    return request.param
-
-
-def test_regular_files_directories_symlinks_and_hardlinks(layer, target, workers):
+def test_regular_files_directories_symlinks_and_hardlinks(layer, target):
     blob = (layer().dir("etc", mode=0o755).file("etc/hostname", b"box\n", mode=0o640)
             .dir("bin").file("bin/tool", b"\x7fELF", mode=0o4755).symlink("bin/sh", "tool")
             .hardlink("bin/tool2", "bin/tool").fifo("run.fifo", mode=0o600).tar())
@@ -50,7 +35,7 @@ def test_regular_files_directories_symlinks_and_hardlinks(layer, target, workers
     assert stat.S_ISFIFO(os.lstat(target / "run.fifo").st_mode)
 
 
-def test_times_are_kept_in_nanoseconds_and_directory_times_survive_their_children(layer, target, workers):
+def test_times_are_kept_in_nanoseconds_and_directory_times_survive_their_children(layer, target):
     blob = layer().dir("d", mtime=MTIME).file("d/f", b"x", mtime=MTIME + 0.5).symlink("d/l", "f", mtime=MTIME).tar()
     apply(blob, target)
     assert os.lstat(target / "d").st_mtime_ns == NS
@@ -58,27 +43,27 @@ def test_times_are_kept_in_nanoseconds_and_directory_times_survive_their_childre
     assert os.lstat(target / "d/l").st_mtime_ns == NS
 
 
-def test_missing_parents_are_created_0755(layer, target, workers):
+def test_missing_parents_are_created_0755(layer, target):
     apply(layer().file("a/b/c", b"deep").tar(), target)
     assert (target / "a/b/c").read_bytes() == b"deep"
     assert stat.S_IMODE(os.stat(target / "a").st_mode) == 0o755
 
 
-def test_read_only_directory_still_receives_its_children(layer, target, workers):
+def test_read_only_directory_still_receives_its_children(layer, target):
     apply(layer().dir("ro", mode=0o555).file("ro/inside", b"1").dir("ro/sub", mode=0o500).file("ro/sub/x").tar(), target)
     assert (target / "ro/inside").read_bytes() == b"1"
     assert stat.S_IMODE(os.stat(target / "ro").st_mode) == 0o555
     assert stat.S_IMODE(os.stat(target / "ro/sub").st_mode) == 0o500
 
 
-def test_user_xattrs_are_set(layer, target, workers):
+def test_user_xattrs_are_set(layer, target):
     value = b"\x00\xffbinary"
     apply(layer().file("f", b"x", xattrs={"user.test": value}).dir("d", xattrs={"user.dir": b"y"}).tar(), target)
     assert os.getxattr(target / "f", "user.test") == value
     assert os.getxattr(target / "d", "user.dir") == b"y"
 
 
-def test_later_entries_replace_earlier_ones(layer, target, workers):
+def test_later_entries_replace_earlier_ones(layer, target):
     first = layer().dir("a").file("a/keep", b"1").file("b", b"file").dir("c").file("c/x").symlink("d", "b").tar()
     apply(first, target)
     second = (layer().dir("a", mode=0o700).dir("b").file("b/now-a-dir-child", b"2").file("c", b"now a file")
@@ -91,7 +76,7 @@ def test_later_entries_replace_earlier_ones(layer, target, workers):
     assert not os.path.islink(target / "d") and (target / "d").read_bytes() == b"no longer a link"
 
 
-def test_duplicate_entries_in_one_layer_last_wins(layer, target, workers):
+def test_duplicate_entries_in_one_layer_last_wins(layer, target):
     apply(layer().file("f", b"one").file("f", b"two").symlink("f", "elsewhere").tar(), target)
     assert os.readlink(target / "f") == "elsewhere"
 
@@ -131,7 +116,7 @@ def base_layer(layer):
             .file("var/cache/a").dir("var/cache/sub").file("var/cache/sub/b").tar())
 
 
-def test_whiteout_removes_a_file_and_a_directory_of_lower_layers(layer, target, workers):
+def test_whiteout_removes_a_file_and_a_directory_of_lower_layers(layer, target):
     apply(base_layer(layer), target)
     result = apply(layer().whiteout("etc/old").whiteout("var/cache").tar(), target)
     assert result.whiteouts == 2
@@ -145,7 +130,7 @@ def test_whiteout_of_something_absent_is_harmless(layer, target):
     assert os.listdir(target / "nothing") == []
 
 
-def test_opaque_directory_hides_lower_contents_but_keeps_this_layers(layer, target, workers):
+def test_opaque_directory_hides_lower_contents_but_keeps_this_layers(layer, target):
     apply(base_layer(layer), target)
     # the opaque marker comes after this layer's own entries: it still applies only to lower layers
     result = apply(layer().dir("var/cache").file("var/cache/new", b"n").dir("var/cache/sub")
@@ -155,7 +140,7 @@ def test_opaque_directory_hides_lower_contents_but_keeps_this_layers(layer, targ
     assert os.listdir(target / "var/cache/sub") == ["c"]
 
 
-def test_whiteout_after_an_entry_of_the_same_layer_keeps_the_entry(layer, target, workers):
+def test_whiteout_after_an_entry_of_the_same_layer_keeps_the_entry(layer, target):
     apply(layer().file("f", b"lower").dir("d").file("d/lower").tar(), target)
     apply(layer().file("f", b"upper").dir("d").file("d/upper").whiteout("f").whiteout("d").tar(), target)
     assert (target / "f").read_bytes() == b"upper"

@@ -96,7 +96,6 @@ def test_unconsumed_data_is_skipped(layer):
     reader = TarReader(ByteSource(chunks(blob, 700)))
     assert reader.next().name == "a"
     assert reader.next().name == "b"  # a's data and padding skipped
-    assert reader.read_data("b") == b"B"
     assert reader.next() is None
 
 
