@@ -88,7 +88,7 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
     return result
 
 
-def annotations(image: ImageConfig) -> dict[str, str]:
+def image_annotations(image: ImageConfig) -> dict[str, str]:
     """The ``org.opencontainers.image.*`` annotations of ``image``, its Labels taking precedence."""
     config = image.config
     implicit = {
@@ -134,5 +134,5 @@ def runtime_config(image: ImageConfig, rootfs: str, *, rootless: bool = False, b
     process["cwd"] = os.path.join("/", workdir) if workdir else "/"
     process["user"] = resolve_user(config.User if config else None, rootfs)
     spec["process"] = process
-    spec["annotations"] = {**(spec.get("annotations") or {}), **annotations(image)}
+    spec["annotations"] = {**(spec.get("annotations") or {}), **image_annotations(image)}
     return spec

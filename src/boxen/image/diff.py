@@ -24,16 +24,17 @@ once and linked after; gzip headers carry no name and no time.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import stat
 import tarfile
 import zlib
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from boxen.common.errors import Unimplemented
 from boxen.common.record import Record
 from boxen.image.layers.apply import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
-from boxen.common.errors import Unimplemented
 from boxen.image.layers.paths import is_opaque, is_whiteout
 
 GZIP = "gzip"
@@ -52,10 +53,13 @@ class DiffResult(Record):
     whiteouts: int
 
 
-class _Sink:
+class _Sink(io.RawIOBase):
     """Hashes the tar (diff ID), compresses it, hashes and counts what reaches ``out``."""
 
+    _compress: Any
+
     def __init__(self, out: BinaryIO, compression: str) -> None:
+        super().__init__()
         self.out = out
         self.tar_hash = hashlib.sha256()
         self.blob_hash = hashlib.sha256()
@@ -75,12 +79,16 @@ class _Sink:
             self.size += len(data)
             self.out.write(data)
 
-    def write(self, data: bytes) -> int:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
         self.tar_hash.update(data)
-        self._emit(self._compress.compress(data) if self._compress else data)
+        self._emit(self._compress.compress(data) if self._compress else bytes(data))
         return len(data)
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Flush the compressor's last bytes to ``out``."""
         if self._compress is not None:
             self._emit(self._compress.flush())
 
@@ -106,9 +114,8 @@ def _same(a: os.stat_result, b: os.stat_result, a_path: str, b_path: str) -> boo
 
 
 class _Writer:
-    def __init__(self, sink: _Sink, root: str) -> None:
-        self.tar = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                                errors="surrogateescape")
+    def __init__(self, tar: tarfile.TarFile, root: str) -> None:
+        self.tar = tar
         self.root = root
         self.links: dict[tuple[int, int], str] = {}
         self.written: set[str] = set()
@@ -123,7 +130,7 @@ class _Writer:
         seconds, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
         info.mtime = seconds
         if nanos:
-            info.pax_headers["mtime"] = f"{seconds}.{nanos:09d}"
+            info.pax_headers = {"mtime": f"{seconds}.{nanos:09d}"}
         return info
 
     def entry(self, rel: str, path: str, st: os.stat_result) -> None:
@@ -134,7 +141,7 @@ class _Writer:
         self.entries += 1
         info = self._info(rel, st)
         mode = st.st_mode
-        data = None
+        source = None
         if stat.S_ISDIR(mode):
             info.type = tarfile.DIRTYPE
         elif stat.S_ISLNK(mode):
@@ -146,8 +153,7 @@ class _Writer:
             else:
                 if st.st_nlink > 1:
                     self.links[(st.st_dev, st.st_ino)] = rel
-                info.type, info.size = tarfile.REGTYPE, st.st_size
-                data = open(path, "rb")
+                info.type, info.size, source = tarfile.REGTYPE, st.st_size, path
         elif stat.S_ISFIFO(mode):
             info.type = tarfile.FIFOTYPE
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -156,13 +162,15 @@ class _Writer:
         else:
             self.entries -= 1
             return  # sockets do not travel in layers
-        for name, value in _xattrs(path).items():
-            info.pax_headers[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")
-        try:
-            self.tar.addfile(info, data)
-        finally:
-            if data is not None:
-                data.close()
+        xattrs = {f"SCHILY.xattr.{name}": value.decode("utf-8", "surrogateescape")
+                  for name, value in _xattrs(path).items()}
+        if xattrs:
+            info.pax_headers = {**info.pax_headers, **xattrs}
+        if source is None:
+            self.tar.addfile(info)
+        else:
+            with open(source, "rb") as data:
+                self.tar.addfile(info, data)
 
     def marker(self, rel_dir: str, name: str) -> None:
         info = tarfile.TarInfo(f"{rel_dir}/{name}" if rel_dir else name)
@@ -219,9 +227,9 @@ def _walk_trees(w: _Writer, lower: str | None, upper: str) -> None:
         for e in entries:
             child = f"{rel}/{e.name}" if rel else e.name
             st = e.stat(follow_symlinks=False)
-            low_path = os.path.join(low_dir, e.name) if low_dir is not None else None
+            low_path = os.path.join(low_dir, e.name) if low_dir is not None else ""
             try:
-                low_st = os.lstat(low_path) if low_path is not None else None
+                low_st = os.lstat(low_path) if low_path else None
             except (FileNotFoundError, NotADirectoryError):
                 low_st = None
             if low_st is None or not _same(st, low_st, e.path, low_path):
@@ -266,13 +274,14 @@ def write_diff(lower: str | None, upper: str, out: BinaryIO, *, overlay: bool = 
     ``compression`` is ``none``, ``gzip`` or ``zstd``.
     """
     sink = _Sink(out, compression)
-    writer = _Writer(sink, upper)
-    if overlay:
-        _walk_upper(writer, upper)
-    else:
-        _walk_trees(writer, lower, upper)
-    writer.tar.close()
-    sink.close()
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tar:
+        writer = _Writer(tar, upper)
+        if overlay:
+            _walk_upper(writer, upper)
+        else:
+            _walk_trees(writer, lower, upper)
+    sink.finish()
     return DiffResult(f"sha256:{sink.tar_hash.hexdigest()}", f"sha256:{sink.blob_hash.hexdigest()}", sink.size,
                       compression, writer.entries, writer.whiteouts)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unimplemented
@@ -138,6 +138,13 @@ def unpack(content, snapshotter, manifest: Manifest, config: ImageConfig, *,
     return chains[-1]
 
 
+def _reporter(progress, index: int, layer: Descriptor, chain: str) -> Callable[[int], None] | None:
+    """``apply_layer``'s byte count as :class:`LayerProgress` events, if anyone listens."""
+    if progress is None:
+        return None
+    return lambda done: progress(LayerProgress(index, layer.digest, chain, "applying", done, layer.size))
+
+
 def _committed(snapshotter, name: str) -> bool:
     try:
         return snapshotter.stat(name).kind == COMMITTED
@@ -154,13 +161,10 @@ def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id
         if explain is not None:
             where = f"overlay upper directory {target} over {len(lowers)} lower" if overlay else f"directory {target}"
             explain(f"  prepared snapshot {key!r} on {parent or 'nothing'}: writing into {where}")
-
-        def report(done: int) -> None:
-            progress(LayerProgress(index, layer.digest, chain, "applying", done, layer.size))
-
         with content.reader(layer.digest) as blob:
             result = apply_layer(blob, target, digest=layer.digest, size=layer.size, overlay=overlay, lowers=lowers,
-                                 rootless=rootless, progress=report if progress else None, explain=explain)
+                                 rootless=rootless, progress=_reporter(progress, index, layer, chain),
+                                 explain=explain)
         _verified(result, diff_id, index)
         _describe(explain, index, count, layer, result)
         try:
@@ -206,13 +210,9 @@ def unpack_bundle(content, manifest: Manifest, config: ImageConfig, bundle_dir: 
         for i, (layer, diff_id) in enumerate(layers):
             if explain is not None:
                 explain(f"layer {i + 1}/{len(layers)} {layer.digest}: diff ID {diff_id}, into {rootfs}")
-
-            def report(done: int, i=i, layer=layer) -> None:
-                progress(LayerProgress(i, layer.digest, "", "applying", done, layer.size))
-
             with content.reader(layer.digest) as blob:
                 result = apply_layer(blob, rootfs, digest=layer.digest, size=layer.size, rootless=rootless,
-                                     progress=report if progress else None, explain=explain)
+                                     progress=_reporter(progress, i, layer, ""), explain=explain)
             _verified(result, diff_id, i)
             _describe(explain, i, len(layers), layer, result)
         spec = runtime_config(config, rootfs, rootless=rootless)

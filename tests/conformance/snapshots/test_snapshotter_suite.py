@@ -39,7 +39,8 @@ def test_overlay(case, overlay_root):
         CASES[case](snapshotter, kernel_mounter(str(mounts_dir)))
     finally:
         snapshotter.close()
-        leftover = [line for line in open("/proc/self/mountinfo") if str(overlay_root) in line]
+        with open("/proc/self/mountinfo") as f:
+            leftover = [line for line in f if str(overlay_root) in line]
         assert leftover == []
 
 

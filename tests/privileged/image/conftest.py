@@ -19,7 +19,8 @@ def root_dir(tmp_path):
     if not overlay_works(str(tmp_path / "probe")):
         pytest.skip(f"overlayfs does not work on the file system of {tmp_path}")
     yield tmp_path
-    leftover = [line.split()[4] for line in open("/proc/self/mountinfo") if str(tmp_path) in line]
+    with open("/proc/self/mountinfo") as f:
+        leftover = [line.split()[4] for line in f if str(tmp_path) in line]
     for target in reversed(leftover):
         unmount(target, lazy=True)
     assert leftover == [], f"mounts left behind: {leftover}"

@@ -46,15 +46,15 @@ def tar(*entries: tuple) -> bytes:
     return buf.getvalue()
 
 
-def F(name, data=b"", **attrs):  # noqa: N802 (short constructors for readable layer listings)
+def F(name, data=b"", **attrs):
     return (name, "f", data, attrs)
 
 
-def D(name, **attrs):  # noqa: N802
+def D(name, **attrs):
     return (name, "d", None, attrs)
 
 
-def L(name, target, **attrs):  # noqa: N802
+def L(name, target, **attrs):
     return (name, "l", target, attrs)
 
 
@@ -74,6 +74,11 @@ def stack(snapshotter, *layers: bytes) -> str:
         snapshotter.commit(f"l{i}", f"k{i}")
         parent = f"l{i}"
     return parent
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def listing(root: str) -> list[str]:
@@ -104,7 +109,7 @@ def test_a_path_deleted_and_recreated_in_one_layer(snapshotter, mounter):
     )
     with mounter(snapshotter.view("v", top)) as root:
         assert os.listdir(os.path.join(root, "d")) == ["upper"]  # the new d hides the old one's contents
-        assert open(os.path.join(root, "f"), "rb").read() == b"upper"
+        assert read_bytes(os.path.join(root, "f")) == b"upper"
 
 
 def test_parents_missing_from_the_layer_take_the_lower_directorys_attributes(snapshotter, mounter):
@@ -118,7 +123,7 @@ def test_parents_missing_from_the_layer_take_the_lower_directorys_attributes(sna
             st = os.stat(os.path.join(root, name))
             assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (mode, 33, 34), name
             assert st.st_mtime == 1_700_000_000
-        assert open(os.path.join(root, "srv/www/index.html")).read() == "hi"
+        assert read_bytes(os.path.join(root, "srv/www/index.html")).decode() == "hi"
 
 
 def test_a_symlink_in_a_lower_layer_is_followed_for_later_layers(snapshotter, mounter):
@@ -130,8 +135,8 @@ def test_a_symlink_in_a_lower_layer_is_followed_for_later_layers(snapshotter, mo
     )
     with mounter(snapshotter.view("v", top)) as root:
         assert os.path.islink(os.path.join(root, "lib"))
-        assert open(os.path.join(root, "usr/lib/libc.so"), "rb").read() == b"c"
-        assert open(os.path.join(root, "usr/share/doc"), "rb").read() == b"d"
+        assert read_bytes(os.path.join(root, "usr/lib/libc.so")) == b"c"
+        assert read_bytes(os.path.join(root, "usr/share/doc")) == b"d"
 
 
 def test_a_whited_out_lower_directory_is_not_merged_back(snapshotter, mounter):
@@ -178,7 +183,8 @@ def test_diff_of_changes_made_through_an_overlay_mount(snapshotter, mounter, roo
             f.write("n")
     out = io.BytesIO()
     result = diff_snapshot(snapshotter, "work", out, compression="none")
-    names = [m.name for m in tarfile.open(fileobj=io.BytesIO(out.getvalue())).getmembers()]
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as written:
+        names = written.getnames()
     assert "etc/.wh.drop" in names and "cache/.wh..wh..opq" in names and "cache/new" in names
     assert not any(n.startswith("etc/keep") for n in names)
     # the diff applied as a new layer gives what the mount showed

@@ -26,7 +26,8 @@ The modules, in reading order: :mod:`.stream`, :mod:`.tarstream`, :mod:`.paths`,
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from boxen.common.record import Record
 from boxen.image.layers.apply import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, Applier
@@ -35,8 +36,15 @@ from boxen.image.layers.tarstream import ByteSource, TarReader
 from boxen.image.layers.tree import Usage, copy_tree, remove_tree, usage
 
 __all__ = [
-    "ApplyResult", "apply_layer", "sniff", "WHITEOUT_PREFIX", "WHITEOUT_OPAQUE",
-    "Usage", "copy_tree", "remove_tree", "usage",
+    "WHITEOUT_OPAQUE",
+    "WHITEOUT_PREFIX",
+    "ApplyResult",
+    "Usage",
+    "apply_layer",
+    "copy_tree",
+    "remove_tree",
+    "sniff",
+    "usage",
 ]
 
 

@@ -232,7 +232,7 @@ class Applier:
         os.utime(host, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
 
     def _check_xattrs(self, entry: tar.TarEntry) -> None:
-        for key in entry.xattrs:
+        for key in entry.xattrs or ():
             if key.startswith("trusted.overlay."):
                 raise InvalidArgument(f"a layer may not set overlayfs's own attribute {key!r}", field=entry.name)
 
@@ -253,7 +253,7 @@ class Applier:
         parts = clean(entry.linkname)
         if not parts:
             raise InvalidArgument("a hardlink cannot point at the root directory", field=entry.name)
-        parent = self.resolver.parent(parts[:-1], entry.name, create=False)
+        parent = self.resolver.find(parts[:-1], entry.name)
         target = None if parent is None else (f"{parent}/{parts[-1]}" if parent else parts[-1])
         if target not in self.written:
             raise InvalidArgument(

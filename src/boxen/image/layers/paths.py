@@ -130,12 +130,18 @@ class Resolver:
         self._lower_dirs = {}
         self.walked_links = set()
 
-    def parent(self, parts: list[str], name: str, *, create: bool = True) -> str | None:
-        """The real relative directory for the parent components ``parts`` (``""`` is the root).
+    def parent(self, parts: list[str], name: str) -> str:
+        """The real relative directory for the parent components ``parts`` (``""`` is the root),
+        missing directories created. ``name`` is the entry, for errors."""
+        found = self._walk(parts, name, create=True)
+        assert found is not None
+        return found
 
-        Creates missing directories when ``create``; otherwise returns ``None`` if one is missing.
-        ``name`` is the entry, for errors.
-        """
+    def find(self, parts: list[str], name: str) -> str | None:
+        """Like :meth:`parent`, but ``None`` instead of creating a missing directory."""
+        return self._walk(parts, name, create=False)
+
+    def _walk(self, parts: list[str], name: str, *, create: bool) -> str | None:
         key = "/".join(parts)
         hit = self._cache.get(key)
         if hit is not None:
@@ -160,9 +166,10 @@ class Resolver:
                 if hops > MAX_SYMLINKS:
                     raise InvalidArgument("too many levels of symbolic links in the parent path", field=name)
                 self.walked_links.add(rel)
-                if detail.startswith("/"):
+                target = detail or ""
+                if target.startswith("/"):
                     stack = []
-                todo.extend(detail.split("/")[::-1])
+                todo.extend(target.split("/")[::-1])
             elif kind == "missing":
                 if not create:
                     return None
@@ -174,7 +181,7 @@ class Resolver:
         self._cache[key] = real
         return real
 
-    def _look(self, stack: list[str], part: str, rel: str) -> tuple[str, object]:
+    def _look(self, stack: list[str], part: str, rel: str) -> tuple[str, str | None]:
         """What ``rel`` is in the view being built: ``dir``, ``link`` (target), ``missing``
         (with the lower directory to copy from, or ``None``) or ``other``."""
         host = f"{self.root}/{rel}"
@@ -228,7 +235,7 @@ class Resolver:
         self._lower_dirs[key] = found
         return found
 
-    def _mkdir(self, rel: str, source: object) -> None:
+    def _mkdir(self, rel: str, source: str | None) -> None:
         host = f"{self.root}/{rel}"
         if self._before_create is not None:
             self._before_create(rel.rpartition("/")[0])

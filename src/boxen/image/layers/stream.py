@@ -28,7 +28,8 @@ import hashlib
 import queue
 import threading
 import zlib
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from boxen.common import digest as digests
 from boxen.common.errors import InvalidArgument
@@ -293,7 +294,10 @@ def _unzstd(first: bytes, rest):
             frames.feed(data)
             return data
 
-    reader = zstandard.ZstdDecompressor().stream_reader(_Input(), read_size=_READ, read_across_frames=True)
+    # stream_reader needs only an object with read(), whatever its type hints say
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        _Input(), read_size=_READ, read_across_frames=True  # type: ignore[arg-type]
+    )
     try:
         while True:
             out = reader.read(CHUNK)

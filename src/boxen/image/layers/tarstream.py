@@ -153,7 +153,7 @@ def _checksum_ok(block: bytes) -> bool:
 class ByteSource:
     """Sequential reads over a supplier of chunks; ``next_chunk()`` returns ``b""`` at the end."""
 
-    __slots__ = ("_next", "_buf", "_pos", "offset")
+    __slots__ = ("_buf", "_next", "_pos", "offset")
 
     def __init__(self, next_chunk) -> None:
         self._next = next_chunk

@@ -31,14 +31,23 @@ suite every implementation passes is :mod:`boxen.image.testing.snapshotter`.
 from __future__ import annotations
 
 import os
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 from boxen.image.layers.tree import Usage
 
 __all__ = [
-    "ACTIVE", "COMMITTED", "VIEW", "KINDS", "Mount", "SnapshotInfo", "Snapshotter", "Usage", "open_snapshotter",
+    "ACTIVE",
+    "COMMITTED",
+    "KINDS",
+    "VIEW",
+    "Mount",
+    "SnapshotInfo",
+    "Snapshotter",
+    "Usage",
+    "open_snapshotter",
 ]
 
 ACTIVE = "active"

@@ -14,7 +14,7 @@ show a snapshot (:meth:`_mounts`), given the rows of its ancestors, nearest firs
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from boxen.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, from_oserror
 from boxen.image.layers.tree import Usage, remove_tree, usage

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, FailedPrecondition, NotFound

@@ -28,7 +28,7 @@ import os
 import tarfile
 import tempfile
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from boxen.common.errors import AlreadyExists, FailedPrecondition, NotFound, Unimplemented
 from boxen.image.snapshots import ACTIVE, COMMITTED, VIEW, Mount, SnapshotInfo, Usage
@@ -141,7 +141,7 @@ class FakeSnapshotter:
 # --- the cases -------------------------------------------------------------------------------
 
 
-def _raises(kind: type, call: Callable, *args) -> None:
+def _raises(kind: type[BaseException], call: Callable, *args) -> None:
     try:
         call(*args)
     except kind:

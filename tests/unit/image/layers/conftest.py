@@ -24,7 +24,7 @@ class LayerBuilder:
 
     def __init__(self, fmt: int = tarfile.PAX_FORMAT) -> None:
         self._buf = io.BytesIO()
-        self._tar = tarfile.open(fileobj=self._buf, mode="w", format=fmt)
+        self._tar = tarfile.open(fileobj=self._buf, mode="w", format=fmt)  # noqa: SIM115 (closed by tar())
 
     def _add(self, name: str, kind: bytes, *, data: bytes = b"", mode: int = 0o644, uid: int = 0, gid: int = 0,
              mtime: float = MTIME, linkname: str = "", xattrs: dict[str, bytes] | None = None,

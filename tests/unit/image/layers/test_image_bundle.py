@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from boxen.common.errors import InvalidArgument
-from boxen.image.bundle import annotations, resolve_user, runtime_config
+from boxen.image.bundle import image_annotations, resolve_user, runtime_config
 from boxen.oci import image as oci
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\napp:x:1000:1001::/home/app:/bin/sh\n"
@@ -101,7 +101,7 @@ def test_etc_passwd_as_a_symlink_out_of_the_root_is_read_inside_it(tmp_path):
 def test_annotations_from_the_config_and_labels_win():
     config = image(StopSignal="SIGTERM", ExposedPorts={"80/tcp": {}, "53/udp": {}},
                    Labels={"org.opencontainers.image.author": "the label", "custom": "x"})
-    found = annotations(config)
+    found = image_annotations(config)
     assert found["org.opencontainers.image.os"] == "linux"
     assert found["org.opencontainers.image.architecture"] == "arm64"
     assert found["org.opencontainers.image.variant"] == "v8"

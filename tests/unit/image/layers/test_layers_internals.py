@@ -109,7 +109,7 @@ def test_resolver_creates_missing_parents_and_follows_symlinks_inside(tmp_path):
     resolver = Resolver(str(tmp_path), on_create=lambda rel, lower: made.append(rel))
     assert resolver.parent(["lib", "x86_64", "deep"], "lib/x86_64/deep/f") == "usr/lib/x86_64/deep"
     assert made == ["usr/lib/x86_64", "usr/lib/x86_64/deep"]
-    assert resolver.parent(["nope"], "nope/f", create=False) is None
+    assert resolver.find(["nope"], "nope/f") is None
     assert resolver.walked_links == {"lib"}
 
 

@@ -63,7 +63,8 @@ def test_native_prepare_copies_the_parent_and_views_do_not(native):
     native.commit("base", "a")
     child = native.prepare("b", "base")
     assert child == [Mount("bind", fs(native, 2), ("rbind", "rw"))]
-    assert open(os.path.join(fs(native, 2), "file")).read() == "content"
+    with open(os.path.join(fs(native, 2), "file")) as f:
+        assert f.read() == "content"
     assert os.readlink(os.path.join(fs(native, 2), "link")) == "file"
     assert native.view("v", "base") == [Mount("bind", fs(native, 1), ("rbind", "ro"))]
     assert os.listdir(fs(native, 3)) == []
