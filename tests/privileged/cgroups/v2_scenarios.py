@@ -114,8 +114,7 @@ def devices() -> dict:
     first = _programs(manager.path)
     before = _opens(manager)
     null_read = LinuxDeviceCgroup(allow=True, type="c", major=1, minor=3, access="r")
-    # /dev/null defined by linux.devices: it replaces runc's default rule for that path, and as a
-    # device the container MUST have, it is allowed (rwm).
+    # /dev/null defined by linux.devices: runc's default rw rule for it is dropped.
     null_node = LinuxDevice(path="/dev/null", type="c", major=1, minor=3)
     manager.update(LinuxResources(devices=(deny_all, null_read)), devices=(null_node,))
     second = _programs(manager.path)

@@ -13,9 +13,10 @@ cgroup v2 has no such files: an eBPF program does the same job (``devicefilter``
 The rules come from ``linux.resources.devices``, in order, and runc then appends its own
 default rules (mknod of any device; use of ``/dev/null``, ``zero``, ``full``, ``random``,
 ``urandom``, ``tty``, ``ptmx`` 5:2, the ``pts`` terminals 136:* and ``tun`` 10:200), dropping a
-default whose path ``linux.devices`` redefines. Last come rules allowing the nodes of
-``linux.devices``, which the spec says "MUST be available in the container" (crun does the
-same; runc 1.1 does not, so there a config that creates ``/dev/fuse`` must also allow it).
+default whose path ``linux.devices`` redefines. Neither runc nor crun adds rules for the nodes
+of ``linux.devices``: a config that creates ``/dev/fuse`` must also allow it in
+``linux.resources.devices``. boxen does the same. The rules are written in the order they are
+listed, as the spec asks, so ``devices.list`` shows them in that order (runc sorts them).
 
 :class:`DeviceState` replays rules the way the kernel's v1 controller would and computes the
 smallest sequence of writes that turns one state into another (runc's "emulator"). It also
@@ -118,11 +119,6 @@ def device_rules(rules: tuple[LinuxDeviceCgroup, ...] | None,
                               access_bits(d.access), d.allow))
     redefined = {d.path for d in devices}
     out.extend(rule for path, rule in DEFAULT_RULES if path is None or path not in redefined)
-    # The spec says the devices of linux.devices "MUST be available in the container": allow
-    # them (as crun does; runc 1.1 leaves that to linux.resources.devices).
-    for d in devices:
-        if d.type in ("c", "u", "b") and d.major is not None and d.minor is not None:
-            out.append(_allow("b" if d.type == "b" else "c", d.major, d.minor))
     return out
 
 
