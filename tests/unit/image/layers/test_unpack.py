@@ -145,6 +145,20 @@ def test_manifest_and_config_must_agree(layer, store, snapshotter):
         unpack(store, snapshotter, empty, config)
 
 
+def test_empty_layers_and_docker_uncompressed_layers(store, snapshotter):
+    import gzip
+
+    empty_tar = bytes(1024)  # what docker writes for a step that changes nothing
+    image = Image(store, empty_tar, b"", gzip_layers=False)
+    docker = image.manifest.layers[0].replace(mediaType="application/vnd.docker.image.rootfs.diff.tar")
+    manifest = image.manifest.replace(layers=(docker, image.manifest.layers[1]))
+    top = unpack(store, snapshotter, manifest, image.config)
+    assert top == chain_ids([sha(empty_tar), sha(b"")])[-1]
+    gz = Image(store, empty_tar, gzip_layers=True)
+    assert gzip.decompress(store.reader(gz.manifest.layers[0].digest).read()) == empty_tar
+    unpack(store, snapshotter, gz.manifest, gz.config)
+
+
 def test_apply_target_reads_bind_and_overlay_mounts():
     assert apply_target([Mount("bind", "/s/1/fs", ("rbind", "rw"))]) == ("/s/1/fs", False, ())
     overlay = Mount("overlay", "overlay", ("index=off", "workdir=/w", "upperdir=/u", "lowerdir=/l1:/l2"))
