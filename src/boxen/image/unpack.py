@@ -108,7 +108,7 @@ def _verified(result, diff_id: str, index: int) -> None:
         )
 
 
-def _describe(explain: Explain | None, index: int, count: int, layer: Descriptor, result) -> None:
+def _describe(explain: Explain | None, result) -> None:
     if explain is None:
         return
     explain(f"  verified: blob {result.digest} ({result.compression}, {result.size} bytes) "
@@ -140,7 +140,7 @@ def unpack(content, snapshotter, manifest: Manifest, config: ImageConfig, *,
                 progress(LayerProgress(i, layer.digest, chain, "exists", layer.size, layer.size))
             continue
         parent = chains[i - 1] if i else None
-        _apply_snapshot(content, snapshotter, i, layer, diff_id, chain, parent, len(layers),
+        _apply_snapshot(content, snapshotter, i, layer, diff_id, chain, parent,
                         progress=progress, explain=explain, rootless=rootless)
     return chains[-1]
 
@@ -160,7 +160,7 @@ def _committed(snapshotter, name: str) -> bool:
 
 
 def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id: str, chain: str,
-                    parent: str | None, count: int, *, progress, explain, rootless) -> None:
+                    parent: str | None, *, progress, explain, rootless) -> None:
     key = f"extract-{os.getpid()}-{secrets.token_hex(4)} {chain}"
     mounts = snapshotter.prepare(key, parent)
     try:
@@ -173,7 +173,7 @@ def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id
                                  rootless=rootless, progress=_reporter(progress, index, layer, chain),
                                  explain=explain)
         _verified(result, diff_id, index)
-        _describe(explain, index, count, layer, result)
+        _describe(explain, result)
         try:
             snapshotter.commit(chain, key)
         except AlreadyExists:
@@ -221,7 +221,7 @@ def unpack_bundle(content, manifest: Manifest, config: ImageConfig, bundle_dir: 
                 result = apply_layer(blob, rootfs, digest=layer.digest, size=layer.size, rootless=rootless,
                                      progress=_reporter(progress, i, layer, ""), explain=explain)
             _verified(result, diff_id, i)
-            _describe(explain, i, len(layers), layer, result)
+            _describe(explain, result)
         spec = runtime_config(config, rootfs, rootless=rootless)
         with open(os.path.join(bundle_dir, "config.json"), "x") as f:
             f.write(jsonio.dumps(spec, indent=2) + "\n")
