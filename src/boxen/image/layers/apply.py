@@ -94,10 +94,15 @@ class Applier:
                 raise kernel_error(exc.errno or errno.EIO, _SYSCALL[entry.type], exc.filename,
                                    f"layer entry {entry.name!r}") from exc
         for rel, (mode, mtime_ns) in self.dir_meta.items():
-            host = self._host(rel)
-            os.chmod(host, mode)
-            if mtime_ns is not None:
-                os.utime(host, ns=(mtime_ns, mtime_ns))
+            # Through a descriptor opened without following a final symlink: the attributes
+            # land on this directory or nowhere.
+            fd = os.open(self._host(rel), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fchmod(fd, mode)
+                if mtime_ns is not None:
+                    os.utime(fd, ns=(mtime_ns, mtime_ns))
+            finally:
+                os.close(fd)
 
     def _host(self, rel: str) -> str:
         return f"{self.root}/{rel}" if rel else self.root
@@ -170,8 +175,17 @@ class Applier:
         if stat.S_ISDIR(st.st_mode):
             remove_tree(host)
             self.resolver.forget()
+            self._forget_attributes(host[len(self.root) + 1:])
         else:
             os.unlink(host)
+
+    def _forget_attributes(self, rel: str) -> None:
+        """Drop the deferred attributes of directory ``rel`` and those beneath it: they are gone,
+        and a symlink may take their place."""
+        prefix = rel + "/"
+        for doomed in [r for r in self.dir_meta if r == rel or r.startswith(prefix)]:
+            del self.dir_meta[doomed]
+        self._writable_checked = {r for r in self._writable_checked if r != rel and not r.startswith(prefix)}
 
     def _create(self, host: str, create, *args, **kwargs) -> None:
         """Call ``create(*args)``, which makes ``host``; if something is there, replace it."""

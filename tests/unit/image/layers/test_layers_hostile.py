@@ -191,3 +191,21 @@ def test_device_node_without_privilege_is_a_clear_error(layer, target, untouched
         apply(layer().device("dev/null", 1, 3).tar(), target, rootless=False)
     assert info.value.syscall == "mknod"
     untouched()
+
+
+def test_a_directory_replaced_by_a_symlink_does_not_get_its_attributes_set_through_it(layer, target, untouched,
+                                                                                      tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "b").mkdir()
+    os.chmod(outside, 0o755)
+    os.chmod(outside / "b", 0o755)
+    before = (os.stat(outside).st_mtime_ns, os.stat(outside / "b").st_mtime_ns)
+    blob = (layer().dir("d", mode=0o700).dir("a", mode=0o700).dir("a/b", mode=0o700)
+            .symlink("d", str(outside)).symlink("a", str(outside)).tar())
+    apply(blob, target)
+    assert os.readlink(target / "d") == str(outside) and os.readlink(target / "a") == str(outside)
+    assert os.stat(outside).st_mode & 0o777 == 0o755
+    assert os.stat(outside / "b").st_mode & 0o777 == 0o755
+    assert (os.stat(outside).st_mtime_ns, os.stat(outside / "b").st_mtime_ns) == before
+    os.rmdir(outside / "b")
+    untouched()
