@@ -7,9 +7,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -195,3 +197,40 @@ def test_bad_input_gives_clear_errors_and_changes_nothing(boxen, tmp_path):
         assert boxen.leftovers() == []
     assert not (tmp_path / "escaped").exists()
     assert not any(name == "escaped" for _, _, names in os.walk(boxen.root) for name in names)
+
+
+def test_sigterm_during_run_cleans_up(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN sleep 60\n")
+    proc = subprocess.Popen([BOXEN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_container(boxen, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err  # stopped like ^C stops it
+    assert boxen.leftovers() == []
+
+
+def test_next_build_cleans_up_after_a_killed_build(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN sleep 60\n")
+    proc = subprocess.Popen([BOXEN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_container(boxen, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert boxen.leftovers() != []
+    (tmp_path / "other").mkdir()
+    other = dockerfile(tmp_path / "other", f"FROM {BASE}\nRUN true\n")
+    cleaned = boxen.build(other, "--explain", "-q")
+    assert "cleaned up after a build that died" in cleaned.stderr
+    assert boxen.leftovers() == []
+
+
+def _wait_for_container(boxen, proc) -> None:
+    """Wait until the build's RUN container exists (its state directory in the build's runtime root)."""
+    runtime = os.path.join(boxen.root, "build", "runtime")
+    deadline = time.monotonic() + 60
+    while not (os.path.isdir(runtime) and os.listdir(runtime)):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the RUN step did not start"
+        time.sleep(0.05)
+    time.sleep(0.3)  # let the container's process start

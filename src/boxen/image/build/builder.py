@@ -221,6 +221,9 @@ class Builder:
         self.platform = parse_platform(options.platform) if options.platform else host_platform()
         os.makedirs(self.directory, 0o700, exist_ok=True)
         with self.root.gc_lock(), self._stack:
+            from boxen.image.build.cleanup import recover
+
+            recover(self.directory, self.snapshotter, lambda: self.runtime, self.say)
             plan = plans.plan_build(dockerfile, lookup=self._lookup, platform=self.platform,
                                     build_args=dict(options.build_args), target=options.target,
                                     build_platform=host_platform())
@@ -425,13 +428,21 @@ class Builder:
 
 @contextlib.contextmanager
 def _temporary(parent: str):
+    """A directory of this build's own under ``parent``, removed after; whatever is still mounted
+    in it (an interrupted step) is detached first, so the removal never reaches into a snapshot."""
     from boxen.image.layers import remove_tree
+    from boxen.runtime.host import unmount
 
     path = os.path.join(parent, f"{os.getpid()}-{os.urandom(4).hex()}")
     os.mkdir(path, 0o700)
     try:
         yield path
     finally:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        for point in sorted((p for p in points if p.startswith(path + "/")), reverse=True):
+            with contextlib.suppress(BoxenError):
+                unmount(point, lazy=True)
         remove_tree(path)
 
 

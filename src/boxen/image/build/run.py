@@ -20,7 +20,9 @@ What the runtime had to create for its mounts (``/proc``, ``/dev``, ``/sys``, ``
 in a root that lacked them) is removed again before the layer is taken, when still empty, so it
 does not leak into the image. The command's stdout and stderr go to the build's progress
 through a pipe; its stdin is ``/dev/null``. A non-zero exit fails the build with
-:class:`RunFailed`, naming the step, the command and its exit code.
+:class:`RunFailed`, naming the step, the command and its exit code. ^C or SIGTERM during the
+command kills the container (as process 1 of its PID namespace, a command ignores signals it
+has no handler for) and stops the build.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import stat
 import threading
 from typing import Self
 
-from boxen.common.errors import FailedPrecondition
+from boxen.common.errors import BoxenError, FailedPrecondition
 from boxen.image.build.plan import RunStep
 
 #: docker's default capability set for containers (and so for RUN steps).
@@ -190,7 +192,50 @@ class CommandOutput:
         os.close(self._read)
 
 
+class _Interrupted:
+    """While a RUN container runs, ^C and SIGTERM kill it (its process 1 would ignore them) and
+    abort the build once it is gone."""
+
+    def __init__(self, runtime, container_id: str) -> None:
+        self.runtime = runtime
+        self.container_id = container_id
+        self.signal: int | None = None
+        self._saved: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+        try:
+            self.runtime.kill(self.container_id, 9)
+        except BoxenError:
+            pass  # it is gone already
+
+    def __enter__(self) -> Self:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+
+
 def execute(runtime, container_id: str, bundle: str, sink) -> int:
-    """Run the bundle's container in the foreground; its output goes to ``sink``; its exit code."""
+    """Run the bundle's container to its end; its output goes to ``sink``; returns its exit code
+    (128 + the signal number if a signal ended it). Interrupted, it raises ``KeyboardInterrupt``
+    once the container is deleted."""
     with CommandOutput(sink):
-        return runtime.run(container_id, bundle)
+        creation = runtime.create(container_id, bundle)
+        try:
+            with _Interrupted(runtime, container_id) as interrupted:
+                runtime.start(container_id)
+                _, status = os.waitpid(creation.pid, 0)
+        finally:
+            runtime.delete(container_id, force=True)
+    if interrupted.signal is not None:
+        raise KeyboardInterrupt
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

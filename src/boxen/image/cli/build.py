@@ -50,12 +50,19 @@ def build_args(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM ends the build like ^C does: steps clean up on the way out."""
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
+    import signal
     import sys
 
     from boxen.image.build import progress
     from boxen.image.build.builder import BuildOptions, build
 
+    signal.signal(signal.SIGTERM, _terminated)
     root = _common.root(args)
     explain = _common.explainer(args)
     mode = "quiet" if args.quiet else "json" if args.json else "text"

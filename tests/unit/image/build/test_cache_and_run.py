@@ -129,3 +129,13 @@ def test_damaged_cache_file_is_started_afresh(tmp_path):
     cache = BuildCache(str(tmp_path / "cache.db"))
     assert cache.entries() == []
     cache.close()
+
+
+def test_recovery_names_and_liveness():
+    from boxen.image.build.cleanup import _alive, _owner
+
+    assert _owner("1234-abcd") == 1234
+    assert _owner("build-1234-abcd step 2") == 1234
+    assert _owner("build-view-77-abcd stage 0") == 77
+    assert _owner("extract-5-x") is None and _owner("other") is None
+    assert _alive(os.getpid())
