@@ -19,8 +19,7 @@ from boxen.common import jsonio
 from boxen.common.record import Record
 from boxen.common.schema import I32, I64, U16, U32, U64, from_json  # noqa: F401 (names used in annotations)
 
-#: The runtime-spec version boxen implements and writes into state documents.
-OCI_VERSION = "1.2.0"
+from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED  # noqa: F401 (re-exported)
 
 
 # --- process -----------------------------------------------------------------------------
@@ -375,11 +374,6 @@ class Spec(Record):
 
 
 # --- state ----------------------------------------------------------------------------------
-
-#: The lifecycle states of a container, in the spec's words.
-CREATING, CREATED, RUNNING, STOPPED = "creating", "created", "running", "stopped"
-#: runc adds "paused" (a frozen cgroup); the spec allows runtimes more states.
-PAUSED = "paused"
 
 
 class State(Record):

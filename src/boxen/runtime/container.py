@@ -21,8 +21,7 @@ from __future__ import annotations
 import os
 
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
-from boxen.oci.runtime import CREATED, PAUSED, RUNNING, STOPPED
-from boxen.runtime import sync
+from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED
 from boxen.runtime.linux import constants as C
 from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
 
@@ -40,12 +39,19 @@ class Runtime:
     """OCI runtime operations on the containers under ``root`` (``/run/boxen-runtime``)."""
 
     def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None) -> None:
-        if kernel is None:
-            from boxen.runtime.linux.kernel import KERNEL as kernel
         self.root = root
         self.systemd_cgroup = systemd_cgroup
-        self.kernel = kernel
+        self._kernel = kernel
         self.warn = warn
+
+    @property
+    def kernel(self):
+        """The Kernel the operations use (the real one unless a test passed another)."""
+        if self._kernel is None:
+            from boxen.runtime.linux.kernel import KERNEL
+
+            self._kernel = KERNEL
+        return self._kernel
 
     # --- planning ---------------------------------------------------------------------------------
 
@@ -332,6 +338,7 @@ class Creation:
         self.console_master: int | None = None
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int) -> None:
+        from boxen.runtime import sync
         from boxen.runtime.init import InitContext, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
@@ -411,7 +418,9 @@ class Creation:
             if console_parent is not None:
                 os.close(console_parent)
 
-    def _converse(self, channel: sync.Channel, state: ContainerState, setup_pid: int, manager) -> None:
+    def _converse(self, channel, state: ContainerState, setup_pid: int, manager) -> None:
+        from boxen.runtime import sync
+
         plan = self.plan
         while True:
             message = channel.recv()

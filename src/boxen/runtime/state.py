@@ -26,7 +26,7 @@ import time
 
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
-from boxen.oci.runtime import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
+from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
 
 DEFAULT_ROOT = "/run/boxen-runtime"
 STATE_FILE = "state.json"
