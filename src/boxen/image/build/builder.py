@@ -67,7 +67,8 @@ class BuildOptions(Record):
 
 
 class BuildResult(Record):
-    """The image built: ``image_id`` (its config digest), its manifest, the names given to it."""
+    """The image built: ``image_id`` (its config digest), its manifest, the names given to it;
+    ``steps`` layer steps ran or were reused, ``cached`` of them from the cache."""
 
     image_id: str
     manifest: oci.Descriptor
@@ -87,12 +88,12 @@ class _Base(Record):
 class _State:
     """Where a stage is: its top chain ID, layers, diff IDs, history, and the time of its last layer."""
 
-    def __init__(self, chain: str | None = None, layers=(), diff_ids=(), history=(), time: str | None = None):
+    def __init__(self, chain: str | None = None, layers=(), diff_ids=(), history=(), created: str | None = None):
         self.chain = chain
         self.layers = list(layers)
         self.diff_ids = list(diff_ids)
         self.history = list(history)
-        self.time = time
+        self.time = created
 
     def copy(self) -> _State:
         return _State(self.chain, self.layers, self.diff_ids, self.history, self.time)
@@ -112,6 +113,7 @@ def now() -> str:
 
 
 def find_dockerfile(context: str, dockerfile: str | None) -> str:
+    """The Dockerfile given, else ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``."""
     if dockerfile is not None:
         if not os.path.isfile(dockerfile):
             raise NotFound(f"{dockerfile} does not exist", field="--file")
@@ -127,7 +129,7 @@ class Builder:
     """Runs builds against one data root's stores (see the module docstring).
 
     ``client`` opens a registry client (a context manager) when a base image must be pulled, and
-    ``pull_progress`` makes the progress display of that pull.
+    ``pull_progress`` makes the progress display of that pull. A Builder runs one build.
     """
 
     def __init__(self, root, *, content, images, snapshotter, progress: BuildProgress | None = None,

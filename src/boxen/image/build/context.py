@@ -163,8 +163,11 @@ class Tree:
     def host(self, rel: str) -> str:
         return f"{self.root}/{rel}" if rel else self.root
 
-    def walk(self, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-        """Every path under directory ``rel`` that the rules keep, depth first in name order."""
+    def walk(self, rel: str = "", *, passages: bool = False) -> Iterator[tuple[str, os.stat_result]]:
+        """Every path under directory ``rel`` that the rules keep, depth first in name order.
+
+        With ``passages``, also the excluded directories searched for exceptions (their stat's
+        mode is then of no concern: a copy makes them as plain ``0755`` directories)."""
         stack = [self._children(rel)]
         while stack:
             item = next(stack[-1], None)
@@ -172,7 +175,7 @@ class Tree:
                 stack.pop()
                 continue
             child, st, listed = item
-            if listed:
+            if listed or passages:
                 yield child, st
             if stat.S_ISDIR(st.st_mode):
                 stack.append(self._children(child))
@@ -224,15 +227,19 @@ class Tree:
         st = os.stat(path, follow_symlinks=False)
         return Source(real, path, stat.S_ISDIR(st.st_mode))
 
-    def entries(self, source: Source) -> Iterator[tuple[str, str, os.stat_result]]:
+    def entries(self, source: Source, *, passages: bool = False) -> Iterator[tuple[str, str, os.stat_result]]:
         """``(path relative to the source, host path, stat)`` of what copying ``source`` takes:
-        the file itself (``""``), or everything kept under the directory."""
+        the file itself (``""``), or everything kept under the directory (``passages``: see
+        :meth:`walk`)."""
         if not source.is_dir:
             yield "", source.path, os.stat(source.path, follow_symlinks=False)
             return
         prefix = f"{source.rel}/" if source.rel else ""
-        for rel, st in self.walk(source.rel):
+        for rel, st in self.walk(source.rel, passages=passages):
             yield rel[len(prefix):], self.host(rel), st
+
+    def excluded(self, rel: str) -> bool:
+        return self.rules.excluded(rel)
 
 
 def file_digest(path: str, st: os.stat_result | None = None) -> str:

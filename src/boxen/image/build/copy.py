@@ -221,15 +221,19 @@ class Copier:
         self.entries += 1
 
     def _directory(self, source: Source, target: str) -> None:
-        """The contents of directory ``source`` into the existing directory ``target``."""
+        """The contents of directory ``source`` into the existing directory ``target``.
+
+        Entries come parents first, and every directory on the way is made a real directory
+        (an image's symlink in its place is replaced, as unpacking a layer replaces it), so no
+        path below ``target`` ever passes through a symlink.
+        """
         made: list[tuple[str, os.stat_result]] = []
-        for rel, path, st in self.tree.entries(source):
+        prefix = f"{source.rel}/" if source.rel else ""
+        for rel, path, st in self.tree.entries(source, passages=True):
             host = f"{target}/{rel}"
-            parent = host.rpartition("/")[0]
-            if not os.path.isdir(parent):  # the parent was excluded but this entry brought back
-                self.root.directory(parent[len(self.root.rootfs):])
             mode = st.st_mode
             if stat.S_ISDIR(mode):
+                passage = self.tree.excluded(prefix + rel)
                 try:
                     existing = os.lstat(host)
                 except FileNotFoundError:
@@ -237,9 +241,10 @@ class Copier:
                 if existing is None or not stat.S_ISDIR(existing.st_mode):
                     if existing is not None:
                         os.unlink(host)
-                    os.mkdir(host, 0o700)
-                    _own(host, self._ids(st))
-                    made.append((host, st))
+                    os.mkdir(host, 0o755 if passage else 0o700)
+                    _own(host, self.owner if passage else self._ids(st))
+                    if not passage:
+                        made.append((host, st))
                     self.entries += 1
             elif stat.S_ISREG(mode):
                 self._file(path, st, host)

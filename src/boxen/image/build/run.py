@@ -138,7 +138,9 @@ def remove_mountpoints(rootfs: str, created: list[str]) -> list[str]:
     removed = []
     for rel in created:
         path = f"{rootfs}/{rel}"
-        if os.path.lexists(path) and _only_empty(path):
+        parts = rel.split("/")
+        through_link = any(os.path.islink(f"{rootfs}/{'/'.join(parts[:i])}") for i in range(1, len(parts)))
+        if not through_link and os.path.lexists(path) and _only_empty(path):
             remove_tree(path)
             removed.append(rel)
     return removed

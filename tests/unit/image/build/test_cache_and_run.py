@@ -139,3 +139,13 @@ def test_recovery_names_and_liveness():
     assert _owner("build-view-77-abcd stage 0") == 77
     assert _owner("extract-5-x") is None and _owner("other") is None
     assert _alive(os.getpid())
+
+
+def test_mount_stubs_behind_a_symlink_are_left_alone(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "stub").mkdir(parents=True)
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    (rootfs / "etc").symlink_to(str(outside))  # made by the command after the check
+    assert remove_mountpoints(str(rootfs), ["etc/stub"]) == []
+    assert (outside / "stub").is_dir()

@@ -151,3 +151,25 @@ def test_hostile_archive_is_refused_and_writes_nothing_outside(tmp_path, rootfs)
     with pytest.raises(InvalidArgument, match="climbs out"):
         copy(rootfs, Tree(str(context)), ["evil.tar"], "/opt/", add=True)
     assert not (tmp_path / "outside.txt").exists() and not (rootfs.parent / "outside.txt").exists()
+
+
+def test_an_images_symlinks_on_the_way_are_replaced_never_followed_out(tmp_path, rootfs):
+    host_dir = tmp_path / "host-only"
+    host_dir.mkdir()
+    context = tmp_path / "ctx2"
+    (context / "conf").mkdir(parents=True)
+    (context / "conf" / "file").write_text("conf\n")
+    (context / "build").mkdir()
+    (context / "build" / "keep.txt").write_text("keep\n")
+    (context / "build" / "drop.txt").write_text("drop\n")
+    (context / ".dockerignore").write_text("build\n!build/keep.txt\n")
+    (rootfs / "target").mkdir()
+    (rootfs / "target" / "conf").symlink_to(str(host_dir))  # absolute: the host's directory, if followed
+    (rootfs / "target" / "build").symlink_to(str(host_dir))
+    from boxen.image.build.context import read_ignore
+
+    copy(rootfs, Tree(str(context), read_ignore(str(context))), ["."], "/target/")
+    assert os.listdir(host_dir) == []
+    assert (rootfs / "target" / "conf" / "file").read_text() == "conf\n"
+    assert sorted(os.listdir(rootfs / "target" / "build")) == ["keep.txt"]
+    assert not os.path.islink(rootfs / "target" / "build")
