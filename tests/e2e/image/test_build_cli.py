@@ -234,3 +234,21 @@ def _wait_for_container(boxen, proc) -> None:
         assert time.monotonic() < deadline, "the RUN step did not start"
         time.sleep(0.05)
     time.sleep(0.3)  # let the container's process start
+
+
+def test_symlinks_in_the_image_never_lead_out_of_it(boxen, tmp_path):
+    outside = tmp_path / "host-directory"
+    outside.mkdir()
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+RUN ln -s {outside} /escape && mkdir /app && ln -s {outside} /app/conf
+COPY file /escape/file
+COPY dir/ /app/
+""", file="file\n")
+    (ctx / "dir" / "conf").mkdir(parents=True)
+    (ctx / "dir" / "conf" / "setting").write_text("x\n")
+    boxen.build(ctx, "-t", "localhost/symlinks:1")
+    assert os.listdir(outside) == []
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/symlinks:1", str(bundle))
+    assert (bundle / "rootfs" / str(outside).lstrip("/") / "file").read_text() == "file\n"
+    assert (bundle / "rootfs/app/conf/setting").read_text() == "x\n"
