@@ -232,7 +232,7 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile") -> Instruc
 
 def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
     """Parse a whole Dockerfile (see the module docstring); ``name`` is used in errors."""
-    lines = text.split("\n")
+    lines = text.removeprefix("\ufeff").split("\n")  # a byte order mark some editors write
     directives, start = _read_directives(lines, name)
     escape = directives.get("escape", "\\")
     instructions = tuple(parse_instruction(body, line, name)

@@ -116,6 +116,10 @@ def test_trailing_continuation_at_end_of_file():
         parse("FROM a\n\\\n")
 
 
+def test_byte_order_mark_is_ignored():
+    assert parse("\ufeff# escape=`\nFROM a\n").escape == "`"
+
+
 def test_crlf_line_endings():
     df = parse("FROM a\r\nRUN echo a \\\r\n  b\r\n")
     assert df.instructions[1].args == "echo a   b"
