@@ -5,9 +5,9 @@ it (:mod:`.paths`). The OCI layer spec's rules for an entry whose path exists al
 are directories the directory stays and takes the entry's attributes; otherwise the old object
 is removed and the entry created in its place. Attributes are applied in the one order that
 works: owner first (``chown`` clears the setuid and setgid bits and file capabilities), then
-mode, then extended attributes, then times; directory modes and times are set last of all,
-because creating a child changes a directory's mtime, and a read-only directory would refuse
-the children that follow it.
+extended attributes (an unprivileged owner needs write permission for ``user.*``), then mode,
+then times; directory modes and times are set last of all, because creating a child changes a
+directory's mtime, and a read-only directory would refuse the children that follow it.
 
 **Whiteouts** say what a layer deletes from the layers beneath it. The spec spells them as
 empty files: ``dir/.wh.name`` deletes ``dir/name``, and ``dir/.wh..wh..opq`` (*opaque*) hides
@@ -329,17 +329,21 @@ class Applier:
         self._note(f"  opaque {rel or '/'}: removed {removed} entries of lower layers")
 
     def _remove_unwritten(self, rel: str, host: str) -> int:
+        """Remove everything under directory ``rel`` that this layer did not write."""
         removed = 0
-        with os.scandir(host) as it:
-            children = [(child.name, child.is_dir(follow_symlinks=False)) for child in it]
-        for child, is_dir in children:
-            child_rel = f"{rel}/{child}" if rel else child
-            if child_rel in self.written:
-                if is_dir:
-                    removed += self._remove_unwritten(child_rel, f"{host}/{child}")
-                continue
-            self._clear(f"{host}/{child}")
-            removed += 1
+        pending = [(rel, host)]
+        while pending:
+            rel, host = pending.pop()
+            with os.scandir(host) as it:
+                children = [(child.name, child.is_dir(follow_symlinks=False)) for child in it]
+            for child, is_dir in children:
+                child_rel = f"{rel}/{child}" if rel else child
+                if child_rel in self.written:
+                    if is_dir:
+                        pending.append((child_rel, f"{host}/{child}"))
+                    continue
+                self._clear(f"{host}/{child}")
+                removed += 1
         return removed
 
     def _set_opaque(self, host: str, rel: str) -> None:
@@ -364,7 +368,7 @@ class Applier:
         self.dir_meta.setdefault(rel, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
 
     def _ensure_writable(self, rel: str) -> None:
-        """Rootless: a lower layer's read-only directory is opened up until :meth:`finish`."""
+        """Rootless: a lower layer's read-only directory is opened up until the layer is done."""
         if rel in self._writable_checked:
             return
         self._writable_checked.add(rel)
