@@ -146,7 +146,7 @@ class Builder:
         self._runtime = runtime
         self._bases: dict[tuple[str, str | None], _Base] = {}
         self._stack = contextlib.ExitStack()
-        self._client = None
+        self._client: object = None
 
     def say(self, text: str) -> None:
         if self.explain is not None:
@@ -195,7 +195,8 @@ class Builder:
         if self._client is None:
             self._client = self._stack.enter_context(self.client())
         self.progress.message(f"Pulling {text} ({format_platform(platform)})")
-        result = pull(text, content=self.content, images=self.images, client=self._client, platform=platform,
+        result = pull(text, content=self.content, images=self.images, client=self._client,  # type: ignore[arg-type]
+                      platform=platform,
                       progress=self.pull_progress() if self.pull_progress else None, explain=self.explain)
         return self.images.get(result.name)
 
@@ -298,34 +299,43 @@ class Builder:
     def _layer(self, step: plans.Step, state: _State, stage: plans.Stage, field: str) -> None:
         self.counts[0] += 1
         if step.run is not None:
-            command = step.run
-            if command.network == "default":
-                command = command.replace(network=self.options.network)
-            inputs = to_json(command)
-            key = cache_key(state.chain, "RUN", inputs)
-            self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent {state.chain or '-'}"
-                     f" and RUN {jsonio.dumps(inputs)}")
-            if self._reuse(key, state):
-                return
-            layer = self._run(step, command, state, field)
-            self._record(key, layer, step.created_by, state)
+            self._run_step(step, step.run, state, field)
+        elif step.copy is not None:
+            self._copy_step(step, step.copy, state, stage, field)
+
+    def _run_step(self, step: plans.Step, command: plans.RunStep, state: _State, field: str) -> None:
+        if command.network == "default":
+            command = command.replace(network=self.options.network)
+        inputs: dict = to_json(command)  # type: ignore[assignment]
+        key = cache_key(state.chain, "RUN", inputs)
+        self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent {state.chain or '-'}"
+                 f" and RUN {jsonio.dumps(inputs)}")
+        if self._reuse(key, state):
             return
-        with self._source(step.copy, stage) as (tree, source_chain):
-            sources = tree.select(step.copy.sources)
-            keep_owner = step.copy.from_stage is not None or step.copy.from_image is not None
-            remembered = (lambda path, st: self.cache.file_digest(path, st, file_digest)) if tree is self.context \
-                else file_digest
-            kind, digest = digest_sources(tree, sources, owners=keep_owner and not step.copy.chown,
-                                          digest_file=remembered)
-            created_by = plans.copy_created_by(step.copy, kind, digest)
-            inputs = {**to_json(step.copy), "content": digest, "source": source_chain or ""}
+        layer = self._run(step, command, state, field)
+        self._record(key, layer, step.created_by, state)
+
+    def _copy_step(self, step: plans.Step, copy: plans.CopyStep, state: _State, stage: plans.Stage,
+                   field: str) -> None:
+        with self._source(copy, stage) as (tree, source_chain):
+            sources = tree.select(copy.sources)
+            keep_owner = copy.from_stage is not None or copy.from_image is not None
+            cache = self.cache
+
+            def remembered(path: str, st: os.stat_result) -> str:
+                return cache.file_digest(path, st, file_digest)
+
+            kind, digest = digest_sources(tree, sources, owners=keep_owner and not copy.chown,
+                                          digest_file=remembered if tree is self.context else file_digest)
+            created_by = plans.copy_created_by(copy, kind, digest)
+            inputs: dict = {**to_json(copy), "content": digest, "source": source_chain or ""}  # type: ignore[dict-item]
             key = cache_key(state.chain, step.keyword, inputs)
             self.say(f"step {step.number} (line {step.line}): {len(sources)} sources, content {kind}:{digest}; "
                      f"cache key {key} = sha256 of parent {state.chain or '-'} and {step.keyword} "
                      f"{jsonio.dumps(inputs)}")
             if self._reuse(key, state):
                 return
-            layer = self._copy(step, state, tree, sources, keep_owner, field)
+            layer = self._copy(step, copy, state, tree, sources, keep_owner, field)
         self._record(key, layer, created_by, state)
 
     def _reuse(self, key: str, state: _State) -> bool:
@@ -386,27 +396,29 @@ class Builder:
         if copy.from_stage is None and copy.from_image is None:
             yield self.context, None
             return
+        chain: str | None
         if copy.from_stage is not None:
             chain = self.states[copy.from_stage].chain
             what = f"stage {copy.from_stage}"
         else:
-            chain = self._unpacked(self.base(copy.from_image, stage.platform))
-            what = copy.from_image
+            what = copy.from_image or ""
+            chain = self._unpacked(self.base(what, stage.platform))
         with self.workspace.view(chain, what) as root:
             self.say(f"  reading {what} (snapshot {chain or 'empty'}) at {root}")
             yield Tree(root, name=what), chain
 
-    def _copy(self, step: plans.Step, state: _State, tree: Tree, sources, keep_owner: bool, field: str) -> Layer:
+    def _copy(self, step: plans.Step, copy: plans.CopyStep, state: _State, tree: Tree, sources, keep_owner: bool,
+              field: str) -> Layer:
         from boxen.image.build.copy import Copier, chown_ids
 
         target = self.workspace.mkdtemp("copy")
         with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
             with self.workspace.mounted(mounts, target) as rootfs:
-                owner = chown_ids(step.copy.chown, rootfs, field=field) if step.copy.chown else None
+                owner = chown_ids(copy.chown, rootfs, field=field) if copy.chown else None
                 if owner is None and not keep_owner:
                     owner = (0, 0)
-                result = Copier(rootfs, step.copy, tree, owner=owner, field=field).copy(sources)
-                self.say(f"  copied {result.entries} entries, {result.bytes} bytes into {step.copy.dest}")
+                result = Copier(rootfs, copy, tree, owner=owner, field=field).copy(sources)
+                self.say(f"  copied {result.entries} entries, {result.bytes} bytes into {copy.dest}")
             return self.workspace.commit(key, state.chain)
 
     # --- the image ------------------------------------------------------------------------------------

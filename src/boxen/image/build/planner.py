@@ -159,15 +159,15 @@ class Planner:
         for instruction in self.meta_instructions:
             for raw_name, raw_default in pairs(instruction.args, "ARG", self.dockerfile.escape,
                                                field=self.where(instruction)):
-                name = self._arg_name(raw_name, instruction)
-                if name in self.build_args:
-                    self.meta[name] = self.build_args[name]
-                    self.used_args.add(name)
+                arg = self._arg_name(raw_name, instruction)
+                if arg in self.build_args:
+                    self.meta[arg] = self.build_args[arg]
+                    self.used_args.add(arg)
                 elif raw_default is not None:
                     known = {k: v for k, v in self.meta.items() if v is not None}
-                    self.meta[name] = self.lexer.word(raw_default, known)
+                    self.meta[arg] = self.lexer.word(raw_default, known)
                 else:
-                    self.meta.setdefault(name, None)
+                    self.meta.setdefault(arg, None)
         for index, (instruction, _) in enumerate(self.froms):
             name = self._from_words(instruction)[1]
             if name is not None:
