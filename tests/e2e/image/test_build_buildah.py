@@ -116,8 +116,9 @@ def debian_base(registry, debian_layout):
 
 @pytest.fixture(scope="module")
 def buildah(tmp_path_factory):
-    if shutil.which("buildah") is None:
-        pytest.skip("buildah is not installed")
+    for tool in ("buildah", "umoci"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
     b = Buildah(str(tmp_path_factory.mktemp("buildah")))
     yield b
     b.close()
@@ -130,9 +131,10 @@ def boxen(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("boxen-root"))
     yield Boxen(root)
     with open("/proc/self/mountinfo") as f:
-        mounts = f.read().splitlines()
-    for line in mounts:
-        assert f" {root}" not in line, f"a mount was left behind: {line}"
+        left = [line.split()[4] for line in f if f" {root}/" in line]
+    for point in sorted(left, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    assert left == [], "mounts were left behind"
     assert os.listdir(os.path.join(root, "build", "tmp")) == [], "temporary build directories were left behind"
 
 

@@ -65,7 +65,17 @@ def boxen(tmp_path_factory, busybox_layout):
     layout, _ = busybox_layout
     b("load", "-i", layout, "--repository", "localhost/test")
     yield b
-    assert b.leftovers() == []
+    left = b.leftovers()
+    _detach_mounts(b.root)
+    assert left == []
+
+
+def _detach_mounts(root: str) -> None:
+    """Lazily unmount whatever a failed test left mounted under ``root`` (deepest first)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in sorted((p for p in points if p.startswith(root + "/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
 
 
 def dockerfile(tmp_path, text: str, **files: str):
