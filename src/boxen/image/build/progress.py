@@ -15,6 +15,7 @@ image. Three renderers:
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -27,13 +28,30 @@ def short(digest: str) -> str:
     return digest.partition(":")[2][:12] or digest
 
 
+def _private(stream: TextIO) -> TextIO:
+    """``stream`` on a descriptor of its own when it writes to 0, 1 or 2.
+
+    While a RUN command runs, the builder points descriptors 1 and 2 at the pipe the command
+    writes to (:class:`boxen.image.build.run.CommandOutput`); what the progress writes must
+    still reach the terminal, not the pipe it reads from.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream
+    if fd not in (0, 1, 2):
+        return stream
+    stream.flush()
+    return os.fdopen(os.dup(fd), "w", encoding=stream.encoding, errors="replace", buffering=1)
+
+
 class BuildProgress:
     """The events of a build. This base class renders nothing (``--quiet``)."""
 
     shows_output = False
 
     def __init__(self, out: TextIO | None = None) -> None:
-        self.out = out or sys.stderr
+        self.out = _private(out or sys.stderr)
         self.tail = bytearray()
 
     def step(self, number: int, total: int, text: str) -> None:

@@ -149,3 +149,15 @@ def test_mount_stubs_behind_a_symlink_are_left_alone(tmp_path):
     (rootfs / "etc").symlink_to(str(outside))  # made by the command after the check
     assert remove_mountpoints(str(rootfs), ["etc/stub"]) == []
     assert (outside / "stub").is_dir()
+
+
+def test_command_output_reaches_the_progress_once():
+    """The progress writes to the terminal, never into the pipe it reads the command's output from."""
+    from boxen.image.build.run import CommandOutput
+
+    progress = make("text", os.fdopen(2, "w", closefd=False))
+    assert progress.out.fileno() not in (0, 1, 2)
+    with CommandOutput(progress.output):
+        os.write(1, b"printed once\n")
+        os.write(2, b"and once more\n")
+    assert bytes(progress.tail) == b"printed once\nand once more\n"
