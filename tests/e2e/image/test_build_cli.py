@@ -3,6 +3,7 @@ hostile input, RUN's user and network, and the built image running and passing v
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -262,3 +263,18 @@ COPY dir/ /app/
     boxen("unpack", "localhost/symlinks:1", str(bundle))
     assert (bundle / "rootfs" / str(outside).lstrip("/") / "file").read_text() == "file\n"
     assert (bundle / "rootfs/app/conf/setting").read_text() == "x\n"
+
+
+def test_built_image_pushes_and_skopeo_reads_it(boxen, tmp_path, registry):
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed")
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo pushed > /pushed\nLABEL pushed=yes\n")
+    image_id = boxen.build(ctx, "-q", "-t", "localhost/pushed:1").stdout.strip()
+    remote = f"{registry.host}/build/pushed:1"
+    boxen("push", "-q", "localhost/pushed:1", remote)
+    inspect = json.loads(subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{remote}"],
+                                        check=True, capture_output=True, text=True).stdout)
+    assert inspect["Labels"] == {"pushed": "yes"} and len(inspect["Layers"]) == 2
+    config = subprocess.run(["skopeo", "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{remote}"],
+                            check=True, capture_output=True).stdout
+    assert "sha256:" + hashlib.sha256(config).hexdigest() == image_id
