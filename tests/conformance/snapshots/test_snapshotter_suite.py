@@ -30,6 +30,7 @@ def test_native(case, tmp_path):
         snapshotter.close()
 
 
+@pytest.mark.privileged
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_overlay(case, overlay_root):
     snapshotter = OverlaySnapshotter(str(overlay_root / "overlay"))
