@@ -40,14 +40,6 @@ from boxen.oci.image import LAYER_TYPES, Descriptor, ImageConfig, Manifest
 
 Explain = Callable[[str], None]
 
-#: Layer media types beyond :data:`boxen.oci.image.LAYER_TYPES`: Docker's uncompressed layer
-#: and the OCI non-distributable zstd layer. The compression is sniffed anyway.
-EXTRA_LAYER_TYPES = frozenset({
-    "application/vnd.docker.image.rootfs.diff.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-})
-
-
 class LayerProgress(Record):
     """Where unpacking one layer is: ``status`` is ``exists``, ``applying`` or ``applied``;
     ``done`` of ``total`` compressed bytes read."""
@@ -81,7 +73,7 @@ def _layers(manifest: Manifest, config: ImageConfig) -> list[tuple[Descriptor, s
     if not diff_ids:
         raise InvalidArgument("the image has no layers to unpack", field="layers")
     for i, layer in enumerate(manifest.layers):
-        if layer.mediaType not in LAYER_TYPES and layer.mediaType not in EXTRA_LAYER_TYPES:
+        if layer.mediaType not in LAYER_TYPES:
             raise Unimplemented(f"{layer.mediaType!r} is not a layer media type boxen can apply",
                                 field=f"layers[{i}].mediaType")
     return list(zip(manifest.layers, diff_ids))

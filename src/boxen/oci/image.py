@@ -28,11 +28,13 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 OCI_LAYER_NONDIST = "application/vnd.oci.image.layer.nondistributable.v1.tar"
 OCI_LAYER_NONDIST_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+OCI_LAYER_NONDIST_ZSTD = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
@@ -46,6 +48,8 @@ LAYER_TYPES = frozenset(
         OCI_LAYER_ZSTD,
         OCI_LAYER_NONDIST,
         OCI_LAYER_NONDIST_GZIP,
+        OCI_LAYER_NONDIST_ZSTD,
+        DOCKER_LAYER,
         DOCKER_LAYER_GZIP,
         DOCKER_LAYER_FOREIGN,
     }
