@@ -255,7 +255,12 @@ class Builder:
         state = self.states[plan.target]
         image_id, manifest = self._write_image(target, state)
         for name in names:
-            self.images.put(name, manifest)
+            try:
+                unchanged = self.images.get(name).target == manifest
+            except NotFound:
+                unchanged = False
+            if not unchanged:  # a rebuild that changed nothing writes nothing
+                self.images.put(name, manifest)
             self.say(f"image {name} -> {manifest.mediaType} {manifest.digest}")
         self.progress.image(image_id, names)
         return BuildResult(image_id, manifest, names, self.counts[0], self.counts[1])
