@@ -339,7 +339,7 @@ class Creation:
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int) -> None:
         from boxen.runtime import sync
-        from boxen.runtime.init import InitContext, setup_stage
+        from boxen.runtime.init import InitContext, init_stage, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         state = ContainerState.new(runtime.root, plan.id)
@@ -393,13 +393,37 @@ class Creation:
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
                 hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
+                cloned=not plan.joined and "time" not in plan.new_kinds,
             )
-            setup_pid = os.fork()
-            if setup_pid == 0:
-                parent.close()
-                setup_stage(ctx)
-            child.close()
-            child = None
+            if ctx.cloned:
+                # Nothing to join by path and no time namespace: one clone(2) makes the init
+                # in its namespaces. While it builds its mounts, we put it in its cgroup.
+                self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
+                if self.pid == 0:
+                    parent.close()
+                    init_stage(ctx)
+                child.close()
+                child = None
+                try:
+                    if "user" in plan.new_kinds:
+                        _write_id_maps(self.pid, plan)
+                    manager.join(self.pid)
+                    parent.send(sync.GO)
+                except (OSError, BoxenError) as exc:
+                    # The init may have failed already: its own error, waiting on the channel,
+                    # explains more than ours does.
+                    message = parent.recv(timeout=0.5)
+                    if message is not None and message["type"] == sync.ERROR:
+                        sync.raise_error(message)
+                    raise exc
+                self._save(state, manager, creating=True)
+            else:
+                setup_pid = os.fork()
+                if setup_pid == 0:
+                    parent.close()
+                    setup_stage(ctx)
+                child.close()
+                child = None
             self._converse(parent, state, setup_pid, manager)
             setup_pid = 0
             if console_parent is not None:

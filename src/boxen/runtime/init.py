@@ -65,7 +65,7 @@ class InitContext:
     """What the forked processes of ``create`` need, prepared by the parent before forking."""
 
     __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_fd", "error_fd", "cgroup", "cgroup_mounts", "cgroup_version",
-                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups", "idmap_fds")
+                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups", "idmap_fds", "cloned")
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -143,6 +143,14 @@ def init_stage(ctx: InitContext) -> None:
     """Runs as the container's first process; becomes the user's program, or exits."""
     k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
     try:
+        awaiting_go = ctx.cloned
+        if ctx.cloned:
+            # Cloned straight into its namespaces by the parent, which now writes the user
+            # namespace's maps and puts this process in its cgroup, then says GO.
+            reset_signals()
+            k.prctl(C.PR_SET_DUMPABLE, 0)
+            if "user" in plan.new_kinds:
+                awaiting_go = _await_go(channel, become_root=True)
         from boxen.runtime.mounter import Mounter
 
         process = plan.process
@@ -154,6 +162,8 @@ def init_stage(ctx: InitContext) -> None:
         host_pid = int(os.readlink("/proc/self"))
         notify = notify_target(process, hook_state(plan, "creating", host_pid)) if process is not None else None
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
+            if awaiting_go:  # the cgroup namespace is rooted at the cgroup the process is in
+                awaiting_go = _await_go(channel)
             k.unshare(C.CLONE_NEWCGROUP)
         os.setsid()
         if process is not None and process.oom_score_adj is not None:
@@ -177,6 +187,8 @@ def init_stage(ctx: InitContext) -> None:
             k.setdomainname(plan.domainname)
         for key, value in plan.sysctl:
             _write("/proc/sys/" + key.replace(".", "/"), value)
+        if awaiting_go:
+            awaiting_go = _await_go(channel)
         hooks = ctx.hooks
         if hooks is not None and (hooks.prestart or hooks.createRuntime):
             channel.send(sync.HOOKS)
@@ -219,6 +231,18 @@ def init_stage(ctx: InitContext) -> None:
     except BaseException as exc:  # noqa: BLE001
         _report_late(exc, late_error)
         os._exit(1)
+
+
+def _await_go(channel, become_root: bool = False) -> bool:
+    """Wait for the parent's GO (maps written, cgroup joined); returns False: no longer waiting."""
+    channel.expect(sync.GO)
+    if become_root:
+        try:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except OSError:
+            pass
+    return False
 
 
 def preload(process: ProcessPlan, hooks=None) -> None:

@@ -12,6 +12,8 @@ packet::
                          <------------------  USERNS_MAPPED
     setup  INIT_PID {pid} ----------------->  remember the init's pid (setup then exits and
                                               init is re-parented to the parent, a subreaper)
+           (or, when no namespace is joined by path, the parent clones the init itself:)
+                         <------------------  GO (id maps written, init put in its cgroup)
     init   HOOKS -------------------------->  run prestart and createRuntime hooks
                          <------------------  HOOKS_DONE
     init   CREATED ------------------------>  write state.json: the container is "created"
@@ -37,6 +39,7 @@ INIT_PID = "init-pid"
 HOOKS = "hooks"
 HOOKS_DONE = "hooks-done"
 CREATED = "created"
+GO = "go"
 ERROR = "error"
 
 _MAX_PACKET = 65536
@@ -105,8 +108,14 @@ class Channel:
         except OSError:
             pass
 
-    def recv(self) -> dict | None:
-        """The next message, or None when the other side has closed (or exited)."""
+    def recv(self, timeout: float | None = None) -> dict | None:
+        """The next message, or None when the other side has closed (or exited), or when
+        nothing came within ``timeout`` seconds."""
+        if timeout is not None:
+            import select
+
+            if not select.select([self.sock], [], [], timeout)[0]:
+                return None
         packet = self.sock.recv(_MAX_PACKET)
         if not packet:
             return None

@@ -19,10 +19,12 @@ import os
 
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.libc import (
+    Library,
     buffer,
     buffer_from,
     c_char_p,
     c_int,
+    c_long,
     c_ulong,
     c_void_p,
     check,
@@ -43,6 +45,15 @@ _personality = libc.function("personality", c_int, c_ulong)
 _ioctl_int = libc.function("ioctl", c_int, c_int, c_ulong, c_void_p)
 
 
+# clone(2) used like fork(2), with namespace flags: the interpreter's fork hooks around it.
+_python = Library(None)
+_before_fork = _python.function("PyOS_BeforeFork", None, hold_gil=True)
+_after_fork_parent = _python.function("PyOS_AfterFork_Parent", None, hold_gil=True)
+_after_fork_child = _python.function("PyOS_AfterFork_Child", None, hold_gil=True)
+_clone = libc.function("syscall", c_long, c_long, c_ulong, c_void_p, c_void_p, c_void_p, c_void_p, hold_gil=True)
+_SIGCHLD = 17
+
+
 def _enc(text: str | None) -> bytes | None:
     return None if text is None else os.fsencode(text)
 
@@ -57,7 +68,24 @@ def _strings(items: list[str]):
 class Kernel:
     """Real system calls. Methods raise KernelError; none returns an error code."""
 
-    # --- namespaces ---------------------------------------------------------------------------
+    # --- processes and namespaces -------------------------------------------------------------
+
+    def clone(self, flags: int) -> int:
+        """``fork`` into new namespaces (``CLONE_NEW*`` flags): 0 in the child, its pid in the parent.
+
+        One system call where ``unshare`` + ``fork`` take two processes: the child is born in
+        the new namespaces (pid 1 of a new pid namespace). The interpreter's own fork hooks run
+        around it, exactly as ``os.fork`` runs them.
+        """
+        from boxen.runtime.linux.libc import SYSCALLS
+
+        _before_fork()
+        pid = _clone(SYSCALLS["clone"], flags | _SIGCHLD, None, None, None, None)
+        if pid == 0:
+            _after_fork_child()
+            return 0
+        _after_fork_parent()
+        return check(pid, "clone", detail=f"flags {flags:#x}")
 
     def unshare(self, flags: int) -> None:
         check(_unshare(flags), "unshare", detail=f"flags {flags:#x}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from _ctypes import (
     FUNCFLAG_CDECL,
+    FUNCFLAG_PYTHONAPI,
     FUNCFLAG_USE_ERRNO,
     RTLD_GLOBAL,
     CFuncPtr,
@@ -86,9 +87,14 @@ class Library:
         self.name = name
         self._handle = dlopen(name, mode)
 
-    def function(self, name: str, restype: type | None, *argtypes: type):
+    def function(self, name: str, restype: type | None, *argtypes: type, hold_gil: bool = False):
+        """Bind ``name``. ``hold_gil`` keeps the interpreter lock during the call, as the
+        interpreter's own C API needs, and as ``fork``-like calls need so that parent and child
+        both return holding it (which is what ``os.fork`` does)."""
+        flags = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO | (FUNCFLAG_PYTHONAPI if hold_gil else 0)
+
         class _Function(CFuncPtr):
-            _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
+            _flags_ = flags
             _restype_ = restype
 
         fn = _Function((name, self))
@@ -113,6 +119,7 @@ _MACHINE = os.uname().machine
 #: Numbers of the system calls boxen makes through :func:`syscall`, per architecture.
 SYSCALLS: dict[str, int] = {
     "x86_64": {
+        "clone": 56,
         "pivot_root": 155,
         "keyctl": 250,
         "ioprio_set": 251,
@@ -129,6 +136,7 @@ SYSCALLS: dict[str, int] = {
         "mount_setattr": 442,
     },
     "aarch64": {
+        "clone": 220,
         "pivot_root": 41,
         "keyctl": 219,
         "ioprio_set": 30,
