@@ -17,11 +17,15 @@ LAUNCHERS = {
 }
 
 TEMPLATE = """#!{python} -IS
-# Written by tools/fast_launcher.py (make install): no site, no environment, for a fast start.
-import sys
+# Written by tools/fast_launcher.py (make install): no site, no environment, for a fast start,
+# and no interpreter tear-down at the end (streams are flushed, then the process exits).
+import os, sys
 sys.path.insert(0, {src!r})
 from {module} import main
-sys.exit(main())
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code or 0)
 """
 
 
