@@ -81,6 +81,8 @@ class _Type:
 
 
 def _split_top(text: str, sep: str) -> list[str]:
+    if "[" not in text:
+        return [part.strip() for part in text.split(sep)]
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch == "[":

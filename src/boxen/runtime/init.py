@@ -187,10 +187,10 @@ def init_stage(ctx: InitContext) -> None:
             k.setdomainname(plan.domainname)
         for key, value in plan.sysctl:
             _write("/proc/sys/" + key.replace(".", "/"), value)
-        if awaiting_go:
-            awaiting_go = _await_go(channel)
         hooks = ctx.hooks
         if hooks is not None and (hooks.prestart or hooks.createRuntime):
+            if awaiting_go:  # the parent's hooks must find the init in its cgroup
+                awaiting_go = _await_go(channel)
             channel.send(sync.HOOKS)
             channel.expect(sync.HOOKS_DONE)
         if hooks is not None and hooks.createContainer:
@@ -215,6 +215,8 @@ def init_stage(ctx: InitContext) -> None:
         if process is not None:
             program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
                                       seccomp_program, notify)
+        if awaiting_go:  # all the work above overlapped with the parent's cgroup writes
+            awaiting_go = _await_go(channel)
         channel.send(sync.CREATED)
     except BaseException as exc:  # noqa: BLE001
         channel.send_error(exc)
