@@ -22,7 +22,6 @@ import time
 
 from boxen.common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from boxen.runtime.cgroups.manager import Manager, check_sub
-from boxen.runtime.cgroups.v1plan import plan_v1
 from boxen.runtime.cgroups.writes import read, write, write_error
 
 TYPE_CHECKING = False
@@ -56,6 +55,8 @@ class V1Manager(Manager):
 
     def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
               with_devices: bool) -> list[CgroupWrite]:
+        from boxen.runtime.cgroups.v1plan import plan_v1  # only create and update plan writes
+
         return plan_v1(resources, devices, self.paths, self.mounts, with_devices=with_devices)
 
     def _prepare(self, directory: str, mount: str) -> None:

@@ -22,7 +22,6 @@ import time
 from boxen.common.errors import InvalidArgument, Unavailable, Unimplemented
 from boxen.runtime.cgroups.manager import Manager, check_sub
 from boxen.runtime.cgroups.shared import controllers
-from boxen.runtime.cgroups.v2plan import plan_v2
 from boxen.runtime.cgroups.writes import read, write, write_error
 
 TYPE_CHECKING = False
@@ -49,6 +48,8 @@ class V2Manager(Manager):
 
     def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
               with_devices: bool) -> list[CgroupWrite]:
+        from boxen.runtime.cgroups.v2plan import plan_v2  # only create and update plan writes
+
         return plan_v2(resources, devices, self.path, self.mount, with_devices=with_devices)
 
     def _pids_root(self) -> str:

@@ -54,13 +54,23 @@ class Globals:
     """The global options, and the Runtime they configure (made on first use)."""
 
     def __init__(self, values: dict, command: str) -> None:
-        from boxen.runtime.cli.log import Logger
-
         self.values = values
         self.command = command
         self.root = values["root"]
-        self.logger = Logger(values["log"], values["log_format"], values["debug"])
+        self._logger = None
         self._runtime = None
+
+    @property
+    def logger(self):
+        """The ``--log``/``--log-format`` logger, made when something is first logged."""
+        if self._logger is None:
+            from boxen.runtime.cli.log import Logger
+
+            self._logger = Logger(self.values["log"], self.values["log_format"], self.values["debug"])
+        return self._logger
+
+    def warning(self, message: str) -> None:
+        self.logger.warning(message)
 
     def runtime(self):
         if self._runtime is None:
@@ -71,7 +81,7 @@ class Globals:
 
                 raise Unimplemented("systemd cgroup driver is not supported: boxen-runtime manages cgroups "
                                     "through cgroupfs (drop --systemd-cgroup)", field="--systemd-cgroup")
-            self._runtime = Runtime(self.root, warn=self.logger.warning)
+            self._runtime = Runtime(self.root, warn=self.warning)
         return self._runtime
 
 
@@ -92,7 +102,7 @@ def _help() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logger = None
+    g = None
     try:
         values, rest = parse(GLOBAL_FLAGS, argv)
         if values["version"]:
@@ -106,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         if module_name is None:
             raise InvalidArgument(f"No help topic for '{command}'", field="command")
         g = Globals(values, command)
-        logger = g.logger
         module = __import__(module_name, fromlist=["run"])
         opts, positional = parse(module.FLAGS, args)
         if opts.get("help"):
@@ -114,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return module.run(g, opts, positional)
     except BoxenError as exc:
-        _fatal(logger, str(exc))
+        _fatal(g.logger if g is not None else None, str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
