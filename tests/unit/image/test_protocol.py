@@ -75,3 +75,40 @@ def test_verify_manifest():
     big = b" " * (protocol.MAX_MANIFEST + 1)
     with pytest.raises(Exception, match="more than"):
         protocol.verify_manifest(big, "latest", None)
+
+
+def test_redirect_keeps_the_method_for_307_and_308():
+    get = protocol.get_blob(BASE, "a/b", "sha256:" + "0" * 64, 10)
+    for status in (307, 308):
+        nxt = protocol.redirect(get, Response(status, {"location": "https://storage.test/o/1?sig=x"}))
+        assert (nxt.method, nxt.url, nxt.headers) == ("GET", "https://storage.test/o/1?sig=x", (("Range", "bytes=10-"),))
+    put = protocol.finish_upload(f"{BASE}/up/1", "sha256:" + "0" * 64, b"data")
+    again = protocol.redirect(put, Response(307, {"location": "/up/2"}))
+    assert (again.method, again.url, again.body) == ("PUT", f"{BASE}/up/2", b"data")
+
+
+def test_redirect_303_becomes_a_get_without_body():
+    put = protocol.finish_upload(f"{BASE}/up/1", "sha256:" + "0" * 64, b"data")
+    nxt = protocol.redirect(put, Response(303, {"location": "/v2/a/b/blobs/x"}))
+    assert (nxt.method, nxt.body, nxt.url) == ("GET", None, f"{BASE}/v2/a/b/blobs/x")
+    assert "Content-Length" not in dict(nxt.headers)
+    head = protocol.head_blob(BASE, "a/b", "sha256:" + "0" * 64)
+    assert protocol.redirect(head, Response(302, {"location": "http://other/x"})).method == "HEAD"
+
+
+def test_redirect_none_and_bad_locations():
+    get = protocol.ping(BASE)
+    assert protocol.redirect(get, Response(200, {})) is None
+    assert protocol.redirect(get, Response(404, {})) is None
+    with pytest.raises(protocol.RegistryRejected, match="without a Location"):
+        protocol.redirect(get, Response(307, {}))
+    with pytest.raises(protocol.RegistryRejected, match="not an http"):
+        protocol.redirect(get, Response(307, {"location": "file:///etc/passwd"}))
+
+
+def test_same_origin():
+    assert protocol.same_origin("http://h/v2/", "http://h:80/v2/x")
+    assert protocol.same_origin("https://h:443/a", "https://h/b")
+    assert not protocol.same_origin("http://h/a", "https://h/a")
+    assert not protocol.same_origin("https://h/a", "https://storage.h/a")
+    assert not protocol.same_origin("http://127.0.0.1:5000/a", "http://127.0.0.1:5001/a")

@@ -205,3 +205,32 @@ def test_progress_json_lines(env):
     statuses = [e["status"] for e in events if e.get("id") == digests.of_bytes(L1)[7:19]]
     assert statuses[0] == "Pulling fs layer" and "Download complete" in statuses
     assert events[-1]["status"].startswith("Status: Downloaded newer image for registry.test/p:t")
+
+
+def test_blob_redirected_to_storage_gets_no_credentials(tmp_path):
+    registry = FakeRegistry(host=HOST, auth="bearer", users={"alice": "secret"}, storage="storage.test")
+    publish(registry, "private", "t", [L1, L2])
+    content, images = MemoryContentStore(), ImageStore(str(tmp_path / "i.db"))
+    lines = []
+    client = RegistryClient(transport=registry.transport(), credentials=lambda d: ("alice", "secret"),
+                            explain=lines.append)
+    pull(f"{HOST}/private:t", content=content, images=images, client=client)
+    images.close()
+    assert content.info(digests.of_bytes(L2)).size == len(L2)
+    stored = [r for r in registry.requests if r.url.startswith("https://storage.test/")]
+    assert len(stored) == 3  # config and two layers
+    assert all("authorization" not in r.headers for r in stored)
+    blob_gets = [r for r in registry.requests if "/v2/private/blobs/" in r.url]
+    assert blob_gets and all(r.headers["authorization"] == "Bearer fake-token" for r in blob_gets)
+    assert any("-> 307: redirected to https://storage.test/objects/" in line for line in lines)
+
+
+def test_resume_after_redirect_asks_storage_for_the_rest(env):
+    registry, content, *_ = env
+    registry.storage = "storage.test"
+    publish(registry, "r", "t", [L2])
+    registry.cut_after[digests.of_bytes(L2)] = 1000
+    do_pull(env, f"{HOST}/r:t")
+    assert content.info(digests.of_bytes(L2)).size == len(L2)
+    ranges = [r.headers.get("range") for r in registry.requests if r.url.startswith("https://storage.test/")]
+    assert "bytes=1000-" in ranges

@@ -4,5 +4,8 @@
 * :mod:`.auth`: ``WWW-Authenticate`` challenges, Bearer tokens, Basic auth;
 * :mod:`.config`: mirrors, insecure registries, certs.d CA certificates -> endpoints;
 * :mod:`.credentials`: docker-compatible ``config.json``;
-* :mod:`.client`: the httpx adapter with retries, resumable downloads and uploads.
+* :mod:`.transport`: HTTP/1.1 on the standard library's ``http.client``: keep-alive
+  connections per origin, TLS with certs.d CAs;
+* :mod:`.client`: the I/O adapter: endpoints, auth, redirects, retries, resumable downloads
+  and uploads.
 """

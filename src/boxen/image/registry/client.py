@@ -1,15 +1,18 @@
-"""The I/O half of the registry client: sends what :mod:`.protocol` builds, over httpx.
+"""The I/O half of the registry client: sends what :mod:`.protocol` builds, over HTTP/1.1.
 
-:class:`RegistryClient` holds one httpx connection pool per endpoint, the Bearer tokens, and
-the retry policy; :meth:`RegistryClient.repository` gives a :class:`Repository` bound to one
-repository and one endpoint, with the operations pull and push are made of. The adapter's
-own decisions are few and all about transport:
+:class:`RegistryClient` holds one :class:`.transport.HTTPTransport` (keep-alive connections
+and a TLS policy) per endpoint, the Bearer tokens, and the retry policy;
+:meth:`RegistryClient.repository` gives a :class:`Repository` bound to one repository and
+one endpoint, with the operations pull and push are made of. The adapter's own decisions
+are few and all about transport:
 
 * **endpoints**: the first of :func:`.config.endpoints` that answers ``GET /v2/`` is used
   (mirrors first for pulls; HTTPS then plain HTTP for insecure registries); a mirror that
   lacks a manifest falls through to the next endpoint;
 * **authentication**: a ``401`` is answered once per request, by Basic credentials or a
   Bearer token (:mod:`.auth`); later requests to the host send the header straight away;
+* **redirects** (:func:`.protocol.redirect`) are followed, and ``Authorization`` goes only
+  to the origin it was meant for, never to the storage host a blob is redirected to;
 * **retries**: 408/429/5xx answers and connection errors are retried with backoff; a blob
   download cut off half way resumes with a ``Range`` request from the byte it reached;
 * **streaming**: blobs flow from the socket into a content-store writer, which hashes them
@@ -18,24 +21,17 @@ own decisions are few and all about transport:
 
 from __future__ import annotations
 
-import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
-
-# httpx's package init also loads its command-line tool (rich, click, pygments: about 90 ms
-# here) whenever those happen to be installed; boxen never runs it, and a ``None`` entry in
-# sys.modules makes that import fail fast into httpx's own fallback.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-import httpx  # noqa: E402
 
 from boxen.common.errors import FailedPrecondition
 from boxen.image.reference import Reference
 from boxen.image.registry import auth, protocol
 from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
 from boxen.image.registry.protocol import Request, Response
+from boxen.image.registry.transport import HTTPTransport, Reply, Transport, TransportError
 from boxen.oci.image import Descriptor
 
 Explain = Callable[[str], None]
@@ -47,17 +43,6 @@ def _no_credentials(domain: str) -> None:
     return None
 
 
-def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | bool:
-    if not endpoint.verify or endpoint.url.startswith("http://"):
-        return False  # nothing to verify (and loading the system's CAs costs tens of ms)
-    context = ssl.create_default_context()
-    for ca in endpoint.tls.ca_files:
-        context.load_verify_locations(cafile=ca)
-    if endpoint.tls.client_cert:
-        context.load_cert_chain(endpoint.tls.client_cert, endpoint.tls.client_key)
-    return context
-
-
 class RegistryClient:
     """Connections, credentials, tokens and retries shared by every repository it serves."""
 
@@ -66,7 +51,7 @@ class RegistryClient:
         config: RegistryConfig | None = None,
         *,
         credentials: Credentials = _no_credentials,
-        transport: httpx.BaseTransport | None = None,
+        transport: Transport | None = None,
         explain: Explain | None = None,
         retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
@@ -79,16 +64,18 @@ class RegistryClient:
         self.sleep = sleep
         self._transport = transport
         self._timeout = timeout
-        self._clients: dict[tuple[str, bool], httpx.Client] = {}
+        self._transports: dict[tuple[str, bool], Transport] = {}
         self._challenges: dict[str, auth.Challenge] = {}
         self._tokens = auth.TokenCache()
         self._lock = threading.Lock()
         self._token_lock = threading.Lock()
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+        if self._transport is not None:
+            self._transport.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -100,19 +87,17 @@ class RegistryClient:
         if self.explain is not None:
             self.explain(text)
 
-    def _http(self, endpoint: Endpoint) -> httpx.Client:
+    def _http(self, endpoint: Endpoint) -> Transport:
+        """The endpoint's transport (the one given to the client, for tests)."""
+        if self._transport is not None:
+            return self._transport
         key = (endpoint.url, endpoint.verify)
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                kwargs: dict = {"timeout": httpx.Timeout(self._timeout, connect=10.0), "follow_redirects": True}
-                if self._transport is not None:
-                    kwargs["transport"] = self._transport
-                else:
-                    kwargs["verify"] = _ssl_context(endpoint)
-                    kwargs["limits"] = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-                client = self._clients[key] = httpx.Client(**kwargs)
-            return client
+            transport = self._transports.get(key)
+            if transport is None:
+                transport = self._transports[key] = HTTPTransport(endpoint.tls, verify=endpoint.verify,
+                                                                  timeout=self._timeout)
+            return transport
 
     # --- authentication ----------------------------------------------------------------
 
@@ -156,16 +141,31 @@ class RegistryClient:
     # --- sending -----------------------------------------------------------------------------
 
     def _send_raw(self, endpoint: Endpoint, request: Request, *, stream: bool,
-                  content: Any = None, headers: dict[str, str] | None = None) -> Response:
-        http = self._http(endpoint)
-        all_headers = dict(request.headers)
-        all_headers.update(headers or {})
-        built = http.build_request(request.method, request.url, headers=all_headers,
-                                   content=content if content is not None else request.body)
-        response = http.send(built, stream=stream)
-        if not stream:
-            return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
-        return _Streamed(response.status_code, {k.lower(): v for k, v in response.headers.items()}, b"", response)
+                  content: Callable[[], Any] | None = None, headers: dict[str, str] | None = None) -> Response:
+        """Send ``request`` (its body from ``content()`` if given), following redirects."""
+        transport = self._http(endpoint)
+        origin = request.url
+        for _ in range(protocol.MAX_REDIRECTS + 1):
+            all_headers = dict(request.headers)
+            all_headers.update(headers or {})
+            if not protocol.same_origin(request.url, origin):  # credentials stay with their origin
+                all_headers = {k: v for k, v in all_headers.items() if k.lower() != "authorization"}
+            body = content() if content is not None else request.body
+            reply = transport.send(request.method, request.url, all_headers, body)
+            response = _Streamed(reply.status, reply.headers, b"", reply)
+            try:
+                following = protocol.redirect(request, response)
+            except protocol.RegistryRejected:
+                _discard(response)
+                raise
+            if following is None:
+                return _read(response) if not stream else response
+            _discard(response)
+            self._say(f"  {request.method} {request.url} -> {reply.status}: redirected to {following.url}")
+            if following.method != request.method:
+                content = None
+            request = following
+        raise protocol.RegistryRejected(f"{request.method} {origin}: more than {protocol.MAX_REDIRECTS} redirects")
 
     def send(self, endpoint: Endpoint, domain: str, request: Request, scopes: tuple[str, ...], *,
              expect: tuple[int, ...], stream: bool = False, content: Callable[[], Any] | None = None,
@@ -182,10 +182,9 @@ class RegistryClient:
             if authorization:
                 headers["Authorization"] = authorization
             try:
-                response = self._send_raw(endpoint, request, stream=stream, headers=headers,
-                                          content=content() if content else None)
-            except httpx.TransportError as exc:
-                if attempt >= (self.retries if retries is None else retries) or not _transient(exc):
+                response = self._send_raw(endpoint, request, stream=stream, headers=headers, content=content)
+            except TransportError as exc:
+                if attempt >= (self.retries if retries is None else retries) or not exc.transient:
                     raise protocol.RegistryUnavailable(f"{request.method} {request.url}: {exc}") from None
                 delay = protocol.retry_delay(attempt, None)
                 self._say(f"  {request.method} {request.url}: {exc}; retrying in {delay:.1f}s")
@@ -197,11 +196,11 @@ class RegistryClient:
                 learned = bool(header) and self._learn_challenge(endpoint, header, request)
                 if learned and not authenticated:
                     authenticated = True
-                    _close(response)
+                    _discard(response)
                     continue
             elif protocol.is_retryable(response) and attempt < self.retries:
                 delay = protocol.retry_delay(attempt, response)
-                _close(response)
+                _discard(response)
                 self._say(f"  {request.method} {request.url} -> {response.status}; retrying in {delay:.1f}s")
                 self.sleep(delay)
                 attempt += 1
@@ -242,34 +241,21 @@ class RegistryClient:
         raise protocol.RegistryUnavailable(f"no endpoint of {ref.domain} answered: " + "; ".join(errors))
 
 
-def _transient(exc: httpx.TransportError) -> bool:
-    """Whether trying again may help: not for TLS failures or unsupported URLs."""
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return False
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return False
-        cause = cause.__cause__ or cause.__context__
-    return True
-
-
 class _Streamed(Response):
     """A response whose body is still on the wire, in ``raw`` (``body`` stays empty)."""
 
-    raw: httpx.Response = None  # type: ignore[assignment]
+    raw: Reply = None  # type: ignore[assignment]
 
 
-def _close(response: Response) -> None:
+def _discard(response: Response) -> None:
+    """Done with ``response`` without wanting its body (a small one is read, to keep the connection)."""
     if isinstance(response, _Streamed):
         response.raw.close()
 
 
 def _read(response: Response) -> Response:
     if isinstance(response, _Streamed):
-        body = response.raw.read()
-        response.raw.close()
-        return Response(response.status, response.headers, body)
+        return Response(response.status, response.headers, response.raw.read())
     return response
 
 
@@ -315,7 +301,7 @@ class Repository:
             response = self._send(request, (200, 206), stream=True)
             try:
                 self._receive(response, descriptor, offset, writer, advance)
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 if attempt >= self.client.retries:
                     raise protocol.RegistryUnavailable(f"downloading {descriptor.digest}: {exc}") from None
                 self.client._say(f"  download of {descriptor.digest} cut at byte {writer.offset}: {exc}; resuming")
@@ -323,7 +309,7 @@ class Repository:
                 attempt += 1
                 continue
             finally:
-                _close(response)
+                _discard(response)
             writer.commit(descriptor.size, descriptor.digest)
             return
 
@@ -338,7 +324,7 @@ class Repository:
                 raise FailedPrecondition(
                     f"blob {descriptor.digest}: registry sends {total} bytes, descriptor says {descriptor.size}",
                     field="size")
-        for chunk in response.raw.iter_bytes():
+        for chunk in response.raw.chunks():
             if skip:
                 cut = min(skip, len(chunk))
                 chunk, skip = chunk[cut:], skip - cut

@@ -4,7 +4,7 @@ A registry serves content-addressed blobs and manifests over HTTP under ``/v2/``
 (https://github.com/opencontainers/distribution-spec/blob/main/spec.md). This module builds
 each request as a :class:`Request` record and interprets each answer from its status,
 headers and body; it never opens a socket, so every rule is unit-tested with plain values
-and :mod:`boxen.image.registry.client` drives it over httpx (h11's design)::
+and :mod:`boxen.image.registry.client` drives it over HTTP (h11's design)::
 
     pull                                          push
     client                     registry           client                          registry
@@ -26,12 +26,14 @@ refuses it otherwise), a manifest fetched by tag gets its digest from its bytes,
 the server's header alone. Errors come back as the spec's JSON body ``{"errors": [{"code":
 "MANIFEST_UNKNOWN", "message": ...}]}`` and are mapped onto boxen's taxonomy by
 :func:`check`; 429, 5xx and lost connections are *retryable* and :func:`retry_delay` says
-how long to wait (exponential backoff, or the server's ``Retry-After``).
+how long to wait (exponential backoff, or the server's ``Retry-After``). A registry may
+answer a blob ``GET`` with a redirect (``307 Location: https://storage.example/...``) to
+where the bytes are kept, often another host: :func:`redirect` says what to send next.
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from boxen.common import digest as digests
 from boxen.common import jsonio
@@ -52,6 +54,9 @@ MANIFEST_ACCEPT = (oci.OCI_INDEX, oci.DOCKER_MANIFEST_LIST, oci.OCI_MANIFEST, oc
 #: Manifests and indexes larger than this are refused (the spec suggests registries cap at 4 MiB).
 MAX_MANIFEST = 4 << 20
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+#: Redirects followed for one request before giving up.
+MAX_REDIRECTS = 10
 
 
 class Request(Record):
@@ -227,6 +232,37 @@ def location(base_url: str, response: Response) -> str:
     if not loc:
         raise RegistryRejected(f"HTTP {response.status} without a Location header for the upload")
     return urljoin(base_url, loc)
+
+
+def redirect(request: Request, response: Response) -> Request | None:
+    """The request a redirect asks for next, or ``None`` if ``response`` is not one (RFC 9110 15.4).
+
+    307 and 308 repeat the method and body at the new URL; 301, 302 and 303 turn anything
+    but ``HEAD`` into a ``GET`` without a body, as browsers and Go's client do. The new
+    request has no credentials of its own: the caller sends its ``Authorization`` only back
+    to the origin it was meant for (:func:`same_origin`).
+    """
+    if response.status not in REDIRECT_STATUS:
+        return None
+    target = response.headers.get("location")
+    if not target:
+        raise RegistryRejected(f"{request.method} {request.url}: HTTP {response.status} without a Location header")
+    url = urljoin(request.url, target)
+    if not url.startswith(("http://", "https://")):
+        raise RegistryRejected(f"{request.method} {request.url}: redirected to {url!r}, not an http(s) URL")
+    if response.status in (307, 308) or request.method == "HEAD":
+        return request.replace(url=url)
+    headers = tuple((k, v) for k, v in request.headers if k.lower() not in ("content-type", "content-length"))
+    return request.replace(method="GET", url=url, headers=headers, body=None)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs have the same scheme, host and port (where credentials may go)."""
+    def origin(url: str) -> tuple[str, str | None, int | None]:
+        parts = urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+    return origin(a) == origin(b)
 
 
 def media_type_of(data: bytes, content_type: str | None) -> str:

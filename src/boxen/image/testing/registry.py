@@ -1,12 +1,16 @@
-"""``FakeRegistry``: an in-memory OCI distribution registry for tests, as an httpx transport.
+"""``FakeRegistry``: an in-memory OCI distribution registry for tests, as a registry transport.
 
 It answers the requests of :mod:`boxen.image.registry.protocol` the way a real registry
 does (``/v2/``, manifests by tag and digest, blobs with ``Range``, uploads by POST/PATCH/PUT,
 cross-repository mounts, tag lists), optionally behind Basic or Bearer authentication with
-its own token endpoint, and can misbehave on purpose: fail the next requests with a status,
-or serve other bytes than a digest names. ``FakeRegistry().transport()`` plugs into
-``RegistryClient(transport=...)``; :attr:`FakeRegistry.log` records ``(method, path)`` of
-every request so tests can assert on the conversation.
+its own token endpoint, can send blob downloads to another host (``storage``: a ``307`` to
+``https://<storage>/...``, as registries backed by object storage do), and can misbehave on
+purpose: fail the next requests with a status, cut a download short, or serve other bytes
+than a digest names. ``FakeRegistry().transport()`` is a
+:class:`boxen.image.registry.transport.Transport` for ``RegistryClient(transport=...)``;
+:attr:`FakeRegistry.log` records ``(method, path)`` of every request and
+:attr:`FakeRegistry.requests` the requests themselves (URL, headers), so tests can assert on
+the conversation.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ import threading
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
+from boxen.image.registry.transport import Body, Reply, Transport, TransportError
 from boxen.oci import image as oci
 
 
@@ -27,9 +30,43 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class FakeRequest:
+    """One request as the fake saw it: header names lowercased, the body as bytes."""
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
+        self.method = method
+        self.url = url
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+
+def _answer(status: int, headers: dict[str, str] | None = None, *, json_body: object = None, content: bytes = b"",
+            chunks=None) -> Reply:
+    """A :class:`Reply` as a server would send it (``Content-Length`` set unless streamed)."""
+    out = {k.lower(): v for k, v in (headers or {}).items()}
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+        out.setdefault("content-type", "application/json")
+    if chunks is None:
+        out.setdefault("content-length", str(len(content)))
+        chunks = [content] if content else []
+    return Reply(status, out, chunks)
+
+
+class _FakeTransport(Transport):
+    def __init__(self, handle) -> None:
+        self.handle = handle
+
+    def send(self, method: str, url: str, headers: dict[str, str], body: Body = None) -> Reply:
+        data = body if isinstance(body, bytes) else b"".join(body or ())
+        return self.handle(FakeRequest(method, url, headers, data))
+
+
 class FakeRegistry:
-    def __init__(self, *, auth: str | None = None, users: dict[str, str] | None = None, host: str = "registry.test"):
+    def __init__(self, *, auth: str | None = None, users: dict[str, str] | None = None, host: str = "registry.test",
+                 storage: str | None = None):
         self.host = host
+        self.storage = storage  # blob GETs are redirected to this host
         self.auth = auth  # None, "basic" or "bearer"
         self.users = users or {}
         self.blobs: dict[str, bytes] = {}
@@ -37,6 +74,7 @@ class FakeRegistry:
         self.manifests: dict[str, dict[str, tuple[str, bytes]]] = {}  # repo -> ref -> (media type, bytes)
         self.uploads: dict[str, bytearray] = {}
         self.log: list[tuple[str, str]] = []
+        self.requests: list[FakeRequest] = []
         self.failures: list[int] = []
         self.corrupt: dict[str, bytes] = {}
         self.ignore_range = False
@@ -60,18 +98,18 @@ class FakeRegistry:
             refs[ref] = entry
         return digest
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+    def transport(self) -> Transport:
+        return _FakeTransport(self.handle)
 
     # --- serving ------------------------------------------------------------------------------
 
-    def _unauthorized(self, scope: str) -> httpx.Response:
+    def _unauthorized(self, scope: str) -> Reply:
         if self.auth == "basic":
             header = 'Basic realm="fake"'
         else:
             header = f'Bearer realm="https://{self.host}/token",service="{self.host}",scope="{scope}"'
-        return httpx.Response(401, headers={"WWW-Authenticate": header},
-                              json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
+        return _answer(401, {"WWW-Authenticate": header},
+                       json_body={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
 
     def _check_basic(self, header: str) -> bool:
         if not header.startswith("Basic "):
@@ -79,27 +117,30 @@ class FakeRegistry:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return self.users.get(user) == password
 
-    def _authorized(self, request: httpx.Request) -> bool:
+    def _authorized(self, request: FakeRequest) -> bool:
         header = request.headers.get("authorization", "")
         if self.auth == "basic":
             return self._check_basic(header)
         return header == "Bearer fake-token"
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        url = urlsplit(str(request.url))
+    def handle(self, request: FakeRequest) -> Reply:
+        url = urlsplit(request.url)
         with self._lock:
             self.log.append((request.method, url.path))
+            self.requests.append(request)
             if self.failures:
-                return httpx.Response(self.failures.pop(0))
+                return _answer(self.failures.pop(0))
+        if self.storage and url.hostname == self.storage:
+            return self._stored(request, url.path)
         if url.path == "/token":
             if self.users and not self._check_basic(request.headers.get("authorization", "")):
-                return httpx.Response(401)
-            return httpx.Response(200, json={"token": "fake-token", "expires_in": 300})
+                return _answer(401)
+            return _answer(200, json_body={"token": "fake-token", "expires_in": 300})
         if self.auth and not self._authorized(request):
             return self._unauthorized("repository:x:pull")
         path = url.path
         if path == "/v2/":
-            return httpx.Response(200, json={})
+            return _answer(200, json_body={})
         query = parse_qs(url.query)
         for marker, handler in (
             ("/manifests/", self._manifest),
@@ -110,34 +151,46 @@ class FakeRegistry:
             if marker in path:
                 repo, _, rest = path[len("/v2/"):].partition(marker)
                 return handler(request, repo, rest, query)
-        return httpx.Response(404)
+        return _answer(404)
 
     @staticmethod
-    def _error(status: int, code: str, message: str) -> httpx.Response:
-        return httpx.Response(status, json={"errors": [{"code": code, "message": message}]})
+    def _error(status: int, code: str, message: str) -> Reply:
+        return _answer(status, json_body={"errors": [{"code": code, "message": message}]})
 
     def _manifest(self, request, repo, ref, query):
         if request.method == "PUT":
-            body = request.read()
+            body = request.body
             doc = json.loads(body)
             for d in [doc.get("config")] + doc.get("layers", []) if "layers" in doc else []:
                 if d and d["digest"] not in self.repos.get(repo, set()):
                     return self._error(400, "MANIFEST_BLOB_UNKNOWN", d["digest"])
             digest = self.add_manifest(repo, ref, request.headers.get("content-type", ""), body)
-            return httpx.Response(201, headers={"Docker-Content-Digest": digest, "Location": f"/v2/{repo}/manifests/{digest}"})
+            return _answer(201, {"Docker-Content-Digest": digest, "Location": f"/v2/{repo}/manifests/{digest}"})
         entry = self.manifests.get(repo, {}).get(ref)
         if entry is None:
             return self._error(404, "MANIFEST_UNKNOWN", f"unknown manifest {ref}")
         media_type, data = entry
         headers = {"Content-Type": media_type, "Docker-Content-Digest": _digest(data), "Content-Length": str(len(data))}
-        return httpx.Response(200, headers=headers, content=b"" if request.method == "HEAD" else data)
+        return _answer(200, headers, content=b"" if request.method == "HEAD" else data)
 
     def _blob(self, request, repo, digest, query):
         if digest not in self.repos.get(repo, set()):
             return self._error(404, "BLOB_UNKNOWN", f"unknown blob {digest}")
         data = self.corrupt.get(digest, self.blobs[digest])
         if request.method == "HEAD":
-            return httpx.Response(200, headers={"Content-Length": str(len(data)), "Docker-Content-Digest": digest})
+            return _answer(200, {"Content-Length": str(len(data)), "Docker-Content-Digest": digest})
+        if self.storage:
+            return _answer(307, {"Location": f"https://{self.storage}/objects/{digest}?signature=fake"})
+        return self._send_blob(request, digest, data)
+
+    def _stored(self, request: FakeRequest, path: str) -> Reply:
+        """The storage host a blob GET is redirected to: no registry authentication there."""
+        digest = path.rpartition("/")[2]
+        if not path.startswith("/objects/") or digest not in self.blobs:
+            return _answer(404)
+        return self._send_blob(request, digest, self.corrupt.get(digest, self.blobs[digest]))
+
+    def _send_blob(self, request: FakeRequest, digest: str, data: bytes) -> Reply:
         start = 0
         rng = request.headers.get("range", "")
         if rng.startswith("bytes=") and not self.ignore_range:
@@ -145,48 +198,41 @@ class FakeRegistry:
         body = data[start:]
         if digest in self.cut_after:
             limit = self.cut_after.pop(digest)
-            return httpx.Response(206 if start else 200, headers={"Content-Length": str(len(body))},
-                                  stream=_CutStream(body, limit))
-        return httpx.Response(206 if start else 200, headers={"Content-Length": str(len(body))}, content=body)
+            return _answer(206 if start else 200, {"Content-Length": str(len(body))}, chunks=_cut(body, limit))
+        return _answer(206 if start else 200, content=body)
 
     def _upload(self, request, repo, rest, query):
         if request.method == "POST":
             mount, source = query.get("mount", [None])[0], query.get("from", [None])[0]
             if mount and source and mount in self.repos.get(source, set()):
                 self.repos.setdefault(repo, set()).add(mount)
-                return httpx.Response(201, headers={"Location": f"/v2/{repo}/blobs/{mount}"})
+                return _answer(201, {"Location": f"/v2/{repo}/blobs/{mount}"})
             upload = uuid.uuid4().hex
             self.uploads[upload] = bytearray()
-            return httpx.Response(202, headers={"Location": f"/v2/{repo}/blobs/uploads/{upload}", "Range": "0-0"})
+            return _answer(202, {"Location": f"/v2/{repo}/blobs/uploads/{upload}", "Range": "0-0"})
         upload = rest
         if upload not in self.uploads:
             return self._error(404, "BLOB_UPLOAD_UNKNOWN", upload)
-        self.uploads[upload] += request.read()
+        self.uploads[upload] += request.body
         if request.method == "PATCH":
             end = len(self.uploads[upload]) - 1
-            return httpx.Response(202, headers={"Location": f"/v2/{repo}/blobs/uploads/{upload}", "Range": f"0-{end}"})
+            return _answer(202, {"Location": f"/v2/{repo}/blobs/uploads/{upload}", "Range": f"0-{end}"})
         data = bytes(self.uploads.pop(upload))
         digest = query.get("digest", [""])[0]
         if _digest(data) != digest:
             return self._error(400, "DIGEST_INVALID", f"got {_digest(data)}")
         self.add_blob(repo, data)
-        return httpx.Response(201, headers={"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
+        return _answer(201, {"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
 
     def _tags(self, request, repo, rest, query):
         tags = sorted(r for r in self.manifests.get(repo, {}) if not r.startswith("sha256:"))
-        return httpx.Response(200, json={"name": repo, "tags": tags})
+        return _answer(200, json_body={"name": repo, "tags": tags})
 
 
-class _CutStream(httpx.SyncByteStream):
+def _cut(data: bytes, limit: int):
     """A body that breaks off after ``limit`` bytes, as a dropped connection does."""
-
-    def __init__(self, data: bytes, limit: int) -> None:
-        self.data = data
-        self.limit = limit
-
-    def __iter__(self):
-        yield self.data[: self.limit]
-        raise httpx.ReadError("connection reset by peer (fake)")
+    yield data[:limit]
+    raise TransportError("connection reset by peer (fake)")
 
 
 def image(layers: list[bytes], *, media_type: str = oci.OCI_MANIFEST, layer_type: str = oci.OCI_LAYER,
