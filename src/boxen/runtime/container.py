@@ -358,10 +358,10 @@ class Creation:
                                    field=f"linux.namespaces ({kind})") from None
                 fds.append(ns_fds[kind])
             manager = runtime.cgroup_manager(plan)
-            linux = self.spec.linux
-            writes = manager.plan(linux.resources, tuple(linux.devices or ()))
             manager.create()
-            manager.apply(writes)
+            cloned = not plan.joined and "time" not in plan.new_kinds
+            if not cloned:
+                self._set_limits(manager)
             # The init gets the FIFO and its error file as open descriptors: with a user namespace
             # it could not reach them by path (the state directory belongs to the host's root).
             os.mkfifo(state.fifo_path, 0o600)
@@ -393,11 +393,12 @@ class Creation:
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
                 hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
-                cloned=not plan.joined and "time" not in plan.new_kinds,
+                cloned=cloned,
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
-                # in its namespaces. While it builds its mounts, we put it in its cgroup.
+                # in its namespaces. While it builds its mounts, we write the cgroup's limits
+                # and put it in its cgroup (a bad limit still undoes everything: see _rollback).
                 self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
                     parent.close()
@@ -407,6 +408,7 @@ class Creation:
                 try:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
+                    self._set_limits(manager)
                     manager.join(self.pid)
                     parent.send(sync.GO)
                 except (OSError, BoxenError) as exc:
@@ -441,6 +443,11 @@ class Creation:
                     channel.close()
             if console_parent is not None:
                 os.close(console_parent)
+
+    def _set_limits(self, manager) -> None:
+        """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""
+        linux = self.spec.linux
+        manager.apply(manager.plan(linux.resources, tuple(linux.devices or ())))
 
     def _converse(self, channel, state: ContainerState, setup_pid: int, manager) -> None:
         from boxen.runtime import sync

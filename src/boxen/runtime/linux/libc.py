@@ -91,15 +91,23 @@ class Library:
         """Bind ``name``. ``hold_gil`` keeps the interpreter lock during the call, as the
         interpreter's own C API needs, and as ``fork``-like calls need so that parent and child
         both return holding it (which is what ``os.fork`` does)."""
-        flags = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO | (FUNCFLAG_PYTHONAPI if hold_gil else 0)
-
-        class _Function(CFuncPtr):
-            _flags_ = flags
-            _restype_ = restype
-
-        fn = _Function((name, self))
+        fn = _function_type(restype, hold_gil)((name, self))
         fn.argtypes = argtypes
         return fn
+
+
+_FUNCTION_TYPES: dict = {}
+
+
+def _function_type(restype: type | None, hold_gil: bool) -> type:
+    """One function-pointer class per (return type, GIL) pair: making a class costs far more
+    than binding a function, and a runtime binds a few dozen."""
+    key = (restype, hold_gil)
+    cls = _FUNCTION_TYPES.get(key)
+    if cls is None:
+        flags = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO | (FUNCFLAG_PYTHONAPI if hold_gil else 0)
+        cls = _FUNCTION_TYPES[key] = type("CFunction", (CFuncPtr,), {"_flags_": flags, "_restype_": restype})
+    return cls
 
 
 libc = Library("libc.so.6")
