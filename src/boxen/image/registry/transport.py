@@ -248,12 +248,14 @@ class HTTPTransport(Transport):
                     yield chunk
             except (OSError, http.client.HTTPException) as exc:
                 raise TransportError(_message(exc)) from exc
+            if response.length:  # read(n) answers b"" at an early end of file instead of raising
+                raise TransportError(f"connection closed with {response.length} bytes of the body still to come")
 
         def finish(complete: bool) -> None:
             if not complete and not response.chunked and response.length is not None and response.length <= DRAIN:
                 try:
                     response.read()
-                    complete = True
+                    complete = not response.length
                 except (OSError, http.client.HTTPException):
                     pass
             if complete and response.isclosed() and not response.will_close:
