@@ -104,7 +104,9 @@ class Runtime:
 
     def start(self, container_id: str) -> None:
         """Let the created container's process run, then run the poststart hooks."""
-        state = ContainerState.load(self.root, container_id)
+        self._start(ContainerState.load(self.root, container_id))
+
+    def _start(self, state: ContainerState) -> None:
         status = state.status()
         if status != CREATED:
             raise FailedPrecondition(f"cannot start a container that is {status}" if status != STOPPED
@@ -185,11 +187,13 @@ class Runtime:
     # --- delete -------------------------------------------------------------------------------------------
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
-        state = self.load(container_id)
+        self._delete(self.load(container_id), force=force)
+
+    def _delete(self, state: ContainerState, *, force: bool) -> None:
         status = self.status(state)
         if status != STOPPED:
             if not force:
-                raise FailedPrecondition(f"cannot delete container {container_id} that is not stopped: {status}")
+                raise FailedPrecondition(f"cannot delete container {state.id} that is not stopped: {status}")
             self._kill_all(state, status)
         self._destroy(state)
 
@@ -288,27 +292,26 @@ class Runtime:
                                no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
                                _console_pair=foreground_tty, _run=True)
         if detach:
-            self.start(container_id)
+            self._start(creation.state)
             return 0
         from boxen.runtime.foreground import wait_foreground
 
         try:
             with wait_foreground(creation.pid, creation.console_master) as waiter:
-                self.start(container_id)
+                self._start(creation.state)
                 code = waiter.wait()
         except BaseException:
             if not keep:
-                self._force_delete(container_id)
+                self._force_delete(creation.state)
             raise
         if not keep:
-            self._force_delete(container_id)
+            self._force_delete(creation.state)
         return code
 
-    def _force_delete(self, container_id: str) -> None:
-        try:
-            self.delete(container_id, force=True)
-        except NotFound:
-            pass
+    def _force_delete(self, state: ContainerState) -> None:
+        """Delete what ``run`` made, from the state it holds (no second read of state.json)."""
+        if os.path.isdir(state.dir):
+            self._delete(state, force=True)
 
     def exec(self, container_id: str, process, *, detach: bool = False, console_socket: str | None = None,
              pid_file: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
@@ -336,13 +339,14 @@ class Creation:
         self.plan = plan
         self.pid = 0
         self.console_master: int | None = None
+        self.state: ContainerState | None = None
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int) -> None:
         from boxen.runtime import sync
         from boxen.runtime.init import InitContext, init_stage, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
-        state = ContainerState.new(runtime.root, plan.id)
+        state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None
         fds: list[int] = []
         setup_pid = 0
