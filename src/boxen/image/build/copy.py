@@ -32,7 +32,7 @@ from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
-from boxen.image.layers.paths import MAX_SYMLINKS, resolve
+from boxen.image.layers.paths import resolve
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -95,39 +95,12 @@ class ImageRoot:
 
     def directory(self, path: str) -> str:
         """The host path of directory ``path``, creating what is missing (symlinks followed inside)."""
-        stack: list[str] = []
-        todo = [p for p in path.split("/")[::-1] if p]
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if stack:
-                    stack.pop()
-                continue
-            host = "/".join([self.rootfs, *stack, part])
-            try:
-                st = os.lstat(host)
-            except FileNotFoundError:
-                os.mkdir(host, 0o755)
-                _own(host, self.owner)
-                self.created += 1
-                stack.append(part)
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise InvalidArgument("too many levels of symbolic links", field=path)
-                target = os.readlink(host)
-                if target.startswith("/"):
-                    stack = []
-                todo.extend(p for p in target.split("/")[::-1] if p)
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                raise InvalidArgument(f"/{'/'.join(stack + [part])} is not a directory in the image", field=path)
-            stack.append(part)
-        return "/".join([self.rootfs, *stack])
+        return resolve(self.rootfs, path, make_directory=self._make_directory)
+
+    def _make_directory(self, host: str) -> None:
+        os.mkdir(host, 0o755)
+        _own(host, self.owner)
+        self.created += 1
 
     def is_directory(self, path: str) -> bool:
         try:

@@ -71,11 +71,13 @@ def is_opaque(path: str) -> bool:
         return False
 
 
-def resolve(root: str, path: str) -> str:
+def resolve(root: str, path: str, *, make_directory=None) -> str:
     """The host path of ``path`` inside ``root``, following every symlink inside the root.
 
     For reading files of an unpacked root file system (``/etc/passwd`` for the image's user):
-    raises NotFound if a component does not exist.
+    raises NotFound if a component does not exist. With ``make_directory(host_path)``, a missing
+    component is made a directory instead (where a symlink leads, if one does), and every
+    component must then be a directory (COPY's destination directories in a build).
     """
     stack: list[str] = []
     todo = path.split("/")[::-1]
@@ -91,7 +93,11 @@ def resolve(root: str, path: str) -> str:
         host = os.path.join(root, *stack, part)
         st = _lstat(host)
         if st is None:
-            raise NotFound(f"{'/'.join(stack + [part])} does not exist in {root}", field=path)
+            if make_directory is None:
+                raise NotFound(f"{'/'.join(stack + [part])} does not exist in {root}", field=path)
+            make_directory(host)
+            stack.append(part)
+            continue
         if stat.S_ISLNK(st.st_mode):
             hops += 1
             if hops > MAX_SYMLINKS:
@@ -101,6 +107,8 @@ def resolve(root: str, path: str) -> str:
                 stack = []
             todo.extend(target.split("/")[::-1])
             continue
+        if make_directory is not None and not stat.S_ISDIR(st.st_mode):
+            raise InvalidArgument(f"/{'/'.join(stack + [part])} is not a directory in the image", field=path)
         stack.append(part)
     return os.path.join(root, *stack)
 
