@@ -13,8 +13,7 @@ repository, so a push goes bottom-up::
 
 A cross-repository mount needs to know where the blob already is: the puller records, on
 every blob, the repositories of each registry it was pulled from or pushed to, in the
-content label ``boxen.io/distribution.source.<registry>`` (containerd keeps the same
-information under ``containerd.io/distribution.source.<registry>``).
+content label ``boxen.io/distribution.source.<registry>`` (:mod:`.registry.sources`).
 
 Uploads are monolithic (one ``PUT`` with the whole blob) unless a chunk size is given, in
 which case the blob goes up in ``PATCH`` requests of that size with ``Content-Range``.
@@ -31,11 +30,11 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.progress import Progress, short_id
 from boxen.image.registry.client import RegistryClient, Repository
+from boxen.image.registry.sources import add_source, sources
 from boxen.image.store import ImageStore, find_image, read_document, resolve
 from boxen.oci import image as oci
 
 Explain = Callable[[str], None]
-SOURCE_LABEL = "boxen.io/distribution.source."
 
 
 class PushResult(Record):
@@ -45,16 +44,6 @@ class PushResult(Record):
     uploaded: int = 0
     mounted: int = 0
     existed: int = 0
-
-
-def add_source(content, digest: str, domain: str, repository: str) -> None:
-    """Remember that ``repository`` on ``domain`` has the blob (for cross-repository mounts)."""
-    labels = dict(content.info(digest).labels or {})
-    key = SOURCE_LABEL + domain
-    repos = [r for r in labels.get(key, "").split(",") if r]
-    if repository not in repos:
-        labels[key] = ",".join([*repos, repository])
-        content.set_labels(digest, labels)
 
 
 class Pusher:
@@ -81,9 +70,8 @@ class Pusher:
             self.say(f"{ref.path} already has {descriptor.digest}")
             return
         location = None
-        labels = self.content.info(descriptor.digest).labels or {}
-        for source in labels.get(SOURCE_LABEL + ref.domain, "").split(","):
-            if not source or source == ref.path:
+        for source in sources(self.content.info(descriptor.digest).labels, ref.domain):
+            if source == ref.path:
                 continue
             location = self.repo.mount_blob(descriptor.digest, source)
             if location is None:

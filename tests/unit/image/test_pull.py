@@ -10,7 +10,7 @@ from boxen.common import digest as digests
 from boxen.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from boxen.image.content.memory import MemoryContentStore
 from boxen.image.progress import JSONProgress
-from boxen.image.pull import pull
+from boxen.image.pull import pull, run_at_once
 from boxen.image.registry.client import RegistryClient
 from boxen.image.store import ImageStore, resolve
 from boxen.image.testing.registry import FakeRegistry, image, publish
@@ -234,3 +234,30 @@ def test_resume_after_redirect_asks_storage_for_the_rest(env):
     assert content.info(digests.of_bytes(L2)).size == len(L2)
     ranges = [r.headers.get("range") for r in registry.requests if r.url.startswith("https://storage.test/")]
     assert "bytes=1000-" in ranges
+
+
+def test_run_at_once_limits_threads_and_raises_the_first_error_in_order():
+    import threading
+    import time
+
+    running, most, done = [0], [0], []
+    lock = threading.Lock()
+
+    def job(n, fail=False):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+            done.append(n)
+        if fail:
+            raise ValueError(f"job {n}")
+
+    run_at_once([lambda n=n: job(n) for n in range(7)], 3)
+    assert sorted(done) == list(range(7)) and most[0] == 3
+    done.clear()
+    with pytest.raises(ValueError, match="job 2"):
+        run_at_once([lambda n=n: job(n, fail=n in (2, 4)) for n in range(6)], 2)
+    assert sorted(done) == list(range(6))  # the others still ran
+    run_at_once([], 3)

@@ -6,8 +6,9 @@ from boxen.common import digest as digests
 from boxen.common.errors import NotFound
 from boxen.image.content.memory import MemoryContentStore
 from boxen.image.pull import pull
-from boxen.image.push import SOURCE_LABEL, push
+from boxen.image.push import push
 from boxen.image.registry.client import RegistryClient
+from boxen.image.registry.sources import SOURCE_LABEL
 from boxen.image.store import ImageStore
 from boxen.image.testing.registry import FakeRegistry, publish
 from boxen.oci import image as oci
