@@ -15,7 +15,9 @@ Blobs already in the content store are not fetched again, so a second pull of an
 or a pull of an image sharing layers with one already here, moves only what is new. An
 interrupted download leaves its ingest behind and the next pull resumes it with ``Range``.
 The whole pull holds the data root's GC lock shared, so ``prune`` cannot remove blobs that
-no image names yet.
+no image names yet. :func:`pull` is :func:`fetch` (the registry's part, up to the verified
+config) then :func:`finish` (the image record and the unpack), so a caller can open the
+local stores while the registry answers.
 """
 
 from __future__ import annotations
@@ -186,6 +188,17 @@ class _Extracting:
             self.progress.status(key, "Pull complete")
 
 
+class Fetched(Record):
+    """What :func:`fetch` brought into the content store, verified: ready to be named and unpacked."""
+
+    ref: references.Reference
+    target: oci.Descriptor
+    manifest_descriptor: oci.Descriptor
+    manifest: oci.Manifest
+    config: oci.ImageConfig
+    fetched: int = 0  # blobs downloaded
+
+
 def pull(
     reference: str,
     *,
@@ -200,6 +213,23 @@ def pull(
 ) -> PullResult:
     """Pull ``reference`` into ``content`` and name it in ``images``; unpack if given a snapshotter."""
     progress = progress or Progress()
+    fetched = fetch(reference, content=content, client=client, platform=platform, progress=progress,
+                    explain=explain, jobs=jobs)
+    return finish(fetched, content=content, images=images, snapshotter=snapshotter, progress=progress,
+                  explain=explain)
+
+
+def fetch(
+    reference: str,
+    *,
+    content,
+    client: RegistryClient,
+    platform: oci.Platform | None = None,
+    progress: Progress,
+    explain: Explain | None = None,
+    jobs: int = 3,
+) -> Fetched:
+    """The first half of :func:`pull`: resolve ``reference`` and fetch what is not here yet."""
     ref = references.parse(reference)
     platform = platform or host_platform()
     say = explain or (lambda text: None)
@@ -229,7 +259,14 @@ def pull(
         raise InvalidArgument(
             f"the config lists {len(config.rootfs.diff_ids)} diff_ids for {len(manifest.layers)} layers",
             field=f"config {manifest.config.digest}: rootfs.diff_ids")
+    return Fetched(ref, target, manifest_desc, manifest, config, puller.fetched)
 
+
+def finish(fetched: Fetched, *, content, images: ImageStore, snapshotter=None, progress: Progress,
+           explain: Explain | None = None) -> PullResult:
+    """The second half of :func:`pull`: name the image, and unpack it if given a snapshotter."""
+    say = explain or (lambda text: None)
+    ref, target = fetched.ref, fetched.target
     name = image_name(ref)
     images.put(name, target)
     say(f"image {name} -> {target.mediaType} {target.digest}")
@@ -237,9 +274,10 @@ def pull(
     if snapshotter is not None:
         from boxen.image.unpack import unpack
 
-        chain_id = unpack(content, snapshotter, manifest, config, explain=explain, progress=_Extracting(progress))
+        chain_id = unpack(content, snapshotter, fetched.manifest, fetched.config, explain=explain,
+                          progress=_Extracting(progress))
     progress.message(f"Digest: {target.digest}")
-    status = "Downloaded newer image" if puller.fetched else "Image is up to date"
+    status = "Downloaded newer image" if fetched.fetched else "Image is up to date"
     progress.message(f"Status: {status} for {ref.familiar()}")
     progress.close()
-    return PullResult(name, target, manifest_desc, manifest.config, chain_id, puller.fetched)
+    return PullResult(name, target, fetched.manifest_descriptor, fetched.manifest.config, chain_id, fetched.fetched)

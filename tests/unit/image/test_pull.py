@@ -261,3 +261,17 @@ def test_run_at_once_limits_threads_and_raises_the_first_error_in_order():
         run_at_once([lambda n=n: job(n, fail=n in (2, 4)) for n in range(6)], 2)
     assert sorted(done) == list(range(6))  # the others still ran
     run_at_once([], 3)
+
+
+def test_fetch_needs_no_image_store_and_finish_names_the_image(env):
+    from boxen.image.progress import Progress
+    from boxen.image.pull import fetch, finish
+
+    registry, content, images, client, _ = env
+    digest = publish(registry, "split", "v1", [L1])
+    fetched = fetch(f"{HOST}/split:v1", content=content, client=client, progress=Progress())
+    assert fetched.target.digest == digest and fetched.fetched == 3
+    with pytest.raises(NotFound):
+        images.get(f"{HOST}/split:v1")
+    result = finish(fetched, content=content, images=images, progress=Progress())
+    assert images.get(result.name).target.digest == digest and result.chain_id is None
