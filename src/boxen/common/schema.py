@@ -96,7 +96,19 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
+_PARSED: dict[tuple[str, int], _Type] = {}
+
+
 def _parse(text: str, namespace: dict[str, object]) -> _Type:
+    """The _Type of an annotation (cached: most fields share a few annotations)."""
+    key = (text, id(namespace))
+    t = _PARSED.get(key)
+    if t is None:
+        t = _PARSED[key] = _parse_text(text, namespace)
+    return t
+
+
+def _parse_text(text: str, namespace: dict[str, object]) -> _Type:
     alternatives = _split_top(text, "|")
     optional = "None" in alternatives
     rest = [a for a in alternatives if a != "None"]
@@ -124,14 +136,17 @@ def _plan(cls: type) -> tuple[tuple[str, str, _Type, bool], ...]:
     """(attribute, JSON name, type, required) for each field, computed once per class."""
     plan = _PLANS.get(cls)
     if plan is None:
-        annotations: dict[str, str] = {}
-        namespace: dict[str, object] = {}
+        # Each annotation is read in the module of the class that declares it.
+        declared: dict[str, tuple[str, dict]] = {}
         for klass in reversed(cls.__mro__):
-            annotations.update(getattr(klass, "__annotations__", {}))
-            namespace.update(vars(sys.modules[klass.__module__]))
+            own = klass.__dict__.get("__annotations__")
+            if own:
+                namespace = sys.modules[klass.__module__].__dict__
+                for name, text in own.items():
+                    declared[name] = (text, namespace)
         json_names = getattr(cls, "__json_names__", {})
         plan = tuple(
-            (f, json_names.get(f, f), _parse(annotations[f], namespace), f not in cls.__defaults__)
+            (f, json_names.get(f, f), _parse(*declared[f]), f not in cls.__defaults__)
             for f in cls.__fields__
         )
         _PLANS[cls] = plan
