@@ -4,7 +4,9 @@ another host (without credentials) and resumed downloads."""
 
 import hashlib
 import http.server
+import shutil
 import socket
+import ssl
 import threading
 import time
 
@@ -13,18 +15,24 @@ import pytest
 from boxen.image.content.memory import MemoryContentStore
 from boxen.image.reference import parse
 from boxen.image.registry.client import RegistryClient
-from boxen.image.registry.config import RegistryConfig
+from boxen.image.registry.config import RegistryConfig, TLSFiles
 from boxen.image.registry.transport import HTTPTransport, TransportError
 from boxen.oci.image import Descriptor
+from support.registry import make_ca
 
 BLOB = bytes(range(256)) * 4096  # 1 MiB: more than the transport reads at once
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 
 
+class _Quiet(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients that go away (the tests make them) are no news
+
+
 class Server:
     """A loopback HTTP/1.1 server; ``answer(handler)`` decides each response."""
 
-    def __init__(self, answer) -> None:
+    def __init__(self, answer, tls: ssl.SSLContext | None = None) -> None:
         self.connections = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         server = self
@@ -45,9 +53,13 @@ class Server:
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
@@ -59,8 +71,8 @@ class Server:
 def serve():
     servers = []
 
-    def start(answer):
-        servers.append(Server(answer))
+    def start(answer, tls=None):
+        servers.append(Server(answer, tls))
         return servers[-1]
 
     yield start
@@ -222,3 +234,32 @@ def test_blob_redirected_to_another_host_resumes_without_credentials(serve):
     assert [r[2].get("range") for r in stored] == [None, "bytes=50000-"]
     assert all("authorization" not in r[2] for r in stored)
     assert any("cut at byte 50000" in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    return make_ca(str(tmp_path_factory.mktemp("ca")))
+
+
+def test_tls_with_a_certs_d_ca_keeps_its_connection(serve, test_ca, tmp_path):
+    ca, cert, key = test_ca
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    s = serve(lambda h: send(h, 200, b"secure " + h.path.encode()), tls=context)
+    t = HTTPTransport(TLSFiles((ca,)))
+    try:
+        for i in range(3):
+            assert t.send("GET", f"{s.url}/{i}", {}).read() == f"secure /{i}".encode()
+            time.sleep(0.05)  # time for anything the server sends after its answer (TLS 1.3 tickets)
+    finally:
+        t.close()
+    assert s.connections == 1
+    other_ca = make_ca(str(tmp_path / "other"))[0]
+    with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED") as exc:
+        HTTPTransport(TLSFiles((other_ca,))).send("GET", f"{s.url}/", {})
+    assert not exc.value.transient
+    insecure = HTTPTransport(verify=False)
+    assert insecure.send("GET", f"{s.url}/x", {}).read() == b"secure /x"
+    insecure.close()
