@@ -22,10 +22,11 @@ brings the old way back (each run's store deleted just before the next run) to s
 For the same reason the benchmark starts by writing everything back (``sync``) and waiting
 until what was deleted before it (the last benchmark's stores, a test run's temporary
 directories) is no longer recent: until creating symlinks in its directory costs less than
-80 us each again (at most ``--settle`` seconds, 300). What a store needs before a pull
-is set up untimed as before: podman's storage is initialised (``podman images``) and
-containerd is started; boxen's data root is not created. The stores of all runs are kept
-until the end (a few GB for five Debian runs per tool).
+50 us each again (20-40 us when nothing was deleted nearby; at most ``--settle`` seconds,
+300). What a store needs before a pull is set up untimed as before: podman's storage is
+initialised (``podman images``) and containerd is started; boxen's data root is not
+created. The stores of all runs are kept until the end (a few GB for five Debian runs per
+tool).
 
 Run as root: ``.venv/bin/python bench/images.py [--runs 5] [--images busybox,debian]``.
 The registry (Debian's docker-registry) and the images come from ``tests/support``.
@@ -83,7 +84,7 @@ def symlink_cost(directory: str, count: int = 40) -> float:
     return (time.perf_counter() - start) / count * 1e6
 
 
-def settle(directory: str, limit: float, fast: float = 80.0) -> None:
+def settle(directory: str, limit: float, fast: float = 50.0) -> None:
     """Wait (at most ``limit`` seconds) until inodes deleted before the benchmark slow no allocation."""
     os.sync()
     deadline = time.monotonic() + limit
