@@ -2,25 +2,30 @@
 
 pip's console-script launchers start the interpreter with ``site``, which reads the
 virtualenv's .pth files and costs about 6 ms; an OCI runtime is started once per container
-operation, so boxen-runtime's launcher runs the interpreter with ``-I -S`` (no site, no
-environment variables) and puts boxen's own source directory on ``sys.path`` itself. The
-runtime needs nothing outside the standard library and boxen.
+operation, so the launchers run the interpreter with ``-IS`` (no site, no environment
+variables) and put boxen's own source directory on ``sys.path`` themselves (``boxen-image``
+also the virtualenv's site-packages, for zstandard). At the end they flush the standard streams
+and leave with ``os._exit``: tearing the interpreter down, module by module, costs several
+milliseconds that an exiting process does not need (a program's threads must be joined by then).
 
 Usage: python tools/fast_launcher.py VENV
 """
 
 import os
 import sys
+import sysconfig
 
+# program -> (module with main(), whether it needs the virtualenv's site-packages)
 LAUNCHERS = {
-    "boxen-runtime": "boxen.runtime.cli",
+    "boxen-runtime": ("boxen.runtime.cli", False),
+    "boxen-image": ("boxen.image.cli", True),
 }
 
 TEMPLATE = """#!{python} -IS
 # Written by tools/fast_launcher.py (make install): no site, no environment, for a fast start,
 # and no interpreter tear-down at the end (streams are flushed, then the process exits).
 import os, sys
-sys.path.insert(0, {src!r})
+sys.path[:0] = {paths!r}
 from {module} import main
 code = main()
 sys.stdout.flush()
@@ -35,11 +40,13 @@ def main() -> None:
 
     src = os.path.dirname(os.path.dirname(os.path.abspath(boxen.__file__)))
     python = os.path.join(venv, "bin", "python3")
-    for name, module in LAUNCHERS.items():
+    purelib = sysconfig.get_paths()["purelib"]
+    for name, (module, packages) in LAUNCHERS.items():
+        paths = [src, purelib] if packages else [src]
         path = os.path.join(venv, "bin", name)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(TEMPLATE.format(python=python, src=src, module=module))
+            f.write(TEMPLATE.format(python=python, paths=paths, module=module))
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
 
