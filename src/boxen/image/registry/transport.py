@@ -1,4 +1,4 @@
-"""HTTP/1.1 for the registry client, on the standard library's ``http.client``.
+"""HTTP/1.1 connections for the registry client (the wire format is :mod:`.http11`).
 
 A registry is an HTTP server, and a pull is a handful of requests to it: a few small JSON
 documents, then the layers, which may be large. What the client needs from HTTP/1.1:
@@ -7,7 +7,7 @@ documents, then the layers, which may be large. What the client needs from HTTP/
   TCP (and TLS) connection carries the next request (*keep-alive*), so a pull pays for one
   connection set-up, not one per request. A body has an end the client can find by itself
   when it has a ``Content-Length`` or comes in ``Transfer-Encoding: chunked`` pieces (each
-  chunk prefixed by its size, a zero-size chunk last); ``http.client`` reads both. A
+  chunk prefixed by its size, a zero-size chunk last); :mod:`.http11` reads both. A
   connection whose answer was abandoned half way, or that says ``Connection: close``, is
   closed instead; one the server closed while it sat idle is noticed before it is used;
 * **TLS** with the certificates of the system's CAs plus those the registry's ``certs.d``
@@ -21,23 +21,24 @@ Redirects, retries, ``Range`` and authentication are the registry client's busin
 interface is small (``send`` and ``close``) so tests plug in a fake
 (:class:`boxen.image.testing.registry.FakeRegistry`).
 
-Why not httpx: on the 2-core test VM, loading the httpx-based client took about 175 ms
-(hyperfine, over a bare interpreter; httpx's ``_auth`` module alone pulls ``urllib.request``,
-``http.cookiejar``, ``email``, ``logging``, ``inspect``...), while ``http.client``, which
-brings ``ssl`` and ``email.parser`` with it, takes about 55 ms. A whole pull and unpack of
-the busybox image takes a quarter of a second, so that difference was a third of it.
+Why neither httpx nor ``http.client``: on the 2-core test VM, loading the httpx-based client
+took about 175 ms (hyperfine, over a bare interpreter; httpx's ``_auth`` module alone pulls
+``urllib.request``, ``http.cookiejar``, ``email``, ``logging``, ``inspect``...), and
+``http.client``, which brings ``ssl`` and ``email.parser`` with it, still 36 ms more than
+everything else a pull loads, when a whole pull and unpack of the busybox image takes under
+200 ms. :mod:`.http11` frames requests and answers itself and loads ``ssl`` only for https.
 """
 
 from __future__ import annotations
 
-import http.client
 import select
-import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from boxen.common.errors import InvalidArgument
+from boxen.image.registry import http11
 from boxen.image.registry.config import TLSFiles
 
 #: Bytes read from the socket at a time while streaming a body.
@@ -115,7 +116,12 @@ def _message(exc: BaseException) -> str:
     return text if text else type(exc).__name__
 
 
-def _dropped(conn: http.client.HTTPConnection) -> bool:
+def _is_tls_error(exc: BaseException) -> bool:
+    ssl = sys.modules.get("ssl")  # loaded only if an https connection was made
+    return ssl is not None and isinstance(exc, ssl.SSLError)
+
+
+def _dropped(conn: http11.Connection) -> bool:
     """Whether an idle connection was closed by the server (it would read EOF, or junk)."""
     if conn.sock is None:
         return True
@@ -139,20 +145,22 @@ class HTTPTransport(Transport):
         self.verify = verify
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._idle: dict[Origin, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Origin, list[http11.Connection]] = {}
         self._lock = threading.Lock()
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = None  # an ssl.SSLContext, made for the first https URL
         self._closed = False
 
     # --- connections -------------------------------------------------------------------
 
-    def _context(self) -> ssl.SSLContext:
+    def _context(self):
         with self._lock:
             if self._ssl is None:
                 self._ssl = self._make_context()
             return self._ssl
 
-    def _make_context(self) -> ssl.SSLContext:
+    def _make_context(self):
+        import ssl
+
         if self.verify:
             context = ssl.create_default_context()  # the system's CAs
             for ca in self.tls.ca_files:
@@ -171,18 +179,13 @@ class HTTPTransport(Transport):
                 raise InvalidArgument(f"not a usable client key pair: {exc}", field=self.tls.client_cert) from None
         return context
 
-    def _connect(self, origin: Origin) -> http.client.HTTPConnection:
+    def _connect(self, origin: Origin) -> http11.Connection:
         scheme, host, port = origin
-        conn: http.client.HTTPConnection
-        if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._context())
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
-        conn.connect()
-        conn.sock.settimeout(self.timeout)
-        return conn
+        context = self._context() if scheme == "https" else None
+        return http11.Connection(host, port, timeout=self.timeout, connect_timeout=self.connect_timeout,
+                                 context=context)
 
-    def _idle_connection(self, origin: Origin) -> http.client.HTTPConnection | None:
+    def _idle_connection(self, origin: Origin) -> http11.Connection | None:
         while True:
             with self._lock:
                 idle = self._idle.get(origin)
@@ -191,7 +194,7 @@ class HTTPTransport(Transport):
                 return conn
             conn.close()
 
-    def _release(self, origin: Origin, conn: http.client.HTTPConnection) -> None:
+    def _release(self, origin: Origin, conn: http11.Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(origin, [])
             if not self._closed and len(idle) < KEEP_IDLE:
@@ -226,20 +229,20 @@ class HTTPTransport(Transport):
             try:
                 if conn is None:
                     conn = self._connect(origin)
-                conn.request(method, target, body=body, headers=headers)
-                response = conn.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
+                conn.request(method, target, headers, body)
+                response = conn.response(method)
+            except (OSError, ValueError) as exc:
                 if conn is not None:
                     conn.close()
                 conn = None
-                if reused and resendable and isinstance(exc, (ConnectionError, http.client.BadStatusLine)):
+                if reused and resendable and isinstance(exc, (ConnectionError, http11.ProtocolError)):
                     continue  # the server closed the idle connection as we sent: once more on a new one
-                raise TransportError(_message(exc), transient=not isinstance(exc, ssl.SSLError)) from exc
+                raise TransportError(_message(exc), transient=not _is_tls_error(exc)) from exc
             return self._reply(origin, conn, response)
 
-    def _reply(self, origin: Origin, conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> Reply:
+    def _reply(self, origin: Origin, conn: http11.Connection, response: http11.Response) -> Reply:
         headers: dict[str, str] = {}
-        for name, value in response.getheaders():
+        for name, value in response.headers:
             name = name.lower()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
 
@@ -247,19 +250,18 @@ class HTTPTransport(Transport):
             try:
                 while chunk := response.read(CHUNK):
                     yield chunk
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:  # an early close is an http11.ProtocolError
                 raise TransportError(_message(exc)) from exc
-            if response.length:  # read(n) answers b"" at an early end of file instead of raising
-                raise TransportError(f"connection closed with {response.length} bytes of the body still to come")
 
         def finish(complete: bool) -> None:
             if not complete and not response.chunked and response.length is not None and response.length <= DRAIN:
                 try:
-                    response.read()
-                    complete = not response.length
-                except (OSError, http.client.HTTPException):
+                    while response.read(CHUNK):
+                        pass
+                    complete = response.complete
+                except OSError:
                     pass
-            if complete and response.isclosed() and not response.will_close:
+            if complete and not response.will_close:
                 self._release(origin, conn)
             else:
                 conn.close()
