@@ -12,9 +12,10 @@ def test_default_endpoints():
     cfg = config.RegistryConfig({}, ())
     [hub] = config.endpoints(cfg, "docker.io", "registry-1.docker.io")
     assert (hub.url, hub.verify) == ("https://registry-1.docker.io", True)
+    # A registry on this machine: plain HTTP first (what it almost always speaks), then unverified TLS.
     local = config.endpoints(cfg, "127.0.0.1:5000", "127.0.0.1:5000")
-    assert [(e.url, e.verify) for e in local] == [("https://127.0.0.1:5000", False), ("http://127.0.0.1:5000", True)]
-    assert [e.url for e in config.endpoints(cfg, "localhost", "localhost")] == ["https://localhost", "http://localhost"]
+    assert [(e.url, e.verify) for e in local] == [("http://127.0.0.1:5000", True), ("https://127.0.0.1:5000", False)]
+    assert [e.url for e in config.endpoints(cfg, "localhost", "localhost")] == ["http://localhost", "https://localhost"]
 
 
 def test_mirrors_insecure_and_daemon_json_keys():

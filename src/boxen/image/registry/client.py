@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from boxen.common.errors import FailedPrecondition
+from boxen.common.errors import BoxenError, FailedPrecondition
 from boxen.image.reference import Reference
 from boxen.image.registry import auth, protocol
 from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
@@ -234,7 +234,9 @@ class RegistryClient:
             try:
                 self.send(endpoint, ref.domain, request, scopes, expect=(200, 401), authenticate=False,
                           retries=None if last else 0)
-            except (protocol.RegistryUnavailable, protocol.UnknownObject) as exc:
+            except BoxenError as exc:
+                # Unreachable, or not speaking this scheme (a TLS server answers a plain HTTP
+                # request with 400): the next endpoint may.
                 errors.append(f"{endpoint.url}: {exc}")
                 continue
             return Repository(self, ref, endpoint, [e for e in candidates if e is not endpoint], scopes)

@@ -140,10 +140,15 @@ def tls_files(config: RegistryConfig, host: str) -> TLSFiles:
 
 def _origin(config: RegistryConfig, domain: str, api_host: str) -> list[Endpoint]:
     host = config.host(domain)
-    insecure = host.insecure if host.insecure is not None else is_loopback(api_host)
     tls = tls_files(config, api_host)
-    if insecure:
-        return [Endpoint(f"https://{api_host}", api_host, verify=False, tls=tls), Endpoint(f"http://{api_host}", api_host)]
+    https = Endpoint(f"https://{api_host}", api_host, verify=False, tls=tls)
+    plain = Endpoint(f"http://{api_host}", api_host)
+    if host.insecure is None and is_loopback(api_host):
+        # A registry on this machine: plain HTTP first (it is what they almost always speak,
+        # and a failed TLS attempt first costs more than the rest of a small pull), then TLS.
+        return [plain, https]
+    if host.insecure:
+        return [https, plain]  # as docker does for an insecure registry: TLS first, unverified
     return [Endpoint(f"https://{api_host}", api_host, tls=tls)]
 
 
