@@ -14,6 +14,8 @@ Decompressing (zlib or zstd) and hashing release the GIL, so on two cores the th
 the tar reader, which creates files, fed without waiting. The queue between them is bounded,
 so memory stays at a few megabytes whatever the layer's size, and each chunk is at most
 :data:`CHUNK` bytes however well the data compressed (a "zip bomb" costs time, not memory).
+A blob of at most :data:`INLINE_MAX` bytes (as its descriptor declares) is decompressed on the
+reading thread instead: handing a few chunks between threads costs more than the work.
 
 The compression is **sniffed** from the first bytes (gzip starts ``1f 8b``, a zstd frame
 ``28 b5 2f fd``), as containerd does, because media types lie in practice (Docker's
@@ -36,6 +38,8 @@ from boxen.common.errors import InvalidArgument
 
 CHUNK = 1 << 20
 _READ = 256 << 10
+#: Blobs up to this size (as their descriptor declares) are decompressed on the reading thread.
+INLINE_MAX = 4 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -80,8 +84,14 @@ class LayerStream:
         self.diff_id: str | None = None
         self.digest: str | None = None
         self.size = 0
-        self._thread = threading.Thread(target=self._run, name="layer-decompress", daemon=True)
-        self._thread.start()
+        self._inline = None
+        self._thread = None
+        if size is not None and size <= INLINE_MAX:
+            # A small blob: handing chunks between threads costs more than decompressing it.
+            self._inline = self._outputs()
+        else:
+            self._thread = threading.Thread(target=self._run, name="layer-decompress", daemon=True)
+            self._thread.start()
 
     # --- consumer side ------------------------------------------------------------------
 
@@ -89,6 +99,15 @@ class LayerStream:
         """The next piece of the tar stream; ``b""`` at its end."""
         if self._done:
             return b""
+        if self._inline is not None:
+            item = next(self._inline, None)
+            if item is None:
+                self._done = True
+                return b""
+            data, offset = item
+            if self._progress is not None:
+                self._progress(offset)
+            return data
         item = self._queue.get()
         if item is None:
             self._done = True
@@ -105,6 +124,8 @@ class LayerStream:
 
     def close(self) -> None:
         """Stop the thread (if still running) and wait for it."""
+        if self._thread is None:
+            return
         self._stop = True
         while self._thread.is_alive():
             try:
@@ -127,7 +148,8 @@ class LayerStream:
 
     def _run(self) -> None:
         try:
-            self._produce()
+            for item in self._outputs():
+                self._put(item)
         except _Stopped:
             return
         except BaseException as exc:  # noqa: BLE001 (handed to the consumer, who raises it)
@@ -141,7 +163,8 @@ class LayerStream:
         except _Stopped:
             return
 
-    def _produce(self) -> None:
+    def _outputs(self):
+        """Decompressed pieces with the compressed bytes read so far: (data, offset); checks at the end."""
         blob_hash = hashlib.new(self._algorithm)
         tar_hash = hashlib.sha256()
         read = self._blob.read
@@ -161,7 +184,7 @@ class LayerStream:
         decode = {GZIP: _gunzip, ZSTD: _unzstd, NONE: _plain}[self.compression]
         for out in decode(first, source):
             tar_hash.update(out)
-            self._put((out, self.size))
+            yield out, self.size
         self.diff_id = f"sha256:{tar_hash.hexdigest()}"
         self.digest = f"{self._algorithm}:{blob_hash.hexdigest()}"
         if self._expected_size is not None and self.size != self._expected_size:
