@@ -144,7 +144,9 @@ class Connection:
     def __init__(self, host: str, port: int, *, timeout: float, connect_timeout: float, context=None) -> None:
         self.host = host
         self.port = port
-        self.sock = socket.create_connection((host, port), timeout=connect_timeout)
+        # An ASCII host name goes to getaddrinfo as bytes: a str would load the idna codec.
+        address = host.encode("ascii") if host.isascii() else host
+        self.sock = socket.create_connection((address, port), timeout=connect_timeout)
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if context is not None:
