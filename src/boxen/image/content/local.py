@@ -27,7 +27,10 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 from boxen.common import digest as digests
 from boxen.common import jsonio

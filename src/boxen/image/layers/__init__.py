@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 from boxen.common.record import Record
 from boxen.image.layers.apply import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, Applier

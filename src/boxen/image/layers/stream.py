@@ -31,7 +31,10 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 from boxen.common import digest as digests
 from boxen.common.errors import InvalidArgument

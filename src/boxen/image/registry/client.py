@@ -24,7 +24,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 from boxen.common.errors import BoxenError, FailedPrecondition
 from boxen.image.reference import Reference

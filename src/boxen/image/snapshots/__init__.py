@@ -32,7 +32,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~5 ms to load; the protocol is for checkers
+    from typing import Protocol
+else:
+    Protocol = object
 
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
@@ -82,39 +87,30 @@ class Snapshotter(Protocol):
 
     def stat(self, key: str) -> SnapshotInfo:
         """The snapshot ``key``; NotFound if there is none."""
-        ...
 
     def prepare(self, key: str, parent: str | None, labels: dict[str, str] | None = None) -> list[Mount]:
         """A new active snapshot ``key`` on the committed ``parent`` (``None``: empty)."""
-        ...
 
     def view(self, key: str, parent: str | None, labels: dict[str, str] | None = None) -> list[Mount]:
         """A new read-only snapshot ``key`` of the committed ``parent``."""
-        ...
 
     def mounts(self, key: str) -> list[Mount]:
         """The mounts of an active snapshot or a view (FailedPrecondition for a committed one)."""
-        ...
 
     def commit(self, name: str, key: str, labels: dict[str, str] | None = None) -> None:
         """Freeze active snapshot ``key`` as committed snapshot ``name``; ``key`` is gone after."""
-        ...
 
     def remove(self, key: str) -> None:
         """Remove a snapshot and its files (FailedPrecondition while it has children)."""
-        ...
 
     def walk(self) -> Iterator[SnapshotInfo]:
         """Every snapshot, in no particular order."""
-        ...
 
     def usage(self, key: str) -> Usage:
         """Disk space and inodes the snapshot's own directory uses (not its parents')."""
-        ...
 
     def set_labels(self, key: str, labels: dict[str, str]) -> SnapshotInfo:
         """Replace the labels of snapshot ``key``."""
-        ...
 
 
 def open_snapshotter(root: str, kind: str = "auto") -> Snapshotter:
