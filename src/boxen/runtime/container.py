@@ -383,6 +383,7 @@ class Creation:
                     from boxen.runtime.console import pair
 
                     console_parent, console_fd = pair()
+                    fds.append(console_parent)
                 fds.append(console_fd)
             idmap_fds = {}
             for op in plan.rootfs.mounts:
@@ -440,13 +441,7 @@ class Creation:
             self._rollback(state, manager, setup_pid)
             raise
         finally:
-            for fd in fds:
-                os.close(fd)
-            for channel in (parent, child):
-                if channel is not None:
-                    channel.close()
-            if console_parent is not None:
-                os.close(console_parent)
+            sync.close_all(fds, parent, child)
 
     def _set_limits(self, manager) -> None:
         """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""

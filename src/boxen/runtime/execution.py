@@ -14,7 +14,6 @@ import os
 from boxen.common.errors import NotFound
 from boxen.runtime import sync
 from boxen.runtime.linux import constants as C
-from boxen.runtime.namespaces import PROC_NAMES
 
 
 class Execution:
@@ -62,6 +61,7 @@ class Execution:
                     console_fd = console.connect(console_socket)
                 else:
                     console_parent, console_fd = console.pair()
+                    fds.append(console_parent)
                 fds.append(console_fd)
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair()
@@ -98,19 +98,11 @@ class Execution:
                 return 0
             from boxen.runtime.foreground import wait_foreground
 
-            for fd in fds:
-                os.close(fd)
-            fds = []
+            sync.close_all(fds)
             with wait_foreground(pid, master) as waiter:
                 return waiter.wait()
         finally:
-            for fd in fds:
-                os.close(fd)
-            for channel in (parent, child):
-                if channel is not None:
-                    channel.close()
-            if console_parent is not None:
-                os.close(console_parent)
+            sync.close_all(fds, parent, child)
 
     @staticmethod
     def _wait_ready(channel: sync.Channel, pid: int) -> None:

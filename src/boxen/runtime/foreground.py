@@ -33,7 +33,7 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-class wait_foreground:  # noqa: N801 (used as a context manager, like a function)
+class wait_foreground:
     """``with wait_foreground(pid, master) as waiter: ...; code = waiter.wait()``."""
 
     def __init__(self, pid: int, master: int | None = None) -> None:

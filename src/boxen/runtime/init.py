@@ -37,7 +37,6 @@ import _signal
 import os
 import stat
 
-
 from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,
@@ -54,18 +53,33 @@ from boxen.runtime.state import hook_state
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from boxen.runtime.linux.kernel import Kernel
-    from boxen.runtime.plan import ContainerPlan, ProcessPlan
+    from boxen.runtime.plan import ProcessPlan
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_INFINITY = 2**64 - 1
 _MAX_SCRIPT_DEPTH = 4
 
 
 class InitContext:
     """What the forked processes of ``create`` need, prepared by the parent before forking."""
 
-    __slots__ = ("kernel", "plan", "channel", "ns_fds", "fifo_fd", "error_fd", "cgroup", "cgroup_mounts", "cgroup_version",
-                 "console_fd", "preserve_fds", "interpreter", "hooks", "setgroups", "idmap_fds", "cloned")
+    __slots__ = (
+        "cgroup",
+        "cgroup_mounts",
+        "cgroup_version",
+        "channel",
+        "cloned",
+        "console_fd",
+        "error_fd",
+        "fifo_fd",
+        "hooks",
+        "idmap_fds",
+        "interpreter",
+        "kernel",
+        "ns_fds",
+        "plan",
+        "preserve_fds",
+        "setgroups",
+    )
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -75,8 +89,22 @@ class InitContext:
 class ExecContext:
     """What the forked processes of ``exec`` need."""
 
-    __slots__ = ("kernel", "process", "channel", "ns_fds", "cgroup", "console_fd", "preserve_fds", "interpreter",
-                 "setgroups", "detach", "seccomp_program", "notify", "container_id", "bundle")
+    __slots__ = (
+        "bundle",
+        "cgroup",
+        "channel",
+        "console_fd",
+        "container_id",
+        "detach",
+        "interpreter",
+        "kernel",
+        "notify",
+        "ns_fds",
+        "preserve_fds",
+        "process",
+        "seccomp_program",
+        "setgroups",
+    )
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -114,7 +142,7 @@ def setup_stage(ctx: InitContext) -> None:
             init_stage(ctx)
         channel.send(sync.INIT_PID, pid=pid)
         os._exit(0)
-    except BaseException as exc:  # noqa: BLE001 (report everything to the parent)
+    except BaseException as exc:
         ctx.channel.send_error(exc)
         os._exit(1)
 
@@ -218,7 +246,7 @@ def init_stage(ctx: InitContext) -> None:
         if awaiting_go:  # all the work above overlapped with the parent's cgroup writes
             awaiting_go = _await_go(channel)
         channel.send(sync.CREATED)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         channel.send_error(exc)
         os._exit(1)
     try:
@@ -230,7 +258,7 @@ def init_stage(ctx: InitContext) -> None:
 
             hook_runner.run_all(hooks, "startContainer", hook_state(plan, "created", host_pid))
         program.execute(k)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         _report_late(exc, late_error)
         os._exit(1)
 
@@ -360,7 +388,7 @@ def _write(path: str, value: str) -> None:
 class Program:
     """The checked executable and the final arguments for ``execveat``."""
 
-    __slots__ = ("fd", "argv", "env", "seccomp_plan", "seccomp_program", "notify", "display")
+    __slots__ = ("argv", "display", "env", "fd", "notify", "seccomp_plan", "seccomp_program")
 
     def __init__(self, fd: int, argv: list[str], env: list[str], seccomp_plan, seccomp_program: bytes | None,
                  notify, display: str) -> None:
@@ -573,7 +601,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
             exec_process_stage(ctx)
         channel.send(sync.INIT_PID, pid=pid)
         os._exit(0)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         ctx.channel.send_error(exc)
         os._exit(1)
 
@@ -596,7 +624,7 @@ def exec_process_stage(ctx: ExecContext) -> None:
         program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
                                   ctx.seccomp_program, ctx.notify)
         program.execute(k)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         channel.send_error(exc)
         os._exit(1)
 

@@ -76,7 +76,7 @@ def process_start_time(pid: int) -> int | None:
 class ContainerState:
     """One container's directory and ``state.json``."""
 
-    __slots__ = ("root", "id", "dir", "data")
+    __slots__ = ("data", "dir", "id", "root")
 
     def __init__(self, root: str, container_id: str, data: dict | None = None) -> None:
         self.root = root

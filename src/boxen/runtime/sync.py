@@ -29,6 +29,7 @@ the end of the stream, which means ``execveat`` succeeded (the channel is close-
 from __future__ import annotations
 
 import _socket
+import os
 
 from boxen.common import errors, jsonio
 from boxen.runtime.linux import constants as C
@@ -81,6 +82,16 @@ def raise_error(message: dict) -> None:
     """Re-raise, in the parent, the error a child reported."""
     cls = next((c for c in _TAXONOMY if c.__name__ == message.get("kind")), errors.BoxenError)
     raise cls(message.get("message", "container set-up failed"), field=message.get("field"))
+
+
+def close_all(fds: list[int], *channels: Channel | None) -> None:
+    """Close what the parent kept around a fork: descriptors, then channels (``None`` skipped)."""
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+    for channel in channels:
+        if channel is not None:
+            channel.close()
 
 
 class Channel:

@@ -36,8 +36,7 @@ RLIMITS = {
 }
 
 _IPC_SYSCTLS = frozenset(
-    "kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax kernel.shmmni "
-    "kernel.shm_rmid_forced".split()
+    ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
 )
 
 

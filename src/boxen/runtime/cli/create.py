@@ -17,16 +17,22 @@ FLAGS = (
 )
 
 
+def explained(runtime, container_id: str, bundle: str, opts) -> bool:
+    """``--explain``: print the plan; True when ``--dry-run`` says to stop there."""
+    if not opts["explain"]:
+        return False
+    from boxen.runtime.explain import explain
+
+    explain(runtime, container_id, bundle, opts)
+    return opts["dry_run"]
+
+
 def run(g, opts, args) -> int:
     check_args("create", args, exactly=1)
     runtime = g.runtime()
     bundle = opts["bundle"] or "."
-    if opts["explain"]:
-        from boxen.runtime.explain import explain
-
-        explain(runtime, args[0], bundle, opts)
-        if opts["dry_run"]:
-            return 0
+    if explained(runtime, args[0], bundle, opts):
+        return 0
     runtime.create(args[0], bundle, console_socket=opts["console_socket"], pid_file=opts["pid_file"],
                    no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],
                    preserve_fds=opts["preserve_fds"])

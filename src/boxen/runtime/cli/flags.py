@@ -16,7 +16,7 @@ from boxen.common.errors import InvalidArgument
 class Flag:
     """One flag: its names (long first), kind ``bool``, ``str``, ``int`` or ``list``, and help."""
 
-    __slots__ = ("names", "kind", "default", "help", "metavar")
+    __slots__ = ("default", "help", "kind", "metavar", "names")
 
     def __init__(self, names: str, kind: str = "bool", default: object = None, help: str = "",
                  metavar: str = "value") -> None:

@@ -2,6 +2,7 @@
 
 from boxen.runtime.cli import check_args
 from boxen.runtime.cli.create import FLAGS as CREATE_FLAGS
+from boxen.runtime.cli.create import explained
 from boxen.runtime.cli.flags import Flag
 
 USAGE = "run [command options] <container-id>"
@@ -15,12 +16,8 @@ def run(g, opts, args) -> int:
     check_args("run", args, exactly=1)
     runtime = g.runtime()
     bundle = opts["bundle"] or "."
-    if opts["explain"]:
-        from boxen.runtime.explain import explain
-
-        explain(runtime, args[0], bundle, opts)
-        if opts["dry_run"]:
-            return 0
+    if explained(runtime, args[0], bundle, opts):
+        return 0
     return runtime.run(args[0], bundle, detach=opts["detach"], keep=opts["keep"],
                        console_socket=opts["console_socket"], pid_file=opts["pid_file"],
                        no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],

@@ -33,33 +33,33 @@ from boxen.common.errors import kernel_error
 # --- C types ------------------------------------------------------------------------------
 
 
-class c_int(_SimpleCData):  # noqa: N801 (C type names)
+class c_int(_SimpleCData):
     _type_ = "i"
 
 
-class c_uint(_SimpleCData):  # noqa: N801
+class c_uint(_SimpleCData):
     _type_ = "I"
 
 
-class c_long(_SimpleCData):  # noqa: N801
+class c_long(_SimpleCData):
     _type_ = "l"
 
 
-class c_ulong(_SimpleCData):  # noqa: N801
+class c_ulong(_SimpleCData):
     _type_ = "L"
 
 
-class c_char(_SimpleCData):  # noqa: N801
+class c_char(_SimpleCData):
     _type_ = "c"
 
 
-class c_char_p(_SimpleCData):  # noqa: N801
+class c_char_p(_SimpleCData):
     """``const char *``: pass ``bytes`` or ``None``."""
 
     _type_ = "z"
 
 
-class c_void_p(_SimpleCData):  # noqa: N801
+class c_void_p(_SimpleCData):
     """``void *``: pass ``None``, an int address, or a buffer from :func:`buffer`."""
 
     _type_ = "P"
