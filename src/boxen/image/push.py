@@ -135,7 +135,7 @@ def push(
     """Push the local image ``source`` to ``destination`` (default: its own name)."""
     progress = progress or Progress()
     say = explain or (lambda text: None)
-    image = find_image(images, source)
+    image = find_image(images, source, content)
     ref = references.parse(destination or image.name, field="destination")
     top, manifests = _plan(content, image.target, platform)
     if top is not image.target:

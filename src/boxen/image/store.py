@@ -96,15 +96,32 @@ def image_name(ref) -> str:
     return f"{ref.name}:{ref.tag}" if ref.tag else f"{ref.name}@{ref.digest}"
 
 
-def find_image(images: ImageStore, name: str) -> Image:
+def find_image(images: ImageStore, name: str, content=None) -> Image:
     """An image by any spelling of its name (``busybox`` finds ``docker.io/library/busybox:latest``),
-    or by its digest or a unique prefix of it."""
+    or by its digest or a unique prefix of it; with ``content``, also by its image ID (the digest of
+    its config, which ``build`` prints and docker calls IMAGE ID) or a unique prefix of that."""
     hexdigits = name.removeprefix("sha256:")
     if len(hexdigits) >= 4 and all(c in "0123456789abcdef" for c in hexdigits):
-        matches = {i.target.digest: i for i in images.list() if i.target.digest.removeprefix("sha256:").startswith(hexdigits)}
+        every = images.list()
+        matches = {i.target.digest: i for i in every if i.target.digest.removeprefix("sha256:").startswith(hexdigits)}
+        if not matches and content is not None:
+            matches = {i.target.digest: i for i in every
+                       if any(d.removeprefix("sha256:").startswith(hexdigits) for d in _config_digests(content, i.target))}
         if len(matches) == 1:
             return next(iter(matches.values()))
     return images.get(image_name(reference.parse(name, field="image")))
+
+
+def _config_digests(content, target: Descriptor) -> list[str]:
+    """The config digests under ``target`` (one per platform of an index), skipping missing blobs."""
+    try:
+        if target.mediaType in oci.INDEX_TYPES:
+            return [d for m in read_document(content, target, oci.Index).manifests for d in _config_digests(content, m)]
+        if target.mediaType in oci.MANIFEST_TYPES:
+            return [read_document(content, target, oci.Manifest).config.digest]
+    except NotFound:
+        pass
+    return []
 
 
 # --- following an image's descriptors ----------------------------------------------------------

@@ -60,3 +60,22 @@ def test_platforms():
     assert select_manifest(index, parse_platform("linux/arm")).digest == D1
     with pytest.raises(NotFound, match="it has: linux/arm/v6, linux/arm/v7"):
         select_manifest(index, parse_platform("linux/amd64"))
+
+
+def test_an_image_is_found_by_its_image_id_the_digest_of_its_config():
+    from boxen.common import jsonio
+    from boxen.image.content import put
+    from boxen.image.content.memory import MemoryContentStore
+    from boxen.image.store import ImageStore, find_image
+    from boxen.oci import image as oci
+
+    content = MemoryContentStore()
+    config = put(content, b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}', oci.OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST,
+                "config": {"mediaType": oci.OCI_CONFIG, "digest": config.digest, "size": config.size}, "layers": []}
+    target = put(content, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
+    images = ImageStore(":memory:")
+    images.put("docker.io/library/built:latest", target)
+    image_id = config.digest.removeprefix("sha256:")[:12]
+    assert find_image(images, image_id, content).target == target
+    assert find_image(images, config.digest, content).target == target

@@ -25,7 +25,7 @@ def run(args) -> int:
     root = _common.root(args)
     content = _common.content(root)
     images = _common.images(root)
-    image = find_image(images, args.image)
+    image = find_image(images, args.image, content)
     platform = parse_platform(args.platform) if args.platform else None
     manifest_desc, manifest, config = resolve(content, image.target, platform)
     if args.raw:

@@ -22,7 +22,8 @@ def run(args) -> int:
 
     root = _common.root(args)
     images = _common.images(root)
-    found = [find_image(images, name) for name in args.images]  # all or nothing: check every name first
+    content = _common.content(root)
+    found = [find_image(images, name, content) for name in args.images]  # all or nothing: check every name first
     for image in found:
         images.delete(image.name)
         print(f"Untagged: {image.name}")

@@ -29,7 +29,7 @@ def run(args) -> int:
 
     root = _common.root(args)
     content, images = _common.content(root), _common.images(root)
-    chosen = [find_image(images, name) for name in args.images]
+    chosen = [find_image(images, name, content) for name in args.images]
     platform = parse_platform(args.platform) if args.platform else None
     explain = _common.explainer(args)
     if args.format == "docker":

@@ -63,7 +63,7 @@ def _unpack_image(args: argparse.Namespace, workdir: str):
     content = _common.content(root)
     images = _common.images(root)
     try:
-        image = find_image(images, args.ref)
+        image = find_image(images, args.ref, content)
     finally:
         images.close()
     manifest_desc, manifest, config = resolve(content, image.target, parse_platform(args.platform) if args.platform else None)

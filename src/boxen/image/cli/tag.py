@@ -17,7 +17,7 @@ def run(args) -> int:
 
     root = _common.root(args)
     images = _common.images(root)
-    image = find_image(images, args.source)
+    image = find_image(images, args.source, _common.content(root))
     target = reference.parse(args.target, field="target")
     images.put(image_name(target), image.target, image.labels)
     return 0

@@ -35,7 +35,7 @@ def run(args) -> int:
     content = _common.content(root)
     images = _common.images(root)
     try:
-        image = find_image(images, args.reference)
+        image = find_image(images, args.reference, content)
     finally:
         images.close()
     platform = parse_platform(args.platform) if args.platform else None
