@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from boxen.common.errors import BoxenError, InvalidArgument
-from boxen.runtime.cli.flags import Flag, parse, usage
+from boxen.common.flags import Flag, parse_go, usage
 
 VERSION = "0.1.0"
 SPEC_VERSION = "1.2.0"
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     g = None
     try:
-        values, rest = parse(GLOBAL_FLAGS, argv)
+        values, rest = parse_go(GLOBAL_FLAGS, argv)
         if values["version"]:
             sys.stdout.write(f"boxen-runtime version {VERSION}\nspec: {SPEC_VERSION}\n")
             return 0
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidArgument(f"No help topic for '{command}'", field="command")
         g = Globals(values, command)
         module = __import__(module_name, fromlist=["run"])
-        opts, positional = parse(module.FLAGS, args)
+        opts, positional = parse_go(module.FLAGS, args)
         if opts.get("help"):
             sys.stdout.write(f"USAGE:\n   boxen-runtime {module.USAGE}\n\nOPTIONS:\n{usage(module.FLAGS)}\n")
             return 0

@@ -1,7 +1,7 @@
 """create: make the container and leave its process waiting for ``start``."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "create [command options] <container-id>"
 FLAGS = (

@@ -1,7 +1,7 @@
 """delete: remove a stopped container (--force kills it first)."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "delete [command options] <container-id>"
 FLAGS = (

@@ -5,8 +5,8 @@ import time
 
 from boxen.common import jsonio
 from boxen.common.errors import FailedPrecondition, InvalidArgument
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "events [command options] <container-id>"
 FLAGS = (

@@ -1,8 +1,8 @@
 """exec: run another process inside a container."""
 
 from boxen.common.errors import InvalidArgument
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "exec [command options] <container-id> <command> [command options]  ||  -p process.json <container-id>"
 FLAGS = (

@@ -1,7 +1,7 @@
 """kill: send a signal (default SIGTERM) to the container's init, or --all of its processes."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 from boxen.runtime.cli.signals import parse as parse_signal
 
 USAGE = "kill [command options] <container-id> [signal]"

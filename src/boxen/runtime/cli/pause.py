@@ -1,7 +1,7 @@
 """pause: freeze every process of the container (cgroup freezer)."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "pause <container-id>"
 FLAGS = (Flag("help,h", help="show help"),)

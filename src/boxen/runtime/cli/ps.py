@@ -4,8 +4,8 @@ import sys
 
 from boxen.common import jsonio
 from boxen.common.errors import InvalidArgument
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "ps [command options] <container-id> [ps options]"
 FLAGS = (

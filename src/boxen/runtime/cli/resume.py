@@ -1,7 +1,7 @@
 """resume: thaw a paused container."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "resume <container-id>"
 FLAGS = (Flag("help,h", help="show help"),)

@@ -1,9 +1,9 @@
 """run: create and start a container, wait for it, delete it, exit with its status."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
 from boxen.runtime.cli.create import FLAGS as CREATE_FLAGS
 from boxen.runtime.cli.create import explained
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "run [command options] <container-id>"
 FLAGS = CREATE_FLAGS + (

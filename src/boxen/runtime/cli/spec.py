@@ -4,8 +4,8 @@ import os
 
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "spec [command options]"
 FLAGS = (

@@ -1,7 +1,7 @@
 """start: let a created container's process run."""
 
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "start <container-id>"
 FLAGS = (Flag("help,h", help="show help"),)

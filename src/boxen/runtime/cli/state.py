@@ -3,8 +3,8 @@
 import sys
 
 from boxen.common import jsonio
+from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
-from boxen.runtime.cli.flags import Flag
 
 USAGE = "state <container-id>"
 FLAGS = (Flag("help,h", help="show help"),)

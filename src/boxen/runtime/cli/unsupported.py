@@ -1,7 +1,7 @@
 """checkpoint and restore: need CRIU, which boxen-runtime does not drive."""
 
 from boxen.common.errors import Unimplemented
-from boxen.runtime.cli.flags import Flag
+from boxen.common.flags import Flag
 
 USAGE = "checkpoint|restore [command options] <container-id>"
 FLAGS = (Flag("help,h", help="show help"),)
