@@ -1,22 +1,24 @@
 """boxen-image: a daemonless image tool, like skopeo, umoci and ``ctr images``.
 
-Every verb is one module with ``add_parser(subparsers)`` and ``run(args) -> int``; the
-table below maps verbs to modules, and only the module of the verb being run is imported
-(so ``boxen-image ls`` does not load the registry client). Global options come before the
-verb::
+Every verb is one module holding its ``ARGS`` and ``FLAGS`` (:mod:`boxen.common.flags`,
+read the way docker and skopeo read theirs) and ``run(args) -> int``; the table below maps
+verbs to modules, and only the module of the verb being run is imported (so ``boxen-image ls``
+does not load the registry client). Global options come before the verb::
 
     boxen-image [--root DIR] [--registry-config FILE] [--debug] VERB ...
 
 The data root is ``--root``, else ``$BOXEN_ROOT``, else ``/var/lib/boxen``. Errors are
-printed as one line (``boxen-image: error: ...``) with exit status 1; ``--debug`` shows the
-traceback.
+printed as one line (``boxen-image: error: ...``) with exit status 1, a command line that
+cannot be read with exit status 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+
+from boxen.common.errors import InvalidArgument
+from boxen.common.flags import Flag, bind, parse_gnu, usage
 
 #: verb -> (module, one-line help)
 VERBS = {
@@ -36,44 +38,67 @@ VERBS = {
     "build": ("boxen.image.cli.build", "build an image from a Dockerfile"),
 }
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="boxen-image",
-        description="Pull, push, store, save, load and unpack container images, without a daemon.",
-        epilog="verbs:\n" + "\n".join(f"  {v:<9} {h}" for v, (_, h) in VERBS.items()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--root", help="data root (default: $BOXEN_ROOT or /var/lib/boxen)")
-    parser.add_argument("--registry-config", metavar="FILE",
-                        help="registry configuration (default: ROOT/registries.json)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+HELP = Flag("help,h", help="show this help")
+GLOBAL_FLAGS = (
+    Flag("root", "str", metavar="DIR", help="data root (default: $BOXEN_ROOT or /var/lib/boxen)"),
+    Flag("registry-config", "str", metavar="FILE", help="registry configuration (default: ROOT/registries.json)"),
+    Flag("debug", help="show tracebacks"),
+    HELP,
+)
+#: exit status of a command line that could not be read (as argparse and getopt-style tools use)
+EXIT_USAGE = 2
 
 
-def _split(argv: list[str]) -> int | None:
-    """Index of the verb in ``argv`` (global options may come first)."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--root", "--registry-config"):
-            i += 2
-            continue
-        if arg.startswith("-"):
-            i += 1
-            continue
-        return i
-    return None
+class Args:
+    """The options and arguments of one command line, as attributes (``args.root``, ``args.quiet``)."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.__dict__.update(values)
+
+
+def _help() -> str:
+    verbs = "\n".join(f"  {verb:<9} {summary}" for verb, (_, summary) in VERBS.items())
+    return (f"Usage: boxen-image [OPTIONS] VERB ...\n\n"
+            f"Pull, push, store, save, load and unpack container images, without a daemon.\n\n"
+            f"Verbs:\n{verbs}\n\nOptions:\n{usage(GLOBAL_FLAGS)}\n\n"
+            f"Run 'boxen-image VERB --help' for a verb's options.\n")
+
+
+def _verb_help(verb: str, module) -> str:
+    about = getattr(module, "DESCRIPTION", VERBS[verb][1])
+    text = f"Usage: boxen-image {verb} [OPTIONS] {' '.join(a.usage for a in module.ARGS)}\n\n{about}\n\n"
+    if any(a.help for a in module.ARGS):
+        text += f"Arguments:\n{usage((), module.ARGS)}\n\n"
+    return text + f"Options:\n{usage((*module.FLAGS, HELP))}\n"
+
+
+def _usage_error(message: str, see: str) -> int:
+    print(f"boxen-image: error: {message}\nSee '{see} --help'.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _exclusive(module, values: dict[str, object]) -> None:
+    """A verb's ``EXCLUSIVE`` groups: flags that cannot be given together."""
+    for group in getattr(module, "EXCLUSIVE", ()):
+        given = [key for key in group if values[key]]
+        if len(given) > 1:
+            names = " and ".join("--" + key.replace("_", "-") for key in given)
+            raise InvalidArgument(f"{names} cannot be used together", field="--" + given[0].replace("_", "-"))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    at = _split(argv)
-    if at is None or argv[at] not in VERBS:
-        args = parser.parse_args(argv)  # handles --help; otherwise there is no verb
-        parser.error(f"expected a verb: {', '.join(VERBS)}" if at is None else f"unknown verb {argv[at]!r}")
-    verb = argv[at]
+    try:
+        values, rest = parse_gnu(GLOBAL_FLAGS, argv, interspersed=False)
+    except InvalidArgument as exc:
+        return _usage_error(str(exc), "boxen-image")
+    if values["help"]:
+        sys.stdout.write(_help())
+        return 0
+    if not rest or rest[0] not in VERBS:
+        message = f"unknown verb {rest[0]!r}" if rest else "expected a verb"
+        return _usage_error(f"{message}: one of {', '.join(VERBS)}", "boxen-image")
+    verb = rest[0]
     try:
         module = importlib.import_module(VERBS[verb][0])
     except ModuleNotFoundError as exc:
@@ -81,9 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"boxen-image: error: {verb} is not available in this build", file=sys.stderr)
         return 1
-    subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
-    module.add_parser(subparsers)
-    args = parser.parse_args(argv)
+    flags = (*module.FLAGS, HELP)
+    try:
+        options, positional = parse_gnu(flags, rest[1:])
+        if options["help"]:
+            sys.stdout.write(_verb_help(verb, module))
+            return 0
+        bind(flags, module.ARGS, options, positional)
+        _exclusive(module, options)
+    except InvalidArgument as exc:
+        return _usage_error(str(exc), f"boxen-image {verb}")
+    del options["help"]
+    args = Args({**values, **options})
     from boxen.common.errors import BoxenError
 
     try:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from boxen.common.flags import Flag
 from boxen.image.root import Root, resolve
 
+#: what the verbs that transfer images print: progress (default), nothing but the result, or JSON
+OUTPUT_FLAGS = (
+    Flag("quiet,q", help="print only the result"),
+    Flag("json", help="progress as JSON lines on stdout"),
+    Flag("explain", help="say each request, each digest verified and each layer applied (on stderr)"),
+)
+OUTPUT_EXCLUSIVE = (("quiet", "json"),)
 
-def root(args: argparse.Namespace) -> Root:
+
+def root(args) -> Root:
     return resolve(args.root)
 
 
@@ -35,7 +43,7 @@ def snapshotter(r: Root):
     return open_snapshotter(r.snapshots)
 
 
-def explainer(args: argparse.Namespace):
+def explainer(args):
     if not getattr(args, "explain", False):
         return None
 
@@ -45,7 +53,7 @@ def explainer(args: argparse.Namespace):
     return say
 
 
-def client(args: argparse.Namespace, r: Root, explain=None):
+def client(args, r: Root, explain=None):
     from boxen.image.registry import config, credentials
     from boxen.image.registry.client import RegistryClient
 
@@ -54,15 +62,7 @@ def client(args: argparse.Namespace, r: Root, explain=None):
     return RegistryClient(cfg, credentials=lambda domain: credentials.lookup(domain), explain=explain)
 
 
-def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    group.add_argument("--json", action="store_true", help="progress as JSON lines on stdout")
-    parser.add_argument("--explain", action="store_true",
-                        help="say each request, each digest verified and each layer applied (on stderr)")
-
-
-def progress(args: argparse.Namespace):
+def progress(args):
     from boxen.image import progress as p
 
     if args.quiet:

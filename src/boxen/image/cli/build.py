@@ -12,26 +12,26 @@ from __future__ import annotations
 
 import os
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("build", help="build an image from a Dockerfile")
-    p.add_argument("context", metavar="CONTEXT", help="the build context directory")
-    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME", help="name the image (repeatable)")
-    p.add_argument("-f", "--file", metavar="FILE", help="the Dockerfile (default: CONTEXT/Dockerfile)")
-    p.add_argument("--build-arg", action="append", default=[], metavar="NAME[=VALUE]",
-                   help="set a build argument (repeatable)")
-    p.add_argument("--target", metavar="STAGE", help="build this stage (and what it needs), not the last one")
-    p.add_argument("--no-cache", action="store_true", help="run every step even if the layer cache has it")
-    p.add_argument("--pull", action="store_true", help="pull base images even when they are in the store")
-    p.add_argument("--platform", metavar="OS/ARCH", help="platform of base images (default: this host)")
-    p.add_argument("--compression", choices=("gzip", "zstd", "none"), default="gzip",
-                   help="how new layers are compressed (default gzip)")
-    p.add_argument("--network", choices=("default", "none", "host"), default="default",
-                   help="network of RUN steps: their own namespace with only loopback (default, none) or the "
-                        "host's (host); RUN --network=... overrides it")
-    _common.add_output_flags(p)
+ARGS = (Arg("context", help="the build context directory"),)
+FLAGS = (
+    Flag("tag,t", "list", metavar="NAME", help="name the image (repeatable)"),
+    Flag("file,f", "str", metavar="FILE", help="the Dockerfile (default: CONTEXT/Dockerfile)"),
+    Flag("build-arg", "list", metavar="NAME[=VALUE]", help="set a build argument (repeatable)"),
+    Flag("target", "str", metavar="STAGE", help="build this stage (and what it needs), not the last one"),
+    Flag("no-cache", help="run every step even if the layer cache has it"),
+    Flag("pull", help="pull base images even when they are in the store"),
+    Flag("platform", "str", metavar="OS/ARCH", help="platform of base images (default: this host)"),
+    Flag("compression", "str", "gzip", choices=("gzip", "zstd", "none"),
+         help="how new layers are compressed (default gzip)"),
+    Flag("network", "str", "default", choices=("default", "none", "host"),
+         help="network of RUN steps: their own namespace with only loopback (default, none) or the "
+              "host's (host); RUN --network=... overrides it"),
+    *_common.OUTPUT_FLAGS,
+)
+EXCLUSIVE = _common.OUTPUT_EXCLUSIVE
 
 
 def build_args(values: list[str]) -> tuple[tuple[str, str], ...]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("inspect", help="show an image's manifest, config and names")
-    p.add_argument("image")
-    p.add_argument("--raw", choices=("manifest", "config", "index"), help="print that document's bytes as stored")
-    p.add_argument("--platform", help="os/arch[/variant] to choose from an index")
+ARGS = (Arg("image"),)
+FLAGS = (
+    Flag("raw", "str", choices=("manifest", "config", "index"), help="print that document's bytes as stored"),
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] to choose from an index"),
+)
 
 
 def run(args) -> int:

@@ -6,14 +6,15 @@ busybox``), or not at all, are stored under ``--repository`` (default ``localhos
 
 from __future__ import annotations
 
+from boxen.common.flags import Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("load", help="read images from a docker-save archive or an OCI layout")
-    p.add_argument("-i", "--input", required=True, help="archive file or OCI layout directory")
-    p.add_argument("--repository", default="localhost/loaded", help="repository for images without a full name")
-    p.add_argument("--explain", action="store_true")
+ARGS = ()
+FLAGS = (
+    Flag("input,i", "str", metavar="PATH", required=True, help="archive file or OCI layout directory"),
+    Flag("repository", "str", "localhost/loaded", metavar="NAME", help="repository for images without a full name"),
+    Flag("explain", help="say what is read and stored (on stderr)"),
+)
 
 
 def run(args) -> int:

@@ -6,16 +6,16 @@ stored in docker's ``config.json`` where docker, podman and skopeo find them too
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("login", help="store credentials for a registry")
-    p.add_argument("registry", help="host[:port] (docker.io for Docker Hub)")
-    p.add_argument("-u", "--username", required=True)
-    p.add_argument("-p", "--password")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    p.add_argument("--explain", action="store_true")
+ARGS = (Arg("registry", help="host[:port] (docker.io for Docker Hub)"),)
+FLAGS = (
+    Flag("username,u", "str", metavar="NAME", required=True, help="user name"),
+    Flag("password,p", "str", metavar="PASSWORD", help="password (visible to other users: prefer --password-stdin)"),
+    Flag("password-stdin", help="read the password from stdin"),
+    Flag("explain", help="say each request (on stderr)"),
+)
 
 
 def run(args) -> int:

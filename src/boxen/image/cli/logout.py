@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("logout", help="forget credentials for a registry")
-    p.add_argument("registry")
+ARGS = (Arg("registry"),)
+FLAGS = ()
 
 
 def run(args) -> int:

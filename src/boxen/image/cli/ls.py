@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 
+from boxen.common.flags import Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("ls", help="list images")
-    p.add_argument("-q", "--quiet", action="store_true", help="names only")
-    p.add_argument("--digests", action="store_true", help="show full digests")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+ARGS = ()
+FLAGS = (
+    Flag("quiet,q", help="names only"),
+    Flag("digests", help="show full digests"),
+    Flag("format", "str", "table", choices=("table", "json"), help="output format"),
+)
 
 
 def _age(t: float) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("prune", help="remove content and snapshots no image references")
-    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    p.add_argument("--explain", action="store_true")
+ARGS = ()
+FLAGS = (
+    Flag("dry-run", help="only say what would be removed"),
+    Flag("explain", help="say what is removed and why (on stderr)"),
+)
 
 
 def run(args) -> int:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("pull", help="pull an image from a registry (and unpack it)")
-    p.add_argument("reference", help="image reference, e.g. busybox or 127.0.0.1:5000/x/y:tag")
-    p.add_argument("--platform", help="os/arch[/variant] to choose from an index (default: this host)")
-    p.add_argument("--no-unpack", action="store_true", help="only fetch into the content store")
-    p.add_argument("--jobs", type=int, default=3, help="layers downloaded at once (default 3)")
-    _common.add_output_flags(p)
+ARGS = (Arg("reference", help="image reference, e.g. busybox or 127.0.0.1:5000/x/y:tag"),)
+FLAGS = (
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] to choose from an index (default: this host)"),
+    Flag("no-unpack", help="only fetch into the content store"),
+    Flag("jobs", "int", 3, metavar="N", help="layers downloaded at once (default 3)"),
+    *_common.OUTPUT_FLAGS,
+)
+EXCLUSIVE = _common.OUTPUT_EXCLUSIVE
 
 
 class _OpenStores(threading.Thread):

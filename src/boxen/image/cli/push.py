@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("push", help="push an image to a registry")
-    p.add_argument("image", help="local image name")
-    p.add_argument("destination", nargs="?", help="reference to push to (default: the image's name)")
-    p.add_argument("--platform", help="os/arch[/variant] when only part of an index is stored")
-    p.add_argument("--chunk-size", type=int, default=0,
-                   help="upload blobs in PATCH requests of this many bytes (default: one request per blob)")
-    p.add_argument("--jobs", type=int, default=3, help="blobs uploaded at once (default 3)")
-    _common.add_output_flags(p)
+ARGS = (
+    Arg("image", help="local image name"),
+    Arg("destination?", help="reference to push to (default: the image's name)"),
+)
+FLAGS = (
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] when only part of an index is stored"),
+    Flag("chunk-size", "int", 0, metavar="BYTES",
+         help="upload blobs in PATCH requests of this many bytes (default: one request per blob)"),
+    Flag("jobs", "int", 3, metavar="N", help="blobs uploaded at once (default 3)"),
+    *_common.OUTPUT_FLAGS,
+)
+EXCLUSIVE = _common.OUTPUT_EXCLUSIVE
 
 
 def run(args) -> int:

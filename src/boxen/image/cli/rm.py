@@ -6,14 +6,14 @@ garbage-collected right away (``--no-prune`` leaves them for a later ``prune``).
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("rm", help="remove image names (and what only they used)")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--no-prune", action="store_true", help="keep unreferenced content for a later prune")
-    p.add_argument("--explain", action="store_true")
+ARGS = (Arg("images...", metavar="IMAGE"),)
+FLAGS = (
+    Flag("no-prune", help="keep unreferenced content for a later prune"),
+    Flag("explain", help="say what is removed and why (on stderr)"),
+)
 
 
 def run(args) -> int:

@@ -8,16 +8,16 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("save", help="write images to a docker-save archive or an OCI layout")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("-o", "--output", required=True, help="archive file, or directory for --format oci-dir")
-    p.add_argument("--format", choices=("docker", "oci", "oci-dir"), default="docker")
-    p.add_argument("--platform", help="os/arch[/variant] to choose from an index")
-    p.add_argument("--explain", action="store_true")
+ARGS = (Arg("images...", metavar="IMAGE"),)
+FLAGS = (
+    Flag("output,o", "str", metavar="PATH", required=True, help="archive file, or directory for --format oci-dir"),
+    Flag("format", "str", "docker", choices=("docker", "oci", "oci-dir"), help="archive format (default docker)"),
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] to choose from an index"),
+    Flag("explain", help="say what is written (on stderr)"),
+)
 
 
 def run(args) -> int:

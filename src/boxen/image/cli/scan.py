@@ -13,31 +13,26 @@ nothing was found at all), 1 when something was, 2 when the scan could not run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from boxen.common.flags import Arg, Flag
+from boxen.image.scan.report import FAIL_ON
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-
-def add_parser(subparsers) -> None:
-    from boxen.image.scan.report import FAIL_ON
-
-    p = subparsers.add_parser(
-        "scan",
-        help="list an image's packages and match them against advisories",
-        description="List the packages in an image (dpkg, apk, Python) and match them against OSV advisories. "
-        "Exit status: 0 nothing at or above --fail-on, 1 findings, 2 the scan could not run.",
-    )
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("ref", nargs="?", help="image name in the data root")
-    target.add_argument("--rootfs", metavar="DIR", help="scan this root filesystem directory instead of an image")
-    p.add_argument("--advisories", metavar="DIR", help="directory of OSV advisories, one JSON file each")
-    p.add_argument("--format", choices=("table", "json", "cyclonedx"), default="table", help="output format")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
-    p.add_argument("--fail-on", choices=FAIL_ON, metavar="SEVERITY",
-                   help=f"exit 1 only for findings at or above SEVERITY ({', '.join(FAIL_ON)}); default: any finding")
-    p.add_argument("--platform", help="os/arch[/variant] to choose from a multi-platform image")
+ARGS = (Arg("ref?", metavar="REF", help="image name in the data root (or give --rootfs)"),)
+FLAGS = (
+    Flag("rootfs", "str", metavar="DIR", help="scan this root filesystem directory instead of an image"),
+    Flag("advisories", "str", metavar="DIR", help="directory of OSV advisories, one JSON file each"),
+    Flag("format", "str", "table", choices=("table", "json", "cyclonedx"), help="output format"),
+    Flag("output,o", "str", metavar="FILE", help="write the output to FILE instead of stdout"),
+    Flag("fail-on", "str", metavar="SEVERITY", choices=FAIL_ON,
+         help=f"exit 1 only for findings at or above SEVERITY ({', '.join(FAIL_ON)}); default: any finding"),
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] to choose from a multi-platform image"),
+)
+DESCRIPTION = ("List the packages in an image (dpkg, apk, Python) and match them against OSV advisories. "
+               "Exit status: 0 nothing at or above --fail-on, 1 findings, 2 the scan could not run.")
 
 
 def _remove_tree(path: str) -> None:
@@ -52,7 +47,7 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, onerror=make_writable)
 
 
-def _unpack_image(args: argparse.Namespace, workdir: str):
+def _unpack_image(args, workdir: str):
     """Unpack image ``args.ref`` under ``workdir``: (rootfs directory, BOM metadata)."""
     from boxen.common.errors import Unimplemented
     from boxen.image.cli import _common
@@ -79,7 +74,7 @@ def _unpack_image(args: argparse.Namespace, workdir: str):
     return os.path.join(bundle, "rootfs"), BomMetadata(image.name, manifest_desc.digest, CONTAINER)
 
 
-def _render(args: argparse.Namespace, components, findings, metadata, matched: bool) -> str:
+def _render(args, components, findings, metadata, matched: bool) -> str:
     from boxen.common import jsonio
     from boxen.image.scan import report, to_cyclonedx
 
@@ -106,13 +101,17 @@ def _write(path: str, text: str) -> None:
         raise
 
 
-def _scan(args: argparse.Namespace) -> int:
+def _scan(args) -> int:
     import tempfile
 
     from boxen.common.errors import InvalidArgument
     from boxen.image.scan import inventory, load_advisories, match, report
     from boxen.image.scan.cyclonedx import FILE, BomMetadata
 
+    if args.ref and args.rootfs:
+        raise InvalidArgument("scans a directory instead of an image: give REF or --rootfs, not both", field="--rootfs")
+    if not args.ref and not args.rootfs:
+        raise InvalidArgument("give an image name, or --rootfs DIR", field="REF")
     if args.fail_on and not args.advisories:
         raise InvalidArgument("needs --advisories: without advisories there is nothing to fail on", field="--fail-on")
     if args.platform and not args.ref:
@@ -137,7 +136,7 @@ def _scan(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.fails(findings, args.fail_on) else EXIT_CLEAN
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args) -> int:
     from boxen.common.errors import BoxenError
 
     try:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from boxen.common.flags import Arg
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("tag", help="give an image another name")
-    p.add_argument("source")
-    p.add_argument("target")
+ARGS = (Arg("source"), Arg("target"))
+FLAGS = ()
 
 
 def run(args) -> int:

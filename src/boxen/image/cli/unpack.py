@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import os
 
+from boxen.common.flags import Arg, Flag
 from boxen.image.cli import _common
 
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("unpack", help="write an OCI runtime bundle from an image")
-    p.add_argument("reference", help="a stored image: name, name:tag, name@digest or a digest")
-    p.add_argument("bundle", metavar="BUNDLE_DIR", help="directory to create (absent or empty)")
-    p.add_argument("--platform", help="os/arch[/variant] to choose from a multi-platform image")
-    p.add_argument("--rootless", action="store_true", default=os.geteuid() != 0,
-                   help="unpack as an unprivileged user (default when not root)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.add_argument("--explain", action="store_true",
-                   help="say each layer applied, each digest verified and each whiteout (on stderr)")
+ARGS = (
+    Arg("reference", help="a stored image: name, name:tag, name@digest or a digest"),
+    Arg("bundle", metavar="BUNDLE_DIR", help="directory to create (absent or empty)"),
+)
+FLAGS = (
+    Flag("platform", "str", metavar="OS/ARCH", help="os/arch[/variant] to choose from a multi-platform image"),
+    Flag("rootless", default=os.geteuid() != 0, help="unpack as an unprivileged user (default when not root)"),
+    Flag("quiet,q", help="print nothing on success"),
+    Flag("explain", help="say each layer applied, each digest verified and each whiteout (on stderr)"),
+)
 
 
 def run(args) -> int:

@@ -90,11 +90,12 @@ def test_malformed_advisory_is_named(capsys, tmp_path):
 
 
 def test_ref_or_rootfs_is_required(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["scan"])
-    assert exc.value.code == 2
-    with pytest.raises(SystemExit):
-        main(["scan", "busybox", "--rootfs", DEBIAN])
+    code, out, err = scan(capsys)
+    assert (code, out) == (2, "")
+    assert err == "boxen-image: error: REF: give an image name, or --rootfs DIR\n"
+    code, out, err = scan(capsys, "busybox", "--rootfs", DEBIAN)
+    assert (code, out) == (2, "")
+    assert "--rootfs: " in err and "not both" in err
 
 
 def test_unknown_image_in_an_empty_root(capsys, tmp_path):
