@@ -20,8 +20,6 @@ short form people type. Docker Hub's API lives on ``registry-1.docker.io``
 
 from __future__ import annotations
 
-import re
-
 from boxen.common import digest as digests
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
@@ -31,13 +29,11 @@ DEFAULT_TAG = "latest"
 _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HUB_API_HOST = "registry-1.docker.io"
 
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_DOMAIN = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
-    r"|\[[0-9a-fA-F:.]+\]"
-)
-_PORT = re.compile(r"[0-9]+")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WORD = _ALNUM | {"_"}  # Go's \w: ASCII only
+_DIGITS = frozenset("0123456789")
+_IPV6 = frozenset("0123456789abcdefABCDEF:.")
 _MAX_NAME = 255
 
 
@@ -90,8 +86,40 @@ class Reference(Record):
         return Reference(self.domain, self.path, self.tag, digests.validate(digest))
 
 
+def _is_component(text: str) -> bool:
+    """``[a-z0-9]+`` runs joined by one separator: ``.``, ``_``, ``__`` or any run of ``-``."""
+    if not text or text[0] not in _LOWER_ALNUM or text[-1] not in _LOWER_ALNUM:
+        return False
+    separator = ""
+    for ch in text:
+        if ch in _LOWER_ALNUM:
+            if separator and separator not in (".", "_", "__") and separator.strip("-"):
+                return False
+            separator = ""
+        elif ch in "._-":
+            separator += ch
+        else:
+            return False
+    return True
+
+
+def _is_host(host: str) -> bool:
+    """Dot-separated labels of letters, digits and inner ``-``; or an IPv6 address in brackets."""
+    if host.startswith("["):
+        return len(host) > 2 and host.endswith("]") and all(ch in _IPV6 for ch in host[1:-1])
+    return all(
+        label and label[0] in _ALNUM and label[-1] in _ALNUM and all(ch in _ALNUM or ch == "-" for ch in label)
+        for label in host.split(".")
+    )
+
+
+def _is_tag(tag: str) -> bool:
+    """A word character, then up to 127 word characters, ``.`` or ``-``."""
+    return 0 < len(tag) <= 128 and tag[0] in _WORD and all(ch in _WORD or ch in ".-" for ch in tag)
+
+
 def _check_tag(tag: str, field: str) -> str:
-    if not _TAG.fullmatch(tag):
+    if not _is_tag(tag):
         raise InvalidArgument(
             f"invalid tag {tag!r}: up to 128 letters, digits, '_', '.', '-', not starting with '.' or '-'",
             field=field,
@@ -113,7 +141,7 @@ def _check_domain(domain: str, text: str, field: str) -> str:
         close = domain.find("]")
         host, rest = domain[: close + 1], domain[close + 1 :]
         port = rest[1:] if rest.startswith(":") else None
-    if not _DOMAIN.fullmatch(host) or (port is not None and not _PORT.fullmatch(port)):
+    if not _is_host(host) or (port is not None and not (port and all(ch in _DIGITS for ch in port))):
         raise InvalidArgument(f"invalid registry {domain!r} in reference {text!r}", field=field)
     return "docker.io" if domain in _HUB_ALIASES else domain
 
@@ -145,7 +173,7 @@ def parse_name(text: str, *, field: str = "reference") -> Reference:
         domain = _check_domain(components[0], text, field)
         components = components[1:]
     for component in components:
-        if not _COMPONENT.fullmatch(component):
+        if not _is_component(component):
             hint = " (repository names are lowercase)" if component.lower() != component else ""
             raise InvalidArgument(f"invalid repository name component {component!r} in {text!r}{hint}", field=field)
     if domain == DEFAULT_REGISTRY and len(components) == 1:
