@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Callable, Sequence
 
 from boxen.common import jsonio
@@ -153,7 +152,7 @@ def _committed(snapshotter, name: str) -> bool:
 
 def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id: str, chain: str,
                     parent: str | None, *, progress, explain, rootless) -> None:
-    key = f"extract-{os.getpid()}-{secrets.token_hex(4)} {chain}"
+    key = f"extract-{os.getpid()}-{os.urandom(4).hex()} {chain}"
     mounts = snapshotter.prepare(key, parent)
     try:
         target, overlay, lowers = apply_target(mounts)

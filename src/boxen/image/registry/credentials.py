@@ -17,7 +17,6 @@ another way.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 
@@ -64,7 +63,7 @@ def lookup(domain: str, path: str | None = None) -> tuple[str, str] | None:
             continue
         if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
-                user, sep, password = base64.b64decode(entry["auth"]).decode().partition(":")
+                user, sep, password = binascii.a2b_base64(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 raise InvalidArgument("is not base64 of user:password", field=f"{path}: auths[{key!r}].auth") from None
             if not sep:
@@ -89,7 +88,7 @@ def store(domain: str, username: str, password: str, path: str | None = None) ->
     path = path or default_path()
     data = _read(path)
     auths = {k: v for k, v in data.get("auths", {}).items() if _normalise(k) != domain}
-    auths[_key(domain)] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+    auths[_key(domain)] = {"auth": binascii.b2a_base64(f"{username}:{password}".encode(), newline=False).decode()}
     data["auths"] = auths
     _write(path, data)
     return path

@@ -18,10 +18,10 @@ two keep their data in different layouts, so a root does not switch kinds by its
 from __future__ import annotations
 
 import os
-import tempfile
 
 from boxen.common.errors import BoxenError
 from boxen.image.layers.paths import OVERLAY_OPAQUE
+from boxen.image.layers.tree import remove_tree
 from boxen.image.snapshots import KINDS
 
 
@@ -40,23 +40,32 @@ def overlay_works(root: str) -> bool:
     from boxen.runtime.host import mount, unmount
 
     os.makedirs(root, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="overlay-probe-", dir=root) as tmp:
-        lower, upper, work, merged = (os.path.join(tmp, d) for d in ("lower", "upper", "work", "merged"))
-        for d in (lower, upper, work, merged, f"{lower}/dir", f"{upper}/dir"):
-            os.mkdir(d)
-        for path in (f"{lower}/deleted", f"{lower}/dir/hidden", f"{upper}/kept"):
-            open(path, "w").close()
-        try:
-            os.mknod(f"{upper}/deleted", 0o020000, 0)  # S_IFCHR, device 0/0: a whiteout
-            os.setxattr(f"{upper}/dir", OVERLAY_OPAQUE, b"y")
-        except OSError:
-            return False
-        options = (f"lowerdir={lower}", f"upperdir={upper}", f"workdir={work}", "index=off")
-        try:
-            mount("overlay", "overlay", merged, options)
-        except BoxenError:
-            return False
-        try:
-            return sorted(os.listdir(merged)) == ["dir", "kept"] and os.listdir(f"{merged}/dir") == []
-        finally:
-            unmount(merged)
+    tmp = os.path.join(root, f"overlay-probe-{os.getpid()}-{os.urandom(4).hex()}")
+    os.mkdir(tmp, 0o700)
+    try:
+        return _try_overlay(tmp, mount, unmount)
+    finally:
+        remove_tree(tmp)
+
+
+def _try_overlay(tmp: str, mount, unmount) -> bool:
+    """Build lower and upper directories in ``tmp``, mount them as an overlay and look."""
+    lower, upper, work, merged = (os.path.join(tmp, d) for d in ("lower", "upper", "work", "merged"))
+    for d in (lower, upper, work, merged, f"{lower}/dir", f"{upper}/dir"):
+        os.mkdir(d)
+    for path in (f"{lower}/deleted", f"{lower}/dir/hidden", f"{upper}/kept"):
+        open(path, "w").close()
+    try:
+        os.mknod(f"{upper}/deleted", 0o020000, 0)  # S_IFCHR, device 0/0: a whiteout
+        os.setxattr(f"{upper}/dir", OVERLAY_OPAQUE, b"y")
+    except OSError:
+        return False
+    options = (f"lowerdir={lower}", f"upperdir={upper}", f"workdir={work}", "index=off")
+    try:
+        mount("overlay", "overlay", merged, options)
+    except BoxenError:
+        return False
+    try:
+        return sorted(os.listdir(merged)) == ["dir", "kept"] and os.listdir(f"{merged}/dir") == []
+    finally:
+        unmount(merged)
