@@ -22,15 +22,15 @@ functions build.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import time
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from boxen.common import jsonio
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 from boxen.image.registry.protocol import Request
+from boxen.image.registry.urls import urlencode
 
 #: Tokens without ``expires_in`` are valid for 60 s (the token specification's minimum).
 DEFAULT_EXPIRY = 60.0
@@ -111,7 +111,7 @@ def parse_challenges(header: str) -> list[Challenge]:
 
 
 def basic_authorization(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    return "Basic " + binascii.b2a_base64(f"{username}:{password}".encode(), newline=False).decode()
 
 
 def scope_for(repository: str, actions: tuple[str, ...]) -> str:

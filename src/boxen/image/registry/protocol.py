@@ -33,8 +33,6 @@ where the bytes are kept, often another host: :func:`redirect` says what to send
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode, urljoin, urlsplit
-
 from boxen.common import digest as digests
 from boxen.common import jsonio
 from boxen.common.errors import (
@@ -47,6 +45,7 @@ from boxen.common.errors import (
     Unimplemented,
 )
 from boxen.common.record import Record
+from boxen.image.registry.urls import join, quote, split, urlencode
 from boxen.oci import image as oci
 
 #: What a pull accepts for a manifest, most preferred first.
@@ -231,7 +230,7 @@ def location(base_url: str, response: Response) -> str:
     loc = response.headers.get("location")
     if not loc:
         raise RegistryRejected(f"HTTP {response.status} without a Location header for the upload")
-    return urljoin(base_url, loc)
+    return join(base_url, loc)
 
 
 def redirect(request: Request, response: Response) -> Request | None:
@@ -247,7 +246,7 @@ def redirect(request: Request, response: Response) -> Request | None:
     target = response.headers.get("location")
     if not target:
         raise RegistryRejected(f"{request.method} {request.url}: HTTP {response.status} without a Location header")
-    url = urljoin(request.url, target)
+    url = join(request.url, target)
     if not url.startswith(("http://", "https://")):
         raise RegistryRejected(f"{request.method} {request.url}: redirected to {url!r}, not an http(s) URL")
     if response.status in (307, 308) or request.method == "HEAD":
@@ -259,7 +258,7 @@ def redirect(request: Request, response: Response) -> Request | None:
 def same_origin(a: str, b: str) -> bool:
     """Whether two URLs have the same scheme, host and port (where credentials may go)."""
     def origin(url: str) -> tuple[str, str | None, int | None]:
-        parts = urlsplit(url)
+        parts = split(url)
         return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
     return origin(a) == origin(b)

@@ -35,11 +35,11 @@ import select
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import urlsplit
 
 from boxen.common.errors import InvalidArgument
 from boxen.image.registry import http11
 from boxen.image.registry.config import TLSFiles
+from boxen.image.registry.urls import split
 
 #: Bytes read from the socket at a time while streaming a body.
 CHUNK = 1 << 18
@@ -213,7 +213,7 @@ class HTTPTransport(Transport):
     # --- requests ------------------------------------------------------------------------
 
     def send(self, method: str, url: str, headers: dict[str, str], body: Body = None) -> Reply:
-        parts = urlsplit(url)
+        parts = split(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError(f"cannot send to {url!r}: not an http(s) URL", transient=False)
         try:
@@ -221,7 +221,7 @@ class HTTPTransport(Transport):
         except ValueError:
             raise TransportError(f"cannot send to {url!r}: bad port", transient=False) from None
         origin = (parts.scheme, parts.hostname, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = parts.target
         resendable = body is None or isinstance(body, bytes)
         conn = self._idle_connection(origin)
         while True:
