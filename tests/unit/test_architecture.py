@@ -72,3 +72,38 @@ def test_runtime_hot_path_stays_lean():
                          text=True, check=True).stdout.split()
     loaded = {name.split(".")[0] for name in out}
     assert sorted(loaded & HEAVY) == []
+
+
+# What `boxen-image pull` loads (the verb's module imports the rest when it runs). A pull needs
+# sockets and threads (and socket brings enum); the rest of HEAVY it does without (argparse,
+# urllib.parse with re, shutil, tempfile: about 35 ms together, measured with -X importtime).
+IMAGE_PULL_PATH = [
+    "boxen.image.cli",
+    "boxen.image.cli.pull",
+    "boxen.image.pull",
+    "boxen.image.registry.client",
+    "boxen.image.registry.credentials",
+    "boxen.image.store",
+    "boxen.image.content.local",
+    "boxen.image.snapshots",
+    "boxen.image.snapshots.probe",
+    "boxen.image.snapshots.overlay",
+    "boxen.image.unpack",
+    "boxen.image.progress",
+]
+PULL_NEEDS = {"collections", "enum", "functools", "socket", "threading"}
+
+
+def test_image_pull_path_stays_lean():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules)\n"
+        f"for name in {IMAGE_PULL_PATH!r}: __import__(name)\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SRC.parent)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    loaded = {name.split(".")[0] for name in out}
+    assert sorted(loaded & (HEAVY - PULL_NEEDS)) == []
