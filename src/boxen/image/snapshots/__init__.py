@@ -107,7 +107,11 @@ class Snapshotter(Protocol):
         """Every snapshot, in no particular order."""
 
     def usage(self, key: str) -> Usage:
-        """Disk space and inodes the snapshot's own directory uses (not its parents')."""
+        """Disk space and inodes the snapshot's own directory uses (not its parents').
+
+        A committed snapshot is measured the first time this is asked and remembered (its files
+        no longer change); commit itself does not walk the tree, so an unpack does not wait for it.
+        """
 
     def set_labels(self, key: str, labels: dict[str, str]) -> SnapshotInfo:
         """Replace the labels of snapshot ``key``."""

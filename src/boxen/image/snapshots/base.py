@@ -103,8 +103,7 @@ class DirectorySnapshotter:
                                          field="key")
             if tx.find(name) is not None:
                 raise AlreadyExists(f"snapshot {name!r} already exists", field="name")
-            used = usage(self.fs(row))
-            tx.commit(key, name, labels, used.size, used.inodes)
+            tx.commit(key, name, labels)
             self._committed(row)
 
     def remove(self, key: str) -> None:
@@ -127,7 +126,11 @@ class DirectorySnapshotter:
             row = tx.get(key)
         if row.kind == COMMITTED and row.size is not None:
             return Usage(row.size, row.inodes or 0)
-        return usage(self.fs(row))
+        used = usage(self.fs(row))
+        if row.kind == COMMITTED:  # measured when first asked, not at commit: a pull need not wait for it
+            with self.metadata.transaction(write=True) as tx:
+                tx.set_usage(key, used.size, used.inodes)
+        return used
 
     def set_labels(self, key: str, labels: dict[str, str]) -> SnapshotInfo:
         with self.metadata.transaction(write=True) as tx:

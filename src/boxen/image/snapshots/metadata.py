@@ -121,13 +121,18 @@ class Transaction:
         )
         return self.get(name)
 
-    def commit(self, key: str, name: str, labels: dict[str, str] | None, size: int, inodes: int) -> None:
+    def commit(self, key: str, name: str, labels: dict[str, str] | None) -> None:
         row = self.get(key)
         merged = {**row.labels, **(labels or {})}
         self.db.execute(
-            "UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ?, size = ?, inodes = ? WHERE id = ?",
-            (name, COMMITTED, jsonio.dumps(merged), time.time(), size, inodes, row.id),
+            "UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ? WHERE id = ?",
+            (name, COMMITTED, jsonio.dumps(merged), time.time(), row.id),
         )
+
+    def set_usage(self, name: str, size: int, inodes: int) -> None:
+        """Record what a committed snapshot uses (its files no longer change)."""
+        self.db.execute("UPDATE snapshots SET size = ?, inodes = ? WHERE name = ? AND kind = ?",
+                        (size, inodes, name, COMMITTED))
 
     def set_labels(self, name: str, labels: dict[str, str]) -> SnapshotRow:
         row = self.get(name)

@@ -80,6 +80,16 @@ def test_commit_records_usage(native):
     assert used.inodes == 1 and 100_000 <= used.size < 200_000  # the hardlink is counted once
 
 
+def test_usage_of_a_committed_snapshot_is_measured_once(native):
+    root = native.prepare("a", None)[0].source
+    with open(os.path.join(root, "f"), "wb") as f:
+        f.write(b"x" * 10_000)
+    native.commit("c", "a")
+    first = native.usage("c")
+    os.unlink(os.path.join(fs(native, 1), "f"))  # (committed files never change; this shows it is remembered)
+    assert native.usage("c") == first and first.inodes == 1
+
+
 def test_remove_deletes_the_directory(native):
     root = native.prepare("a", None)[0].source
     os.makedirs(os.path.join(root, "deep/er"))
