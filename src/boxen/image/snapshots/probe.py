@@ -62,9 +62,14 @@ def _try_overlay(tmp: str, mount, unmount) -> bool:
         return False
     options = (f"lowerdir={lower}", f"upperdir={upper}", f"workdir={work}", "index=off")
     try:
-        mount("overlay", "overlay", merged, options)
+        # "volatile" (Linux 5.10): no sync of the upper file system at unmount, which would
+        # otherwise write back everything dirty on it (about 9 ms here, during a first pull)
+        mount("overlay", "overlay", merged, (*options, "volatile"))
     except BoxenError:
-        return False
+        try:
+            mount("overlay", "overlay", merged, options)
+        except BoxenError:
+            return False
     try:
         return sorted(os.listdir(merged)) == ["dir", "kept"] and os.listdir(f"{merged}/dir") == []
     finally:
