@@ -204,11 +204,20 @@ def bind(flags: tuple[Flag, ...], args: tuple[Arg, ...], values: dict[str, objec
     if rest:
         raise InvalidArgument(f"unexpected argument {rest[0]!r}", field=rest[0])
 
-def usage(flags: tuple[Flag, ...], args: tuple[Arg, ...] = ()) -> str:
-    """Help lines for ``args`` and ``flags``, one per line, aligned."""
+def usage(flags: tuple[Flag, ...], args: tuple[Arg, ...] = (), *, gnu: bool = False) -> str:
+    """Help lines for ``args`` and ``flags``, one per line, aligned.
+
+    runc's style by default (``--bundle value, -b value``... as urfave/cli prints it, names in
+    declaration order); ``gnu`` prints docker's (``-i, --input PATH``, short name first).
+    """
     lines = [f"   {a.metavar:<32} {a.help}" for a in args if a.help]
     for f in flags:
-        names = ", ".join(("--" if len(n) > 1 else "-") + n for n in f.names)
+        if gnu:
+            short = [n for n in f.names if len(n) == 1]
+            long = [n for n in f.names if len(n) > 1]
+            names = (f"-{short[0]}, " if short else "    ") + ", ".join("--" + n for n in long)
+        else:
+            names = ", ".join(("--" if len(n) > 1 else "-") + n for n in f.names)
         if f.kind != "bool":
             names += f" {f.metavar}"
         lines.append(f"   {names:<32} {f.help}")

@@ -84,3 +84,10 @@ def test_errors_are_one_line_with_status_1(capsys, tmp_path):
 def test_combined_short_flags(capsys, tmp_path):
     status, out, _ = run(capsys, "--root", str(tmp_path), "ls", "-q")
     assert status == 0 and out == ""
+
+
+def test_verb_help_is_docker_style(capsys):
+    status, out, _ = run(capsys, "load", "--help")
+    assert status == 0
+    assert out.splitlines()[0] == "Usage: boxen-image load [OPTIONS]"
+    assert "-i, --input PATH" in out and "    --repository NAME" in out

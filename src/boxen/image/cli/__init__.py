@@ -60,16 +60,17 @@ def _help() -> str:
     verbs = "\n".join(f"  {verb:<9} {summary}" for verb, (_, summary) in VERBS.items())
     return (f"Usage: boxen-image [OPTIONS] VERB ...\n\n"
             f"Pull, push, store, save, load and unpack container images, without a daemon.\n\n"
-            f"Verbs:\n{verbs}\n\nOptions:\n{usage(GLOBAL_FLAGS)}\n\n"
+            f"Verbs:\n{verbs}\n\nOptions:\n{usage(GLOBAL_FLAGS, gnu=True)}\n\n"
             f"Run 'boxen-image VERB --help' for a verb's options.\n")
 
 
 def _verb_help(verb: str, module) -> str:
     about = getattr(module, "DESCRIPTION", VERBS[verb][1])
-    text = f"Usage: boxen-image {verb} [OPTIONS] {' '.join(a.usage for a in module.ARGS)}\n\n{about}\n\n"
+    line = " ".join(("Usage: boxen-image", verb, "[OPTIONS]", *(a.usage for a in module.ARGS)))
+    text = f"{line}\n\n{about}\n\n"
     if any(a.help for a in module.ARGS):
-        text += f"Arguments:\n{usage((), module.ARGS)}\n\n"
-    return text + f"Options:\n{usage((*module.FLAGS, HELP))}\n"
+        text += f"Arguments:\n{usage((), module.ARGS, gnu=True)}\n\n"
+    return text + f"Options:\n{usage((*module.FLAGS, HELP), gnu=True)}\n"
 
 
 def _usage_error(message: str, see: str) -> int:

@@ -1,4 +1,4 @@
-"""``boxen-image load -i PATH [--repository NAME]``: docker-save archive, OCI archive or layout dir.
+"""``boxen-image load -i PATH [--repository NAME] [-q]``: docker-save archive, OCI archive or layout dir.
 
 Images named only by a bare tag in an OCI layout (``org.opencontainers.image.ref.name:
 busybox``), or not at all, are stored under ``--repository`` (default ``localhost/loaded``).
@@ -13,6 +13,7 @@ ARGS = ()
 FLAGS = (
     Flag("input,i", "str", metavar="PATH", required=True, help="archive file or OCI layout directory"),
     Flag("repository", "str", "localhost/loaded", metavar="NAME", help="repository for images without a full name"),
+    Flag("quiet,q", help="print only the names loaded, one per line"),
     Flag("explain", help="say what is read and stored (on stderr)"),
 )
 
@@ -25,5 +26,5 @@ def run(args) -> int:
         names = archive.load(_common.content(root), _common.images(root), args.input,
                              repository=args.repository, explain=_common.explainer(args))
     for name in names:
-        print(f"Loaded image: {name}")
+        print(name if args.quiet else f"Loaded image: {name}")
     return 0
