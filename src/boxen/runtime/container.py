@@ -398,12 +398,14 @@ class Creation:
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
                 hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
-                cloned=cloned,
+                cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
                 # in its namespaces. While it builds its mounts, we write the cgroup's limits
-                # and put it in its cgroup (a bad limit still undoes everything: see _rollback).
+                # (a bad limit still undoes everything: see _rollback); then the init moves
+                # itself into the cgroup (Manager.join_later: no RCU grace period to wait for
+                # on v1), or, in a new user namespace, where it may not, we move it.
                 self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
                     parent.close()
@@ -414,7 +416,8 @@ class Creation:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
                     self._set_limits(manager)
-                    manager.join(self.pid)
+                    if not ctx.join_cgroup:
+                        manager.join(self.pid)
                     parent.send(sync.GO)
                 except (OSError, BoxenError) as exc:
                     # The init may have failed already: its own error, waiting on the channel,

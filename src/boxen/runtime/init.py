@@ -74,6 +74,7 @@ class InitContext:
         "hooks",
         "idmap_fds",
         "interpreter",
+        "join_cgroup",
         "kernel",
         "ns_fds",
         "plan",
@@ -172,11 +173,16 @@ def init_stage(ctx: InitContext) -> None:
     k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
     try:
         awaiting_go = ctx.cloned
+        join = None
         if ctx.cloned:
             # Cloned straight into its namespaces by the parent, which now writes the user
-            # namespace's maps and puts this process in its cgroup, then says GO.
+            # namespace's maps and the cgroup's limits, then says GO. The parent puts this
+            # process in its cgroup before GO, or (join_cgroup) this process moves itself
+            # after it, through files opened now, while the host's /sys/fs/cgroup is in view.
             reset_signals()
             k.prctl(C.PR_SET_DUMPABLE, 0)
+            if ctx.join_cgroup:
+                join = ctx.cgroup.join_later()
             if "user" in plan.new_kinds:
                 awaiting_go = _await_go(channel, become_root=True)
         from boxen.runtime.mounter import Mounter
@@ -191,7 +197,7 @@ def init_stage(ctx: InitContext) -> None:
         notify = notify_target(process, hook_state(plan, "creating", host_pid)) if process is not None else None
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
             if awaiting_go:  # the cgroup namespace is rooted at the cgroup the process is in
-                awaiting_go = _await_go(channel)
+                awaiting_go = _await_go(channel, join=join)
             k.unshare(C.CLONE_NEWCGROUP)
         os.setsid()
         if process is not None and process.oom_score_adj is not None:
@@ -218,7 +224,7 @@ def init_stage(ctx: InitContext) -> None:
         hooks = ctx.hooks
         if hooks is not None and (hooks.prestart or hooks.createRuntime):
             if awaiting_go:  # the parent's hooks must find the init in its cgroup
-                awaiting_go = _await_go(channel)
+                awaiting_go = _await_go(channel, join=join)
             channel.send(sync.HOOKS)
             channel.expect(sync.HOOKS_DONE)
         if hooks is not None and hooks.createContainer:
@@ -239,12 +245,12 @@ def init_stage(ctx: InitContext) -> None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:
             _join_keyring(k, f"_ses.{plan.id}")
+        if awaiting_go:  # all the work above overlapped with the parent's cgroup writes
+            awaiting_go = _await_go(channel, join=join)
         program = None
         if process is not None:
             program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
                                       seccomp_program, notify)
-        if awaiting_go:  # all the work above overlapped with the parent's cgroup writes
-            awaiting_go = _await_go(channel)
         channel.send(sync.CREATED)
     except BaseException as exc:
         channel.send_error(exc)
@@ -263,9 +269,12 @@ def init_stage(ctx: InitContext) -> None:
         os._exit(1)
 
 
-def _await_go(channel, become_root: bool = False) -> bool:
-    """Wait for the parent's GO (maps written, cgroup joined); returns False: no longer waiting."""
+def _await_go(channel, become_root: bool = False, join=None) -> bool:
+    """Wait for the parent's GO (maps written, limits written), then ``join`` the cgroup if given;
+    returns False: no longer waiting."""
     channel.expect(sync.GO)
+    if join is not None:
+        join()
     if become_root:
         try:
             os.setresgid(0, 0, 0)

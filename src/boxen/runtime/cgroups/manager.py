@@ -138,8 +138,48 @@ class Manager:
             raise
         self.created.extend(made)
 
+    def _self_files(self) -> list[str]:
+        """Per hierarchy, the file whose write of ``0`` moves the writer in (see :meth:`join_later`)."""
+        return [os.path.join(directory, "cgroup.procs") for directory, _mount in self.directories()]
+
+    def join_later(self):
+        """Open now the files that move the calling process into the cgroup; return the mover.
+
+        The returned function writes ``0`` ("me") to each and closes them; it is for a
+        single-threaded process (a forked child), which may have left the host's mount table
+        (``pivot_root``) by the time it moves. On v1 the file is ``tasks``, which moves only
+        the writing thread, and for that the kernel skips its global ``cgroup_threadgroup_rwsem``,
+        whose write side waits for an RCU grace period (5-15 ms measured here, for every move
+        through ``cgroup.procs`` that does not follow another within about one grace period).
+        """
+        opened: list[tuple[str, int]] = []
+        try:
+            for path in self._self_files():
+                opened.append((path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
+        except OSError as exc:
+            for _, fd in opened:
+                os.close(fd)
+            raise write_error(path, "0", exc) from None
+
+        def move() -> None:
+            try:
+                for path, fd in opened:
+                    try:
+                        os.write(fd, b"0")
+                    except OSError as exc:
+                        raise write_error(path, "0", exc) from None
+            finally:
+                for _, fd in opened:
+                    os.close(fd)
+                opened.clear()
+
+        return move
+
     def join(self, pid: int) -> None:
-        """Move process ``pid`` (0: the calling process) into the cgroup, in every hierarchy."""
+        """Move process ``pid`` (0: the calling, single-threaded process) into the cgroup, in every hierarchy."""
+        if pid == 0:
+            self.join_later()()
+            return
         for directory, _mount in self.directories():
             path = os.path.join(directory, "cgroup.procs")
             for attempt in range(5):

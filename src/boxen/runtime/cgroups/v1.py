@@ -53,6 +53,11 @@ class V1Manager(Manager):
             seen.setdefault(directory, self.mounts[key])
         return list(seen.items())
 
+    def _self_files(self) -> list[str]:
+        unified = self.paths.get("")  # a hybrid host's cgroup2 hierarchy has no tasks file
+        return [os.path.join(directory, "cgroup.procs" if directory == unified else "tasks")
+                for directory, _mount in self.directories()]
+
     def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
               with_devices: bool) -> list[CgroupWrite]:
         from boxen.runtime.cgroups.v1plan import plan_v1  # only create and update plan writes

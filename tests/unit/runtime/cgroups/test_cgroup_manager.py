@@ -141,6 +141,34 @@ def test_join_writes_the_pid_to_every_hierarchy(make_host, fake_kernel):
     assert manager.pids() == [4242]
 
 
+def test_a_process_joins_itself_through_tasks_on_v1(make_host, fake_kernel):
+    host = make_host()  # hybrid: v1 hierarchies and a cgroup2 one, which has no tasks file
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    unified = manager.paths[""]
+    for directory, _mount in manager.directories():
+        if directory != unified:
+            open(os.path.join(directory, "tasks"), "w").close()
+    move = manager.join_later()  # opens now: the caller may pivot_root before it moves
+    for directory, _mount in manager.directories():
+        assert host.read(os.path.relpath(os.path.join(directory, "cgroup.procs"), host.root)) == ""
+    move()
+    for directory, _mount in manager.directories():
+        name = "cgroup.procs" if directory == unified else "tasks"
+        with open(os.path.join(directory, name)) as f:
+            assert f.read() == "0", directory
+
+
+def test_join_later_names_a_file_it_cannot_open(make_host, fake_kernel):
+    host = make_host()
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    with pytest.raises(KernelError, match="tasks"):
+        manager.join_later()  # the simulated tree has no tasks files
+
+
 def test_sub_cgroups_for_exec(make_host, fake_kernel):
     host = make_host()
     fake_kernel(host)
