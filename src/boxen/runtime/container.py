@@ -269,6 +269,10 @@ class Runtime:
             raise FailedPrecondition("container not running")
         return self._require_manager(state).stats()
 
+    def oom_watch(self, container_id: str):
+        """Notifications of the kernel's OOM kills in the container's cgroup (``events``), or ``None``."""
+        return self._require_manager(self.load(container_id)).oom_watch()
+
     def update(self, container_id: str, resources) -> None:
         state = self.load(container_id)
         if self.status(state) == STOPPED:

@@ -4,7 +4,8 @@
 is PID 1 of its PID namespace, which the kernel protects from every signal it has no handler
 for, so the tests install one with ``trap``. ``ps`` lists the host pids in the container's
 cgroup (a table, or a JSON array with ``--format json``). ``list`` shows the containers under
-``--root``. ``events --stats`` prints one JSON object of cgroup statistics. ``update`` changes
+``--root``. ``events --stats`` prints one JSON object of cgroup statistics; ``events`` streams them and
+reports each OOM kill in the container's cgroup (``{"type": "oom"}``). ``update`` changes
 cgroup limits of a live container (flags or an ``-r`` resources file). ``features`` (runtime-spec
 features.md) describes what the runtime supports. ``spec`` writes a default ``config.json``
 (``--rootless``: one with a user namespace mapping the caller to root).
@@ -14,9 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import subprocess
+import time
 
 import pytest
 
+from support.bundle import base_config
 from support.probe import cgroup_file
 
 SLEEP = ["sleep", "600"]
@@ -90,6 +95,35 @@ def test_events_stats(runtime, bundle, cid, deviation):
     assert event["id"] == cid
     assert event["data"]["pids"]["current"] >= 1
     assert event["data"]["memory"]["usage"]["usage"] > 0
+
+
+# busybox sh doubles a string until the memory limit stops it (after a second: events is watching)
+HOG = "sleep 1; x=0123456789abcdef; while :; do x=$x$x; done"
+
+
+def test_events_reports_an_oom_kill(runtime, bundle, cid, deviation):
+    deviation(crun="crun 1.8.1 has no events verb")
+    linux = base_config()["linux"]
+    linux["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    runtime.run(cid, bundle(args=["sh", "-c", HOG], linux=linux), "--detach").check()
+    events = runtime.popen("events", "--interval", "200ms", cid, stdout=subprocess.PIPE, text=True)
+    try:
+        seen, deadline = [], time.monotonic() + 30
+        while "oom" not in seen and time.monotonic() < deadline:
+            if select.select([events.stdout], [], [], 1)[0]:
+                line = events.stdout.readline()
+                if not line:
+                    break
+                event = json.loads(line)
+                assert event["id"] == cid
+                seen.append(event["type"])
+        assert "oom" in seen, seen
+        assert runtime.wait_status(cid, "stopped") == "stopped"
+        # (boxen's events then ends by itself; runc's goes on, logging errors, until killed)
+    finally:
+        if events.poll() is None:
+            events.kill()
+            events.wait()
 
 
 def test_update_with_flags(runtime, bundle, cid):

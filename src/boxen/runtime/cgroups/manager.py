@@ -80,6 +80,11 @@ class Manager:
         """The ``data`` of ``runc events --stats`` (see ``boxen.runtime.cgroups.stats``)."""
         raise NotImplementedError
 
+    def oom_watch(self):
+        """An :class:`~boxen.runtime.cgroups.oom.OOMWatch` of the cgroup, or ``None`` without a
+        memory controller."""
+        raise NotImplementedError
+
     def describe(self) -> list[str]:
         """Lines for ``--explain``: the layout and the container's directories."""
         raise NotImplementedError

@@ -139,6 +139,13 @@ class V1Manager(Manager):
 
         return v1_stats(self.paths)
 
+    def oom_watch(self):
+        if "memory" not in self.paths:
+            return None
+        from boxen.runtime.cgroups.oom import watch_v1
+
+        return watch_v1(self.paths["memory"])
+
     def describe(self) -> list[str]:
         roots = sorted({os.path.dirname(m) for k, m in self.mounts.items() if k})
         lines = [f"cgroup v1: one hierarchy per controller, mounted under {', '.join(roots)}"]

@@ -105,6 +105,13 @@ class V2Manager(Manager):
 
         return v2_stats(self.path)
 
+    def oom_watch(self):
+        if not os.path.exists(os.path.join(self.path, "memory.events")):
+            return None
+        from boxen.runtime.cgroups.oom import watch_v2
+
+        return watch_v2(self.path)
+
     def describe(self) -> list[str]:
         available = ", ".join(controllers(self.mount)) or "none"
         return [f"cgroup v2: one unified hierarchy at {self.mount} (controllers: {available})",

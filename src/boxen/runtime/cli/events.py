@@ -1,4 +1,9 @@
-"""events: the container's resource statistics as JSON lines (once with --stats)."""
+"""events: the container's resource statistics as JSON lines (once with --stats), and its OOM kills.
+
+As ``runc events`` does, it prints a ``stats`` event every ``--interval`` and an ``oom`` event
+(``{"type": "oom", "id": ...}``) as soon as the kernel's OOM killer ends a process in the
+container's cgroup (``boxen.runtime.cgroups.oom``), until the container stops.
+"""
 
 import sys
 import time
@@ -41,15 +46,42 @@ def run(g, opts, args) -> int:
     check_args("events", args, exactly=1)
     runtime = g.runtime()
     interval = parse_duration(opts["interval"])
-    while True:
-        try:
-            data = runtime.stats(args[0])
-        except FailedPrecondition:
+    container_id = args[0]
+    watch = None
+    try:
+        while True:
+            try:
+                data = runtime.stats(container_id)
+            except FailedPrecondition:
+                if opts["stats"]:
+                    raise
+                return 0
+            _emit({"type": "stats", "id": container_id, "data": data})
             if opts["stats"]:
-                raise
-            return 0
-        sys.stdout.write(jsonio.dumps({"type": "stats", "id": args[0], "data": data}) + "\n")
-        sys.stdout.flush()
-        if opts["stats"]:
-            return 0
-        time.sleep(interval)
+                return 0
+            if watch is None:
+                watch = runtime.oom_watch(container_id) or False
+            _wait(watch, interval, container_id)
+    finally:
+        if watch:
+            watch.close()
+
+
+def _emit(event: dict) -> None:
+    sys.stdout.write(jsonio.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _wait(watch, seconds: float, container_id: str) -> None:
+    """Sleep ``seconds``, printing an ``oom`` event for each OOM kill the watch reports."""
+    if not watch:
+        time.sleep(seconds)
+        return
+    import select
+
+    poller = select.poll()
+    poller.register(watch.fileno(), watch.events)
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if poller.poll(left * 1000) and watch.fired():
+            _emit({"type": "oom", "id": container_id})
