@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 
-from support import images
+from support import credential_helper, images
 from support.images import skopeo_digest
 from support.registry import PASSWORD, USER
 
@@ -56,4 +56,32 @@ def test_login_pull_push_logout(boxen_image, tls_registry, busybox_layout):
 
     boxen_image("logout", r.host)
     again = boxen_image("pull", "--no-unpack", f"{r.host}/private/copy:1", check=False)
+    assert again.returncode == 1 and "HTTP 401" in again.stderr
+
+
+def test_login_through_a_credential_store(boxen_image, tls_registry, busybox_layout, tmp_path):
+    r = tls_registry
+    ref = f"{r.host}/private/busybox:latest"
+    images.push(*busybox_layout, ref, tls_verify=True, creds=f"{USER}:{PASSWORD}", cert_dir=r.certs_dir())
+    _strict(boxen_image, r)
+    _trust(boxen_image, r)
+    keychain = tmp_path / "keychain.json"
+    boxen_image.env.update(credential_helper.install(tmp_path / "bin", keychain))
+    config = os.path.join(boxen_image.env["DOCKER_CONFIG"], "config.json")
+    os.makedirs(os.path.dirname(config))
+    with open(config, "w") as f:
+        json.dump({"credsStore": "test"}, f)
+
+    out = boxen_image("login", "-u", USER, "--password-stdin", r.host, input=PASSWORD + "\n")
+    assert "docker-credential-test" in out.stdout
+    assert json.loads(keychain.read_text()) == {r.host: [USER, PASSWORD]}
+    with open(config) as f:
+        assert json.load(f)["auths"] == {r.host: {}}  # no secret in the file
+
+    out = boxen_image("pull", "--no-unpack", "--explain", ref)
+    assert "Basic authentication" in out.stderr
+
+    boxen_image("logout", r.host)
+    assert json.loads(keychain.read_text()) == {}
+    again = boxen_image("pull", "--no-unpack", ref, check=False)
     assert again.returncode == 1 and "HTTP 401" in again.stderr

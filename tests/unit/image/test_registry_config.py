@@ -6,6 +6,7 @@ import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound
 from boxen.image.registry import config, credentials
+from support import credential_helper
 
 
 def test_default_endpoints():
@@ -98,14 +99,14 @@ def test_credentials_round_trip(tmp_path, monkeypatch):
 
 def test_credentials_other_spellings_and_keys_kept(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"credsStore": "desktop", "auths": {
+    path.write_text(json.dumps({"proxies": {"default": {}}, "auths": {
         "https://registry.test:5000/v1/": {"auth": base64.b64encode(b"u:p").decode()},
         "plain.test": {"username": "x", "password": "y"}}}))
     assert credentials.lookup("registry.test:5000", str(path)) == ("u", "p")
     assert credentials.lookup("plain.test", str(path)) == ("x", "y")
     credentials.store("registry.test:5000", "v", "q", str(path))
     data = json.loads(path.read_text())
-    assert data["credsStore"] == "desktop" and list(data["auths"]) == ["plain.test", "registry.test:5000"]
+    assert data["proxies"] == {"default": {}} and list(data["auths"]) == ["plain.test", "registry.test:5000"]
 
 
 def test_credentials_bad_auth_field(tmp_path):
@@ -114,3 +115,51 @@ def test_credentials_bad_auth_field(tmp_path):
     with pytest.raises(InvalidArgument) as exc:
         credentials.lookup("r.test", str(path))
     assert exc.value.field.endswith("auths['r.test'].auth")
+
+
+@pytest.fixture
+def helper(tmp_path, monkeypatch):
+    """A docker-credential-test on PATH; returns the JSON file it keeps the secrets in."""
+    env = credential_helper.install(tmp_path / "bin", tmp_path / "keychain.json")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path / "keychain.json"
+
+
+def test_credentials_in_a_credential_store(tmp_path, helper):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"credsStore": "test"}))
+    credentials.store("registry.test:5000", "alice", "s3:cret", str(path))
+    assert json.loads(helper.read_text()) == {"registry.test:5000": ["alice", "s3:cret"]}
+    assert json.loads(path.read_text())["auths"] == {"registry.test:5000": {}}  # listed, no secret
+    assert credentials.lookup("registry.test:5000", str(path)) == ("alice", "s3:cret")
+    assert credentials.lookup("other.test", str(path)) is None
+    credentials.remove("registry.test:5000", str(path))
+    assert json.loads(helper.read_text()) == {} and json.loads(path.read_text())["auths"] == {}
+    with pytest.raises(NotFound):
+        credentials.remove("registry.test:5000", str(path))
+
+
+def test_a_registry_helper_comes_before_the_file(tmp_path, helper):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"credHelpers": {"registry.test:5000": "test"}, "auths": {
+        "registry.test:5000": {"auth": base64.b64encode(b"old:pw").decode()},
+        "plain.test": {"auth": base64.b64encode(b"x:y").decode()}}}))
+    assert credentials.lookup("registry.test:5000", str(path)) == ("old", "pw")  # the helper has none yet
+    credentials.store("registry.test:5000", "new", "pw2", str(path))
+    assert list(json.loads(path.read_text())["auths"]) == ["plain.test"]  # the plain-text secret is gone
+    assert credentials.lookup("registry.test:5000", str(path)) == ("new", "pw2")
+    assert credentials.lookup("plain.test", str(path)) == ("x", "y")  # no helper for it
+
+
+def test_a_missing_or_failing_helper_is_named(tmp_path, helper):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"credHelpers": {"registry.test": "absent"}}))
+    with pytest.raises(NotFound, match="docker-credential-absent is not on PATH") as exc:
+        credentials.lookup("registry.test", str(path))
+    assert exc.value.field.endswith("credHelpers['registry.test']")
+    (tmp_path / "bin" / "docker-credential-broken").write_text("#!/bin/sh\necho 'keychain locked' >&2\nexit 3\n")
+    (tmp_path / "bin" / "docker-credential-broken").chmod(0o755)
+    path.write_text(json.dumps({"credsStore": "broken"}))
+    with pytest.raises(InvalidArgument, match="failed to get: keychain locked"):
+        credentials.lookup("registry.test", str(path))

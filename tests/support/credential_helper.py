@@ -1,0 +1,37 @@
+"""A credential helper for tests: docker-credential-helpers' protocol, secrets in a JSON file.
+
+``docker-credential-<name> get|store|erase`` is how docker, podman and boxen reach a keychain
+(see ``boxen.image.registry.credentials``); this one keeps what a real helper keeps in a
+keychain in the file ``$HELPER_STORE``.
+"""
+
+import os
+import pathlib
+
+PROGRAM = """#!/usr/bin/python3
+import json, os, sys
+path = os.environ["HELPER_STORE"]
+store = json.load(open(path)) if os.path.exists(path) else {}
+action, given = sys.argv[1], sys.stdin.read()
+if action == "store":
+    entry = json.loads(given)
+    store[entry["ServerURL"]] = [entry["Username"], entry["Secret"]]
+elif given.strip() not in store:
+    print("credentials not found in native keychain")
+    sys.exit(1)
+elif action == "get":
+    user, secret = store[given.strip()]
+    print(json.dumps({"ServerURL": given.strip(), "Username": user, "Secret": secret}))
+elif action == "erase":
+    del store[given.strip()]
+json.dump(store, open(path, "w"))
+"""
+
+
+def install(bin_dir: pathlib.Path, store: pathlib.Path, name: str = "test") -> dict[str, str]:
+    """Write ``docker-credential-<name>`` into ``bin_dir``; return the environment that finds it."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    program = bin_dir / f"docker-credential-{name}"
+    program.write_text(PROGRAM)
+    program.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HELPER_STORE": str(store)}
