@@ -110,6 +110,48 @@ def test_second_build_hits_the_cache_and_gives_the_same_image(boxen, tmp_path):
     assert "Using cache" not in fresh.stderr
 
 
+HEREDOCS = f"""FROM {BASE}
+ARG WHO=builder
+ENV GREETING=hello
+RUN <<EOF
+echo "$GREETING from a script" > /script.txt
+echo second line >> /script.txt
+EOF
+RUN cat <<-INNER > /redirected.txt && cat <<'RAW' > /raw.txt
+\tindented $WHO
+\tINNER
+kept $WHO
+RAW
+COPY <<greeting.txt <<-'literal.txt' /docs/
+$GREETING, ${{WHO}}
+greeting.txt
+\t$GREETING stays
+\tliteral.txt
+COPY <<EOF /single
+one file
+EOF
+"""
+
+
+def test_here_documents(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, HEREDOCS)
+    boxen.build(ctx, "-t", "localhost/heredocs:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/heredocs:1", str(bundle))
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "script.txt").read_text() == "hello from a script\nsecond line\n"
+    assert (rootfs / "redirected.txt").read_text() == "indented builder\n"  # the shell expands, strips tabs
+    assert (rootfs / "raw.txt").read_text() == "kept $WHO\n"  # a quoted delimiter: not expanded
+    assert (rootfs / "docs/greeting.txt").read_text() == "hello, builder\n"
+    assert (rootfs / "docs/literal.txt").read_text() == "$GREETING stays\n"
+    assert (rootfs / "single").read_text() == "one file\n"
+    assert oct((rootfs / "single").stat().st_mode & 0o777) == "0o644"
+    again = boxen.build(ctx, "-t", "localhost/heredocs:1")
+    assert cached(again) == 4
+    changed = dockerfile(tmp_path, HEREDOCS.replace("one file", "another file"))
+    assert cached(boxen.build(changed, "-t", "localhost/heredocs:1")) == 3  # the body is in the key
+
+
 def test_cache_entries_of_pruned_layers_are_misses(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo prune-me > /p\n")
     boxen.build(ctx, "-t", "localhost/pruned:1")

@@ -397,7 +397,17 @@ class Builder:
 
     @contextlib.contextmanager
     def _source(self, copy: plans.CopyStep, stage: plans.Stage):
-        """``(tree, chain ID)`` a COPY reads from: the context, or a stage's or image's root, mounted."""
+        """``(tree, chain ID)`` a COPY reads from: the context, or a stage's or image's root, mounted,
+        or its here-documents written out as files (mode 0644, as BuildKit makes them)."""
+        if copy.inline:
+            directory = self.workspace.mkdtemp("heredoc")
+            for name, content in copy.inline:
+                path = os.path.join(directory, name)
+                with open(path, "x") as f:
+                    f.write(content)
+                os.chmod(path, 0o644)
+            yield Tree(directory, name="here-documents"), None
+            return
         if copy.from_stage is None and copy.from_image is None:
             yield self.context, None
             return

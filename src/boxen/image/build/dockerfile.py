@@ -19,6 +19,12 @@ The syntax is small but has corners that every builder (docker, BuildKit, builda
   the **shell form** (``echo $HOME``, run by ``SHELL``, by default ``/bin/sh -c``). Arguments
   that start with ``[`` but are not a JSON array of strings are shell form, as docker reads them.
 
+* ``RUN``, ``COPY`` and ``ADD`` (shell form) take **here-documents**: ``<<EOF`` (or ``<<-EOF``,
+  which strips leading tabs, or ``<<'EOF'`` / ``<<"EOF"``, whose body is not expanded) makes
+  the lines after the instruction, up to a line ``EOF``, a document of its own. ``RUN``
+  hands them to the shell, which reads here-documents itself (``RUN <<EOF`` alone runs the
+  document as the script); in ``COPY``/``ADD`` each one is a file named after its delimiter.
+
 This module only reads syntax; what each instruction means (variables, stages, ARG scoping)
 is :mod:`boxen.image.build.plan`'s business. Errors are ``InvalidArgument`` whose ``field``
 names the file and line (``Dockerfile:7``).
@@ -58,6 +64,20 @@ JSON_FORMS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOL
 DIRECTIVES = ("escape", "syntax", "check")
 
 
+class Heredoc(Record):
+    """A here-document: ``name`` is its delimiter; ``expand`` is false when it was quoted
+    (``<<'EOF'``), ``chomp`` when it was written ``<<-`` (leading tabs already stripped)."""
+
+    name: str
+    content: str
+    expand: bool = True
+    chomp: bool = False
+
+
+#: The instructions whose shell form takes here-documents.
+HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
+
+
 class Instruction(Record):
     """One logical line: ``keyword`` (upper case), its ``flags`` and ``args`` as written.
 
@@ -75,6 +95,7 @@ class Instruction(Record):
     original: str
     body: str = ""
     trigger: Instruction | None = None
+    heredocs: tuple[Heredoc, ...] = ()
 
     def flag(self, name: str) -> str | None:
         """The value of ``--name`` (the last one given), ``None`` if absent."""
@@ -134,31 +155,103 @@ def _continues(line: str, escape: str) -> str | None:
     return None
 
 
-def _logical_lines(lines: list[str], start: int, escape: str, name: str) -> list[tuple[int, str]]:
-    """``(first line number, text)`` of each logical line: comments dropped, continuations joined."""
-    out: list[tuple[int, str]] = []
+def heredoc_markers(text: str) -> list[tuple[str, bool, bool]]:
+    """``(name, expand, chomp)`` of each ``<<NAME`` in ``text``, outside quotes, in order.
+
+    ``<<<`` (a here-string) and ``<< NAME`` with a space are not here-documents, as in
+    BuildKit; a quoted name (``<<'EOF'``, ``<<"EOF"``) is one whose body is not expanded.
+    """
+    found = []
+    i, quote = 0, None
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = None
+            elif c == "\\" and quote == '"':
+                i += 1
+            i += 1
+            continue
+        if c in "'\"":
+            quote = c
+        elif text.startswith("<<", i) and not text.startswith("<<<", i) and (i == 0 or text[i - 1] != "<"):
+            j = i + 2
+            chomp = text.startswith("-", j)
+            j += chomp
+            delimiter = text[j] if j < len(text) and text[j] in "'\"" else ""
+            k = j + len(delimiter)
+            end = k
+            while end < len(text) and (text[end].isalnum() or text[end] in "_.-"):
+                end += 1
+            if end > k and (not delimiter or text.startswith(delimiter, end)):
+                found.append((text[k:end], not delimiter, chomp))
+                i = end + len(delimiter)
+                continue
+        i += 1
+    return found
+
+
+def _takes_heredocs(text: str) -> bool:
+    keyword, _, after = text.partition(" ")
+    if keyword.upper() not in HEREDOC_KEYWORDS:
+        return False
+    _, args = split_flags(after.strip())
+    return not args.startswith("[") and "<<" in args
+
+
+def _read_heredocs(lines: list[str], i: int, text: str, name: str, line: int) -> tuple[tuple[Heredoc, ...], int]:
+    """The bodies of the here-documents ``text`` opens, from ``lines[i]`` on; and the next index."""
+    docs = []
+    for delimiter, expand, chomp in heredoc_markers(text):
+        body = []
+        while True:
+            if i >= len(lines):
+                raise InvalidArgument(f"the here-document <<{delimiter} has no end line {delimiter!r}",
+                                      field=f"{name}:{line}")
+            raw = lines[i].rstrip("\r")
+            i += 1
+            if chomp:
+                raw = raw.lstrip("\t")
+            if raw == delimiter:
+                break
+            body.append(raw + "\n")
+        docs.append(Heredoc(delimiter, "".join(body), expand, chomp))
+    return tuple(docs), i
+
+
+def _logical_lines(lines: list[str], start: int, escape: str,
+                   name: str) -> list[tuple[int, str, tuple[Heredoc, ...]]]:
+    """``(first line number, text, here-documents)`` of each logical line: comments dropped,
+    continuations joined, the bodies of its here-documents read."""
+    out: list[tuple[int, str, tuple[Heredoc, ...]]] = []
     pending: str | None = None
     first = 0
-    for i in range(start, len(lines)):
+    i = start
+    while i < len(lines):
         raw = lines[i].rstrip("\r")
+        i += 1
         stripped = raw.strip()
         if stripped.startswith("#") or (not stripped and pending is None):
             continue
         if not stripped:  # an empty line inside a continuation: skipped, as docker does
             continue
         if pending is None:
-            first = i + 1
+            first = i  # (i is already past this line: 1-based, it is its number)
             raw = raw.lstrip()
             pending = ""
         body = _continues(raw, escape)
         if body is not None:
             pending += body
             continue
-        out.append((first, (pending + raw).strip()))
+        text = (pending + raw).strip()
+        docs: tuple[Heredoc, ...] = ()
+        if _takes_heredocs(text):
+            docs, i = _read_heredocs(lines, i, text, name, first)
+        out.append((first, text, docs))
         pending = None
     if pending is not None:
         if pending.strip():
-            out.append((first, pending.strip()))
+            out.append((first, pending.strip(), ()))
         else:
             raise InvalidArgument("the file ends in the middle of a line continuation", field=f"{name}:{first}")
     return out
@@ -198,8 +291,9 @@ def parse_json_array(text: str) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def parse_instruction(text: str, line: int, name: str = "Dockerfile") -> Instruction:
-    """One logical line as an :class:`Instruction`."""
+def parse_instruction(text: str, line: int, name: str = "Dockerfile",
+                      heredocs: tuple[Heredoc, ...] = ()) -> Instruction:
+    """One logical line as an :class:`Instruction` (with the bodies of its here-documents)."""
     where = f"{name}:{line}"
     keyword, _, after = text.partition(" ")
     if "\t" in keyword:
@@ -227,7 +321,7 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile") -> Instruc
         raise InvalidArgument("SHELL requires the JSON form: SHELL [\"executable\", \"parameters\"]", field=where)
     if not args and keyword not in ("CMD", "ENTRYPOINT"):
         raise InvalidArgument(f"{keyword} requires at least one argument", field=where)
-    return Instruction(keyword, args, flags, json, line, text, after, trigger)
+    return Instruction(keyword, args, flags, json, line, text, after, trigger, heredocs)
 
 
 def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
@@ -235,8 +329,8 @@ def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
     lines = text.removeprefix("\ufeff").split("\n")  # a byte order mark some editors write
     directives, start = _read_directives(lines, name)
     escape = directives.get("escape", "\\")
-    instructions = tuple(parse_instruction(body, line, name)
-                         for line, body in _logical_lines(lines, start, escape, name))
+    instructions = tuple(parse_instruction(body, line, name, docs)
+                         for line, body, docs in _logical_lines(lines, start, escape, name))
     if not instructions:
         raise InvalidArgument("the Dockerfile has no instructions", field=name)
     if instructions[0].keyword not in ("FROM", "ARG"):

@@ -54,6 +54,8 @@ class CopyStep(Record):
 
     ``dest_text`` is the destination as written, for the history. ``add`` extracts local tar
     archives. ``chown`` is ``USER[:GROUP]``; ``chmod`` the mode bits for everything copied.
+    ``inline`` holds here-documents as ``(name, content)``: then they are the sources, files
+    named after their delimiters.
     """
 
     sources: tuple[str, ...]
@@ -64,6 +66,7 @@ class CopyStep(Record):
     from_image: str | None = None
     chown: str | None = None
     chmod: int | None = None
+    inline: tuple[tuple[str, str], ...] = ()
 
 
 class Step(Record):

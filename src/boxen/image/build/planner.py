@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import posixpath
 
-from boxen.common.errors import BoxenError, InvalidArgument, NotFound
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound, Unimplemented
 from boxen.image.build import settings
 from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
 from boxen.image.build.plan import (
@@ -60,6 +60,26 @@ def platform_args(target: Platform, build: Platform) -> dict[str, str]:
         out[f"{prefix}PLATFORM"] = f"{p.os}/{p.architecture}" + (f"/{variant}" if variant else "")
     return out
 
+
+
+def heredoc_script(ins: Instruction) -> str:
+    """The shell script of a ``RUN`` with here-documents.
+
+    The shell reads here-documents itself, so the script is the command line followed by each
+    document and its delimiter line, and the shell expands (or, for a quoted delimiter, does
+    not expand) their bodies. ``RUN <<EOF`` alone runs its document as the script; one that
+    starts with ``#!`` is fed to that interpreter on its standard input.
+    """
+    docs = ins.heredocs
+    command = ins.args.strip()
+    alone = {f"<<{dash}{quote}{docs[0].name}{quote}" for dash in ("", "-") for quote in ("", "'", '"')}
+    if len(docs) == 1 and command in alone:
+        content = docs[0].content
+        if not content.startswith("#!"):
+            return content
+        interpreter = content.split("\n", 1)[0][2:].strip()
+        return f"{interpreter} <<'{docs[0].name}'\n{content}{docs[0].name}\n"
+    return command + "\n" + "".join(f"{doc.content}{doc.name}\n" for doc in docs)
 
 class _Stage:
     """The mutable state of one stage while its instructions are planned."""
@@ -373,7 +393,12 @@ class Planner:
         network = ins.flag("network") or "default"
         if network not in NETWORKS:
             raise InvalidArgument(f"RUN --network={network}: expected default, none or host", field=self.where(ins))
-        args = ins.json if ins.json is not None else (*(state.shell or DEFAULT_SHELL), ins.args)
+        if ins.json is not None:
+            args = ins.json
+        elif ins.heredocs:
+            args = (*(state.shell or DEFAULT_SHELL), heredoc_script(ins))
+        else:
+            args = (*(state.shell or DEFAULT_SHELL), ins.args)
         if not args:
             raise InvalidArgument("RUN has nothing to run", field=self.where(ins))
         env = list(state.env)
@@ -393,7 +418,8 @@ class Planner:
     def _run_history(self, state: _Stage, ins: Instruction) -> str:
         values = sorted(self._arg_values(state))
         prefix = f"|{len(values)} " + "".join(f"{k}={v} " for k, v in values) if values else ""
-        return f"{prefix}/bin/sh -c {ins.args}"
+        script = heredoc_script(ins) if ins.heredocs and ins.json is None else ins.args
+        return f"{prefix}/bin/sh -c {script}"
 
     def _copy(self, state: _Stage, index: int, ins: Instruction) -> CopyStep:
         where = self.where(ins)
@@ -403,12 +429,13 @@ class Planner:
         if len(words) < 2:
             raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
         *sources, dest_text = words
+        inline = self._inline(ins, sources, variables) if ins.heredocs else ()
+        if inline:
+            sources = [name for name, _ in inline]
         for source in sources:
             if "://" in source:
                 if ins.keyword == "COPY":
                     raise InvalidArgument(f"COPY cannot fetch URLs ({source}); ADD can", field=where)
-                from boxen.common.errors import Unimplemented
-
                 raise Unimplemented(f"ADD of a URL ({source}) is not supported: builds have no network here; "
                                     "download it into the context instead", field=where)
         dest = dest_text
@@ -446,4 +473,20 @@ class Planner:
                 raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
             chmod = int(chmod_text, 8)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
-                        chown or None, chmod)
+                        chown or None, chmod, inline)
+
+    def _inline(self, ins: Instruction, sources: list[str], variables) -> tuple[tuple[str, str], ...]:
+        """The here-documents a COPY/ADD copies, as ``(file name, content)``; variables are expanded
+        in those whose delimiter was not quoted."""
+        where = self.where(ins)
+        if ins.flag("from") is not None:
+            raise InvalidArgument(f"{ins.keyword} --from cannot copy here-documents", field=where)
+        if len(sources) != len(ins.heredocs) or not all(s.startswith("<<") for s in sources):
+            raise Unimplemented(f"{ins.keyword} of here-documents together with other sources is not supported: "
+                                "give them in separate instructions", field=where)
+        inline = []
+        for doc in ins.heredocs:
+            if doc.name.strip(".") == "" or any(doc.name == name for name, _ in inline):
+                raise InvalidArgument(f"a here-document cannot be named {doc.name!r} here", field=where)
+            inline.append((doc.name, self.lexer.expand(doc.content, variables) if doc.expand else doc.content))
+        return tuple(inline)

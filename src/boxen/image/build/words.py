@@ -89,6 +89,24 @@ class Lexer:
         out.end()
         return out.words
 
+    def expand(self, text: str, env: Mapping[str, str]) -> str:
+        """``text`` with its variables expanded and nothing else changed (quotes stay): the body
+        of an unquoted ``COPY <<EOF`` here-document. The escape character before ``$`` keeps it."""
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c == self.escape and text.startswith("$", i + 1):
+                out.append("$")
+                i += 2
+            elif c == "$":
+                value, i = self._dollar(text, i + 1, env)
+                out.append(value)
+            else:
+                out.append(c)
+                i += 1
+        return "".join(out)
+
     # --- the scanner -----------------------------------------------------------------------
 
     def _process(self, text: str, env: Mapping[str, str], out: _Out, stop: str | None = None) -> int:

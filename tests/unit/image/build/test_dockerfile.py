@@ -3,7 +3,7 @@
 import pytest
 
 from boxen.common.errors import InvalidArgument
-from boxen.image.build.dockerfile import parse, parse_instruction, split_flags
+from boxen.image.build.dockerfile import heredoc_markers, parse, parse_instruction, split_flags
 
 
 def keywords(text):
@@ -123,3 +123,35 @@ def test_byte_order_mark_is_ignored():
 def test_crlf_line_endings():
     df = parse("FROM a\r\nRUN echo a \\\r\n  b\r\n")
     assert df.instructions[1].args == "echo a   b"
+
+
+def test_here_documents_are_read_with_their_instruction():
+    d = parse("FROM scratch\nRUN <<EOF\n# not a comment\n\n  kept as written \\\nEOF\n"
+              "COPY <<-'a.txt' <<b /dst/\n\t\tA $X\n\ta.txt\nB\nb\nRUN echo after\n")
+    run, copy, after = d.instructions[1:]
+    assert run.args == "<<EOF" and [(h.name, h.content, h.expand, h.chomp) for h in run.heredocs] == \
+        [("EOF", "# not a comment\n\n  kept as written \\\n", True, False)]
+    assert [(h.name, h.content, h.expand, h.chomp) for h in copy.heredocs] == \
+        [("a.txt", "A $X\n", False, True), ("b", "B\n", True, False)]
+    assert (after.keyword, after.line, after.heredocs) == ("RUN", 12, ())
+
+
+@pytest.mark.parametrize(("text", "markers"), [
+    ("cat <<EOF", [("EOF", True, False)]),
+    ("cat <<-'EOF' <<\"TWO\"", [("EOF", False, True), ("TWO", False, False)]),
+    ("echo '<<NOT' \"<<NOR\" <<<here << SPACED", []),
+    ("python3 <<PY.py > out", [("PY.py", True, False)]),
+])
+def test_heredoc_markers(text, markers):
+    assert heredoc_markers(text) == markers
+
+
+def test_here_documents_only_in_run_copy_and_add_shell_form():
+    d = parse('FROM scratch\nRUN ["sh", "-c", "cat <<EOF"]\nENV A=<<EOF\n')
+    assert [i.heredocs for i in d.instructions] == [(), (), ()]
+
+
+def test_an_unterminated_here_document_names_its_line():
+    with pytest.raises(InvalidArgument, match="<<EOF has no end line") as exc:
+        parse("FROM scratch\nRUN <<EOF\necho\n")
+    assert exc.value.field == "Dockerfile:2"

@@ -289,3 +289,32 @@ def test_copy_errors():
 def test_missing_base_image_is_the_lookups_error():
     with pytest.raises(NotFound, match="no image nothere"):
         plan("FROM nothere\n")
+
+
+def _steps(text):
+    return plan(text).stage(0).steps
+
+
+def test_run_here_documents_go_to_the_shell():
+    steps = _steps("FROM busybox\nRUN <<EOF\necho $A\nEOF\nRUN cat <<-'X' > /f\n\tliteral $A\n\tX\n"
+                   "RUN <<PY\n#!/usr/bin/python3\nprint(1)\nPY\n")
+    assert steps[1].run.args == ("/bin/sh", "-c", "echo $A\n")  # alone: the document is the script
+    assert steps[2].run.args == ("/bin/sh", "-c", "cat <<-'X' > /f\nliteral $A\nX\n")
+    assert steps[3].run.args == ("/bin/sh", "-c", "/usr/bin/python3 <<'PY'\n#!/usr/bin/python3\nprint(1)\nPY\n")
+    assert steps[2].created_by == "/bin/sh -c cat <<-'X' > /f\nliteral $A\nX\n"
+
+
+def test_copy_here_documents_are_files_named_after_their_delimiters():
+    steps = _steps("FROM busybox\nARG A=1\nCOPY <<one <<'two' /d/\n$A ${A}\none\n$A\ntwo\n")
+    copy = steps[2].copy
+    assert (copy.sources, copy.dest, copy.inline) == (("one", "two"), "/d/", (("one", "1 1\n"), ("two", "$A\n")))
+
+
+@pytest.mark.parametrize(("text", "error", "match"), [
+    ("COPY <<EOF file /d/\nx\nEOF\n", Unimplemented, "together with other sources"),
+    ("COPY --from=busybox <<EOF /d\nx\nEOF\n", InvalidArgument, "cannot copy here-documents"),
+    ("COPY <<.. /d\nx\n..\n", InvalidArgument, "cannot be named"),
+])
+def test_bad_copy_here_documents(text, error, match):
+    with pytest.raises(error, match=match):
+        plan("FROM busybox\n" + text)
