@@ -59,19 +59,23 @@ RUNTIME_HOT_PATH = [
 ]
 
 
-def test_runtime_hot_path_stays_lean():
+def _top_level_modules_loaded_by(modules: list[str]) -> set[str]:
+    """The top-level packages a fresh ``python3 -I -S`` loads to import ``modules``."""
     import subprocess
     import sys
 
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules)\n"
-        f"for name in {RUNTIME_HOT_PATH!r}: __import__(name)\n"
+        f"for name in {modules!r}: __import__(name)\n"
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SRC.parent)], capture_output=True,
                          text=True, check=True).stdout.split()
-    loaded = {name.split(".")[0] for name in out}
-    assert sorted(loaded & HEAVY) == []
+    return {name.split(".")[0] for name in out}
+
+
+def test_runtime_hot_path_stays_lean():
+    assert sorted(_top_level_modules_loaded_by(RUNTIME_HOT_PATH) & HEAVY) == []
 
 
 # What `boxen-image pull` loads (the verb's module imports the rest when it runs). A pull needs
@@ -95,15 +99,4 @@ PULL_NEEDS = {"collections", "enum", "functools", "socket", "threading"}
 
 
 def test_image_pull_path_stays_lean():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); before = set(sys.modules)\n"
-        f"for name in {IMAGE_PULL_PATH!r}: __import__(name)\n"
-        "print(' '.join(sorted(set(sys.modules) - before)))"
-    )
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SRC.parent)], capture_output=True,
-                         text=True, check=True).stdout.split()
-    loaded = {name.split(".")[0] for name in out}
-    assert sorted(loaded & (HEAVY - PULL_NEEDS)) == []
+    assert sorted(_top_level_modules_loaded_by(IMAGE_PULL_PATH) & (HEAVY - PULL_NEEDS)) == []
