@@ -260,6 +260,7 @@ def assert_same(theirs, ours):
     ("multistage", ()),
     ("shell", ()),
     ("scratch", ()),
+    ("mounts", ()),
 ])
 def test_same_as_buildah(buildah, boxen, base, tmp_path, name, args):
     assert_same(*build_both(buildah, boxen, base, tmp_path, name, *args))

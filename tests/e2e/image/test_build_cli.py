@@ -152,6 +152,54 @@ def test_here_documents(boxen, tmp_path):
     assert cached(boxen.build(changed, "-t", "localhost/heredocs:1")) == 3  # the body is in the key
 
 
+MOUNTS = f"""FROM {BASE} AS tools
+RUN echo from-stage > /tool.txt
+FROM {BASE}
+RUN --mount=type=bind,source=data,target=/data cat /data/in.txt > /copied.txt && ls /data > /listing.txt
+RUN --mount=type=bind,target=/ctx,rw echo scratch > /ctx/written && cat /ctx/data/in.txt > /rw.txt
+RUN --mount=type=bind,from=tools,source=tool.txt,target=/t.txt cat /t.txt > /from-stage.txt
+RUN --mount=type=cache,target=/cache,id=boxen-test-{{}} echo x >> /cache/runs && wc -l < /cache/runs > /runs.txt
+RUN --mount=type=tmpfs,target=/scratch echo gone > /scratch/f && ls /scratch > /tmpfs.txt
+"""
+
+
+def test_run_mounts(boxen, tmp_path):
+    import uuid
+
+    text = MOUNTS.replace("boxen-test-{}", f"boxen-test-{uuid.uuid4().hex}")
+    ctx = dockerfile(tmp_path, text)
+    (ctx / "data").mkdir()
+    (ctx / "data" / "in.txt").write_text("input\n")
+    (ctx / "data" / "secret.key").write_text("ignored\n")
+    (ctx / ".dockerignore").write_text("data/secret.key\n")
+    boxen.build(ctx, "-t", "localhost/mounts:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/mounts:1", str(bundle))
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "copied.txt").read_text() == "input\n"
+    assert (rootfs / "listing.txt").read_text() == "in.txt\n"  # .dockerignore holds in a bind mount
+    assert (rootfs / "rw.txt").read_text() == "input\n"
+    assert (rootfs / "from-stage.txt").read_text() == "from-stage\n"
+    assert (rootfs / "runs.txt").read_text().strip() == "1"
+    assert (rootfs / "tmpfs.txt").read_text() == "f\n"
+    for target in ("data", "ctx", "t.txt", "cache", "scratch"):  # the mount points stay out of the image
+        assert not (rootfs / target).exists(), target
+    assert not (ctx / "written").exists()  # a writable bind mount writes to a copy
+
+    again = boxen.build(ctx, "-t", "localhost/mounts:1")
+    assert cached(again) == 6
+    (ctx / "data" / "in.txt").write_text("changed\n")  # a bind mount's content is in the key
+    changed = boxen.build(ctx, "--no-cache", "-t", "localhost/mounts:2")
+    boxen("unpack", "localhost/mounts:2", str(tmp_path / "bundle2"))
+    assert (tmp_path / "bundle2/rootfs/runs.txt").read_text().strip() == "2"  # the cache mount was kept
+    assert "Using cache" not in changed.stderr
+    partly = boxen.build(ctx, "-t", "localhost/mounts:1")
+    assert cached(partly) == 6  # (the --no-cache build stored its layers: same inputs now)
+    (ctx / "data" / "in.txt").write_text("changed again\n")
+    # the first RUN that mounts data misses, and so does every step after it; the other stage hits
+    assert cached(boxen.build(ctx, "-t", "localhost/mounts:1")) == 1
+
+
 def test_cache_entries_of_pruned_layers_are_misses(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo prune-me > /p\n")
     boxen.build(ctx, "-t", "localhost/pruned:1")

@@ -304,21 +304,84 @@ class Builder:
     def _layer(self, step: plans.Step, state: _State, stage: plans.Stage, field: str) -> None:
         self.counts[0] += 1
         if step.run is not None:
-            self._run_step(step, step.run, state, field)
+            self._run_step(step, step.run, state, stage, field)
         elif step.copy is not None:
             self._copy_step(step, step.copy, state, stage, field)
 
-    def _run_step(self, step: plans.Step, command: plans.RunStep, state: _State, field: str) -> None:
+    def _run_step(self, step: plans.Step, command: plans.RunStep, state: _State, stage: plans.Stage,
+                  field: str) -> None:
         if command.network == "default":
             command = command.replace(network=self.options.network)
         inputs: dict = to_json(command)  # type: ignore[assignment]
-        key = cache_key(state.chain, "RUN", inputs)
-        self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent {state.chain or '-'}"
-                 f" and RUN {jsonio.dumps(inputs)}")
-        if self._reuse(key, state):
-            return
-        layer = self._run(step, command, state, field)
+        with contextlib.ExitStack() as stack:
+            binds = []
+            for mount in command.mounts:
+                if mount.type != "bind":
+                    continue  # (a cache's content is not an input: it is a cache)
+                tree, chain = stack.enter_context(self._tree(mount.from_stage, mount.from_image, stage))
+                sources = tree.select([mount.source or "."])
+                kind, digest = digest_sources(tree, sources, owners=tree is not self.context, digest_file=file_digest)
+                inputs.setdefault("mountContents", []).append(f"{kind}:{digest} {chain or ''}".strip())
+                binds.append((mount, tree, sources))
+            key = cache_key(state.chain, "RUN", inputs)
+            self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent "
+                     f"{state.chain or '-'} and RUN {jsonio.dumps(inputs)}")
+            if self._reuse(key, state):
+                return
+            layer = self._run(step, command, state, field, self._mounts(command, binds))
         self._record(key, layer, step.created_by, state)
+
+    def _mounts(self, command: plans.RunStep, binds) -> list[dict]:
+        """The ``config.json`` mounts of a RUN's ``--mount`` flags. A bind mount shows a copy of
+        its source (so ``.dockerignore`` holds, and ``rw`` writes are thrown away with the copy);
+        a cache mount a directory of the data root's ``build/cache-mounts``."""
+        from boxen.image.build.copy import Copier
+
+        copies = {id(mount): (tree, sources) for mount, tree, sources in binds}
+        out = []
+        for mount in command.mounts:
+            options = ["rbind", "nosuid", "nodev"]
+            if mount.type == "tmpfs":
+                size = [f"size={mount.size}"] if mount.size else []
+                out.append({"destination": mount.target, "type": "tmpfs", "source": "tmpfs",
+                            "options": ["nosuid", "nodev", *size]})
+                continue
+            if mount.type == "cache":
+                source = self._cache_directory(mount)
+                self.say(f"  --mount cache {mount.id!r} at {mount.target}: {source}")
+                out.append({"destination": mount.target, "type": "bind", "source": source, "options": [*options, "rw"]})
+                continue
+            tree, sources = copies[id(mount)]
+            root = self.workspace.mkdtemp("mount")
+            [selected] = sources if len(sources) == 1 else (None,)
+            dest = "/" if selected is None or selected.is_dir else "/" + os.path.basename(selected.rel)
+            owner = (0, 0) if tree is self.context else None
+            copy = plans.CopyStep(tuple(s.rel for s in sources), dest, dest)
+            Copier(root, copy, tree, owner=owner, field=mount.target).copy(sources)
+            source = root if dest == "/" else root + dest
+            self.say(f"  --mount bind {mount.source or '.'} of the {tree.name} at {mount.target}"
+                     f" ({'read-only' if mount.readonly else 'writable copy, thrown away after'})")
+            out.append({"destination": mount.target, "type": "bind", "source": source,
+                        "options": [*options, "ro" if mount.readonly else "rw"]})
+        return out
+
+    def _cache_directory(self, mount: plans.RunMount) -> str:
+        """The directory kept for cache mount ``mount.id`` (made with its mode and owner the first time)."""
+        import hashlib
+
+        parent = os.path.join(self.directory, "cache-mounts")
+        os.makedirs(parent, 0o700, exist_ok=True)
+        path = os.path.join(parent, hashlib.sha256(mount.id.encode()).hexdigest()[:32])
+        if not os.path.isdir(path):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            os.mkdir(tmp)
+            os.chown(tmp, mount.uid, mount.gid)
+            os.chmod(tmp, mount.mode)
+            try:
+                os.rename(tmp, path)
+            except OSError:  # made meanwhile by another build
+                os.rmdir(tmp)
+        return path
 
     def _copy_step(self, step: plans.Step, copy: plans.CopyStep, state: _State, stage: plans.Stage,
                    field: str) -> None:
@@ -366,7 +429,8 @@ class Builder:
         state.add(layer, created_by, created)
         self.progress.done(layer.descriptor.digest)
 
-    def _run(self, step: plans.Step, command: plans.RunStep, state: _State, field: str) -> Layer:
+    def _run(self, step: plans.Step, command: plans.RunStep, state: _State, field: str,
+             run_mounts: list[dict] | tuple = ()) -> Layer:
         from boxen.image.build import run
         from boxen.image.build.copy import ImageRoot
 
@@ -377,10 +441,10 @@ class Builder:
             with self.workspace.mounted(mounts, rootfs):
                 ImageRoot(rootfs, (0, 0)).directory(command.workdir)
                 files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
-                spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files)
+                spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts)
                 with open(os.path.join(bundle, "config.json"), "w") as f:
                     f.write(jsonio.dumps(spec, indent=2))
-                created = run.missing_mountpoints(rootfs, spec)
+                created = run.missing_mountpoints(rootfs, spec, {m.target for m in command.mounts})
                 self.say(f"  container {container_id}: args {spec['process']['args']}, user "
                          f"{spec['process']['user']}, cwd {command.workdir}, "
                          f"{'host network' if command.network == 'host' else 'own network namespace'}")
@@ -408,15 +472,21 @@ class Builder:
                 os.chmod(path, 0o644)
             yield Tree(directory, name="here-documents"), None
             return
-        if copy.from_stage is None and copy.from_image is None:
+        with self._tree(copy.from_stage, copy.from_image, stage) as found:
+            yield found
+
+    @contextlib.contextmanager
+    def _tree(self, from_stage: int | None, from_image: str | None, stage: plans.Stage):
+        """``(tree, chain ID)``: the context, or the root of an earlier stage or of an image, mounted."""
+        if from_stage is None and from_image is None:
             yield self.context, None
             return
         chain: str | None
-        if copy.from_stage is not None:
-            chain = self.states[copy.from_stage].chain
-            what = f"stage {copy.from_stage}"
+        if from_stage is not None:
+            chain = self.states[from_stage].chain
+            what = f"stage {from_stage}"
         else:
-            what = copy.from_image or ""
+            what = from_image or ""
             chain = self._unpacked(self.base(what, stage.platform))
         with self.workspace.view(chain, what) as root:
             self.say(f"  reading {what} (snapshot {chain or 'empty'}) at {root}")

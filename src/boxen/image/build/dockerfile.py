@@ -39,7 +39,7 @@ from boxen.common.record import Record
 #: Every instruction a Dockerfile may hold, and the flags each accepts.
 FLAGS: dict[str, frozenset[str]] = {
     "FROM": frozenset({"platform"}),
-    "RUN": frozenset({"network"}),
+    "RUN": frozenset({"network", "mount"}),
     "CMD": frozenset(),
     "ENTRYPOINT": frozenset(),
     "SHELL": frozenset(),

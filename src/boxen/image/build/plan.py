@@ -34,11 +34,40 @@ NETWORKS = ("default", "none", "host")
 Lookup = Callable[[str, "str | None"], ImageConfig]
 
 
+class RunMount(Record):
+    """A ``RUN --mount``: something mounted at ``target`` while the command runs, never in the layer.
+
+    * ``bind``: ``source`` (a path; ``""`` is the whole tree) of the build context, or of
+      ``from_stage``/``from_image``. Read-only unless ``readonly`` is false, and then the
+      command writes to a scratch copy that is thrown away.
+    * ``cache``: a directory kept between builds in the data root, found again by ``id``;
+      made with ``mode``, ``uid`` and ``gid`` the first time.
+    * ``tmpfs``: an empty memory file system (``size`` bytes at most, if given).
+    """
+
+    type: str
+    target: str
+    source: str = ""
+    from_stage: int | None = None
+    from_image: str | None = None
+    readonly: bool = True
+    id: str = ""
+    mode: int = 0o755
+    uid: int = 0
+    gid: int = 0
+    size: int | None = None
+
+
+#: The ``RUN --mount`` types boxen supports (BuildKit also has ``secret`` and ``ssh``).
+MOUNT_TYPES = ("bind", "cache", "tmpfs")
+
+
 class RunStep(Record):
     """What a ``RUN`` executes: ``args`` as ``user`` in ``workdir`` with ``env``.
 
     ``network`` is ``default`` (a network namespace of its own), ``none`` (the same: no
-    network is configured for builds) or ``host`` (the host's network).
+    network is configured for builds) or ``host`` (the host's network). ``mounts`` are its
+    ``--mount`` flags.
     """
 
     args: tuple[str, ...]
@@ -46,6 +75,7 @@ class RunStep(Record):
     user: str
     workdir: str
     network: str = "default"
+    mounts: tuple[RunMount, ...] = ()
 
 
 class CopyStep(Record):

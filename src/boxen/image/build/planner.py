@@ -35,12 +35,14 @@ from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruct
 from boxen.image.build.plan import (
     DEFAULT_PATH,
     DEFAULT_SHELL,
+    MOUNT_TYPES,
     NETWORKS,
     NOP,
     PROXY_ARGS,
     BuildPlan,
     CopyStep,
     Lookup,
+    RunMount,
     RunStep,
     Stage,
     Step,
@@ -297,7 +299,7 @@ class Planner:
         where = self.where(ins)
         nop = f"{NOP}{keyword} {ins.body}"
         if keyword == "RUN":
-            run = self._run(state, ins)
+            run = self._run(state, index, ins)
             self._step(state, index, ins, self._run_history(state, ins), trigger=trigger, run=run)
             return
         if keyword in ("COPY", "ADD"):
@@ -389,7 +391,7 @@ class Planner:
         env = settings.env_map(state.env)
         return [(k, env.get(k, v)) for k, v in state.args.items() if v is not None]
 
-    def _run(self, state: _Stage, ins: Instruction) -> RunStep:
+    def _run(self, state: _Stage, index: int, ins: Instruction) -> RunStep:
         network = ins.flag("network") or "default"
         if network not in NETWORKS:
             raise InvalidArgument(f"RUN --network={network}: expected default, none or host", field=self.where(ins))
@@ -413,13 +415,82 @@ class Planner:
                 names.add(name)
         if "PATH" not in names:
             env.insert(0, DEFAULT_PATH)
-        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network)
+        mounts = tuple(self._mount(state, index, ins, value or "") for key, value in ins.flags if key == "mount")
+        targets = [m.target for m in mounts]
+        if len(set(targets)) != len(targets):
+            raise InvalidArgument("two --mount flags have the same target", field=self.where(ins))
+        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, mounts)
+
+    def _mount(self, state: _Stage, index: int, ins: Instruction, text: str) -> RunMount:
+        """One ``--mount=type=cache,target=/root/.cache,...`` (BuildKit's options, variables expanded)."""
+        where = f"{self.where(ins)}: --mount={text}"
+        variables = state.variables()
+        options: dict[str, str | None] = {}
+        for part in text.split(","):
+            key, eq, value = part.partition("=")
+            key = key.strip().lower()
+            if key:
+                options[key] = self.lexer.word(value, variables) if eq else None
+        kind = options.pop("type", None) or "bind"
+        if kind not in MOUNT_TYPES:
+            if kind in ("secret", "ssh"):
+                raise Unimplemented(f"RUN --mount=type={kind} is not supported (supported: {', '.join(MOUNT_TYPES)})",
+                                    field=where)
+            raise InvalidArgument(f"unknown mount type {kind!r} (expected one of {', '.join(MOUNT_TYPES)})",
+                                  field=where)
+        target = next((options.pop(k) for k in ("target", "dst", "destination") if k in options), None)
+        if not target:
+            raise InvalidArgument("a --mount needs a target", field=where)
+        target = posixpath.normpath(posixpath.join(state.workdir or "/", target))
+        if target == "/":
+            raise InvalidArgument("a --mount cannot cover the root", field=where)
+        values: dict = {"type": kind, "target": "/" + target.lstrip("/"), "readonly": kind == "bind"}
+        for key, value in options.items():
+            flag = value is None or value.lower() in ("true", "1")
+            if key in ("ro", "readonly"):
+                values["readonly"] = flag
+            elif key in ("rw", "readwrite"):
+                values["readonly"] = not flag
+            elif key in ("source", "src") and kind != "tmpfs":
+                values["source"] = (value or "").lstrip("/")
+            elif key == "from" and kind != "tmpfs":
+                if not value:
+                    raise InvalidArgument("--mount from= names nothing", field=where)
+                stage = self.stage_index(value)
+                if stage is None:
+                    values["from_image"] = value
+                elif stage >= index:
+                    raise InvalidArgument(f"from={value}: a stage can only mount an earlier stage", field=where)
+                else:
+                    self._plan_stage(stage)
+                    values["from_stage"] = stage
+            elif key == "id" and kind == "cache":
+                values["id"] = value or ""
+            elif key == "sharing" and kind == "cache":
+                if value not in ("shared", "private", "locked"):
+                    raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
+            elif key == "mode" and kind == "cache" and value and all(c in "01234567" for c in value):
+                values["mode"] = int(value, 8) & 0o7777
+            elif key in ("uid", "gid") and kind == "cache" and value and value.isdigit():
+                values[key] = int(value)
+            elif key == "size" and kind == "tmpfs" and value and value.isdigit():
+                values["size"] = int(value)
+            else:
+                raise InvalidArgument(f"the {kind} mount has no option {key}{'=' + value if value else ''} "
+                                      "(or its value is not one it takes)", field=where)
+        if kind == "cache" and not values.get("id"):
+            values["id"] = values["target"]
+        if kind == "cache" and ("from_stage" in values or "from_image" in values):
+            raise Unimplemented("a cache mount seeded from= another stage or image is not supported", field=where)
+        return RunMount(**values)
 
     def _run_history(self, state: _Stage, ins: Instruction) -> str:
         values = sorted(self._arg_values(state))
         prefix = f"|{len(values)} " + "".join(f"{k}={v} " for k, v in values) if values else ""
         script = heredoc_script(ins) if ins.heredocs and ins.json is None else ins.args
-        return f"{prefix}/bin/sh -c {script}"
+        # buildah keeps a RUN's --mount flags in its history (and so its layers say what they read)
+        mounts = "".join(f"--mount={value} " for key, value in ins.flags if key == "mount")
+        return f"{prefix}/bin/sh -c {mounts}{script}"
 
     def _copy(self, state: _Stage, index: int, ins: Instruction) -> CopyStep:
         where = self.where(ins)

@@ -74,8 +74,9 @@ def etc_files(directory: str, hostname: str, *, host_network: bool) -> dict[str,
     return out
 
 
-def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str]) -> dict:
-    """The ``config.json`` (a dict) of the container that runs ``step`` on ``rootfs``."""
+def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str], mounts=()) -> dict:
+    """The ``config.json`` (a dict) of the container that runs ``step`` on ``rootfs``; ``mounts``
+    are those of its ``--mount`` flags, already in ``config.json`` form."""
     from boxen.image.bundle import resolve_user
     from boxen.runtime.spec import default_spec
 
@@ -96,7 +97,7 @@ def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str]
     spec["mounts"] = spec["mounts"] + [
         {"destination": destination, "type": "bind", "source": source, "options": ["rbind", "ro", "nosuid", "nodev"]}
         for destination, source in files.items()
-    ]
+    ] + list(mounts)
     namespaces = ["pid", "ipc", "uts", "mount"]
     if step.network != "host":
         namespaces.append("network")
@@ -104,10 +105,19 @@ def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str]
     return spec
 
 
-def missing_mountpoints(rootfs: str, spec: dict) -> list[str]:
-    """For each mount destination the root lacks, the topmost missing path (what the runtime makes)."""
+def missing_mountpoints(rootfs: str, spec: dict, leaves=()) -> list[str]:
+    """For each mount destination the root lacks, the topmost missing path (what the runtime makes).
+
+    For the destinations in ``leaves`` (a RUN's ``--mount`` targets) only the destination itself:
+    the directories the runtime makes above it stay in the layer, as buildah leaves them.
+    """
     missing = []
     for mount in spec["mounts"]:
+        if mount["destination"] in leaves:
+            rel = mount["destination"].strip("/")
+            if not os.path.lexists(f"{rootfs}/{rel}") and rel not in missing:
+                missing.append(rel)
+            continue
         parts = [p for p in mount["destination"].split("/") if p]
         for i in range(1, len(parts) + 1):
             rel = "/".join(parts[:i])

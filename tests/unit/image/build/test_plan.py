@@ -318,3 +318,30 @@ def test_copy_here_documents_are_files_named_after_their_delimiters():
 def test_bad_copy_here_documents(text, error, match):
     with pytest.raises(error, match=match):
         plan("FROM busybox\n" + text)
+
+
+def test_run_mounts_are_planned():
+    p = plan("FROM busybox AS tools\nFROM busybox\nARG D=/c\nWORKDIR /w\n"
+             "RUN --mount=type=cache,target=$D,mode=0700,uid=1,sharing=locked "
+             "--mount=from=tools,source=/etc,target=rel --mount=type=tmpfs,dst=/t,size=1024 "
+             "--mount=target=/ctx,rw echo\n")
+    cache, bind, tmpfs, ctx = p.stage(1).steps[-1].run.mounts
+    assert (cache.type, cache.target, cache.id, cache.mode, cache.uid, cache.readonly) == \
+        ("cache", "/c", "/c", 0o700, 1, False)
+    assert (bind.type, bind.target, bind.source, bind.from_stage, bind.readonly) == ("bind", "/w/rel", "etc", 0, True)
+    assert (tmpfs.type, tmpfs.target, tmpfs.size) == ("tmpfs", "/t", 1024)
+    assert (ctx.type, ctx.source, ctx.from_stage, ctx.readonly) == ("bind", "", None, False)
+
+
+@pytest.mark.parametrize(("flag", "error", "match"), [
+    ("--mount=type=secret,id=x,target=/s", Unimplemented, "type=secret is not supported"),
+    ("--mount=type=volume,target=/v", InvalidArgument, "unknown mount type"),
+    ("--mount=type=cache", InvalidArgument, "needs a target"),
+    ("--mount=type=tmpfs,target=/t,source=x", InvalidArgument, "has no option source"),
+    ("--mount=type=cache,target=/c,sharing=sometimes", InvalidArgument, "sharing=sometimes"),
+    ("--mount=target=/a --mount=type=tmpfs,target=/a", InvalidArgument, "same target"),
+    ("--mount=target=/", InvalidArgument, "cannot cover the root"),
+])
+def test_bad_run_mounts(flag, error, match):
+    with pytest.raises(error, match=match):
+        plan(f"FROM busybox\nRUN {flag} true\n")
