@@ -200,6 +200,49 @@ def test_run_mounts(boxen, tmp_path):
     assert cached(boxen.build(ctx, "-t", "localhost/mounts:1")) == 1
 
 
+@pytest.fixture
+def web(tmp_path):
+    """A plain HTTP server on loopback serving ``tmp_path/www``: ``(base URL, directory)``."""
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", www
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_add_of_a_url(boxen, tmp_path, web):
+    base, www = web
+    (www / "notes.txt").write_text("served\n")
+    with tarfile.open(www / "bundle.tar", "w") as tar:
+        info = tarfile.TarInfo("inside.txt")
+        tar.addfile(info, io.BytesIO(b""))
+    digest = hashlib.sha256(b"served\n").hexdigest()
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nADD --checksum=sha256:{digest} {base}/notes.txt /fetched/\n"
+                               f"ADD {base}/bundle.tar /kept.tar\n")
+    boxen.build(ctx, "-t", "localhost/fetched:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/fetched:1", str(bundle))
+    fetched = bundle / "rootfs/fetched/notes.txt"
+    assert fetched.read_text() == "served\n" and oct(fetched.stat().st_mode & 0o777) == "0o600"
+    assert (bundle / "rootfs/kept.tar").is_file()  # a downloaded archive is not extracted, as docker does
+    assert cached(boxen.build(ctx, "-t", "localhost/fetched:1")) == 2  # the same content: cache hits
+    (www / "notes.txt").write_text("changed\n")
+    failed = boxen.build(ctx, "-t", "localhost/fetched:2", check=False)
+    assert failed.returncode == 1 and "--checksum asked for" in failed.stderr
+    missing = boxen.build(dockerfile(tmp_path, f"FROM {BASE}\nADD {base}/absent /x\n"), check=False)
+    assert missing.returncode == 1 and "could not fetch" in missing.stderr and "404" in missing.stderr
+    assert boxen.leftovers() == []
+
+
 def test_cache_entries_of_pruned_layers_are_misses(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN echo prune-me > /p\n")
     boxen.build(ctx, "-t", "localhost/pruned:1")

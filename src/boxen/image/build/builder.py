@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 
 from boxen.common import jsonio
-from boxen.common.errors import BoxenError, InvalidArgument, NotFound, PermissionDenied
+from boxen.common.errors import BoxenError, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from boxen.common.record import Record
 from boxen.common.schema import to_json
 from boxen.image import content as contents
@@ -463,6 +463,12 @@ class Builder:
     def _source(self, copy: plans.CopyStep, stage: plans.Stage):
         """``(tree, chain ID)`` a COPY reads from: the context, or a stage's or image's root, mounted,
         or its here-documents written out as files (mode 0644, as BuildKit makes them)."""
+        if copy.urls:
+            directory = self.workspace.mkdtemp("download")
+            for url, name in zip(copy.urls, copy.sources):
+                self._download(url, os.path.join(directory, name), copy.checksum)
+            yield Tree(directory, name="downloads"), None
+            return
         if copy.inline:
             directory = self.workspace.mkdtemp("heredoc")
             for name, content in copy.inline:
@@ -474,6 +480,35 @@ class Builder:
             return
         with self._tree(copy.from_stage, copy.from_image, stage) as found:
             yield found
+
+    def _download(self, url: str, path: str, checksum: str | None) -> None:
+        """Fetch ``url`` for an ``ADD`` into ``path`` (mode 0600 and the server's Last-Modified
+        time, as docker gives it), checking ``checksum`` if given."""
+        import hashlib
+        import urllib.error
+        import urllib.request
+        from email.utils import parsedate_to_datetime
+
+        h = hashlib.sha256()
+        self.say(f"  fetching {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as answer, open(path, "xb") as out:
+                while chunk := answer.read(1 << 16):
+                    h.update(chunk)
+                    out.write(chunk)
+                modified = answer.headers.get("Last-Modified")
+        except urllib.error.HTTPError as exc:
+            raise Unavailable(f"ADD could not fetch {url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise Unavailable(f"ADD could not fetch {url}: {getattr(exc, 'reason', exc)}") from None
+        if checksum is not None and f"sha256:{h.hexdigest()}" != checksum:
+            raise InvalidArgument(f"ADD {url}: the content is sha256:{h.hexdigest()}, not the {checksum} "
+                                  "--checksum asked for", field="--checksum")
+        os.chmod(path, 0o600)
+        if modified:
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                when = parsedate_to_datetime(modified).timestamp()
+                os.utime(path, (when, when))
 
     @contextlib.contextmanager
     def _tree(self, from_stage: int | None, from_image: str | None, stage: plans.Stage):

@@ -163,7 +163,9 @@ class Copier:
             if source.is_dir:
                 self._directory(source, self.root.directory(dest))
                 continue
-            archive = self.step.add and self.step.from_stage is None and archive_kind(source.path)
+            # (docker extracts local archives only: not those of another stage, nor downloads)
+            archive = self.step.add and self.step.from_stage is None and not self.step.urls \
+                and archive_kind(source.path)
             if archive:
                 self._extract(source, archive, self.root.directory(dest))
             elif into or self.root.is_directory(dest):

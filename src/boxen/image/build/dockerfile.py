@@ -44,7 +44,7 @@ FLAGS: dict[str, frozenset[str]] = {
     "ENTRYPOINT": frozenset(),
     "SHELL": frozenset(),
     "COPY": frozenset({"from", "chown", "chmod"}),
-    "ADD": frozenset({"chown", "chmod"}),
+    "ADD": frozenset({"chown", "chmod", "checksum"}),
     "ENV": frozenset(),
     "ARG": frozenset(),
     "LABEL": frozenset(),

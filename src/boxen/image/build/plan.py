@@ -85,7 +85,8 @@ class CopyStep(Record):
     ``dest_text`` is the destination as written, for the history. ``add`` extracts local tar
     archives. ``chown`` is ``USER[:GROUP]``; ``chmod`` the mode bits for everything copied.
     ``inline`` holds here-documents as ``(name, content)``: then they are the sources, files
-    named after their delimiters.
+    named after their delimiters. ``urls`` are an ``ADD``'s remote sources (then its only
+    ones), fetched by the builder, checked against ``checksum`` (``sha256:<hex>``) if given.
     """
 
     sources: tuple[str, ...]
@@ -97,6 +98,8 @@ class CopyStep(Record):
     chown: str | None = None
     chmod: int | None = None
     inline: tuple[tuple[str, str], ...] = ()
+    urls: tuple[str, ...] = ()
+    checksum: str | None = None
 
 
 class Step(Record):

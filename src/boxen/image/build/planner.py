@@ -64,6 +64,14 @@ def platform_args(target: Platform, build: Platform) -> dict[str, str]:
 
 
 
+
+def url_file_name(url: str) -> str:
+    """The name an ``ADD`` of ``url`` gives the file: the last component of its path, as docker
+    names it (``download`` when the path has none)."""
+    path = url.split("://", 1)[1].split("?", 1)[0].split("#", 1)[0]
+    name = path.partition("/")[2].rstrip("/").rpartition("/")[2]
+    return name if name not in ("", ".", "..") else "download"
+
 def heredoc_script(ins: Instruction) -> str:
     """The shell script of a ``RUN`` with here-documents.
 
@@ -503,12 +511,25 @@ class Planner:
         inline = self._inline(ins, sources, variables) if ins.heredocs else ()
         if inline:
             sources = [name for name, _ in inline]
-        for source in sources:
-            if "://" in source:
-                if ins.keyword == "COPY":
-                    raise InvalidArgument(f"COPY cannot fetch URLs ({source}); ADD can", field=where)
-                raise Unimplemented(f"ADD of a URL ({source}) is not supported: builds have no network here; "
-                                    "download it into the context instead", field=where)
+        urls = tuple(source for source in sources if "://" in source)
+        if urls:
+            if ins.keyword == "COPY":
+                raise InvalidArgument(f"COPY cannot fetch URLs ({urls[0]}); ADD can", field=where)
+            if len(urls) != len(sources) or ins.flag("from") is not None:
+                raise Unimplemented("ADD of URLs together with other sources is not supported: give them in "
+                                    "separate instructions", field=where)
+            for url in urls:
+                if not url.startswith(("http://", "https://")):
+                    raise InvalidArgument(f"ADD fetches http:// and https:// URLs, not {url!r}", field=where)
+            sources = [url_file_name(url) for url in urls]
+        checksum = ins.flag("checksum")
+        if checksum is not None:
+            checksum = self.lexer.word(checksum, variables)
+            hex_part = checksum.removeprefix("sha256:")
+            if not urls or len(urls) != 1 or not checksum.startswith("sha256:") or len(hex_part) != 64 \
+                    or any(c not in "0123456789abcdef" for c in hex_part):
+                raise InvalidArgument(f"--checksum={checksum}: expected sha256:<64 hex digits>, for one URL",
+                                      field=where)
         dest = dest_text
         directory = dest.endswith(("/", "/.", "/..")) or dest in (".", "..")
         if not dest.startswith("/"):
@@ -544,7 +565,7 @@ class Planner:
                 raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
             chmod = int(chmod_text, 8)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
-                        chown or None, chmod, inline)
+                        chown or None, chmod, inline, urls, checksum)
 
     def _inline(self, ins: Instruction, sources: list[str], variables) -> tuple[tuple[str, str], ...]:
         """The here-documents a COPY/ADD copies, as ``(file name, content)``; variables are expanded

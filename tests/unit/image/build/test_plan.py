@@ -282,8 +282,21 @@ def test_copy_errors():
         plan("FROM busybox\nCOPY --chmod=u+x a /b\n")
     with pytest.raises(InvalidArgument, match="COPY cannot fetch URLs"):
         plan("FROM busybox\nCOPY http://x/y /b\n")
-    with pytest.raises(Unimplemented, match="ADD of a URL"):
-        plan("FROM busybox\nADD https://x/y /b\n")
+    with pytest.raises(Unimplemented, match="URLs together with other sources"):
+        plan("FROM busybox\nADD https://x/y local /b/\n")
+    with pytest.raises(InvalidArgument, match="not 'ftp://x/y'"):
+        plan("FROM busybox\nADD ftp://x/y /b\n")
+    with pytest.raises(InvalidArgument, match="--checksum=md5:00"):
+        plan("FROM busybox\nADD --checksum=md5:00 https://x/y /b\n")
+
+
+def test_add_of_urls():
+    steps = plan("FROM busybox\nARG SUM=sha256:" + "ab" * 32 + "\nADD --checksum=$SUM https://host/dir/file.tgz?x=1 /d/\n"
+                 "ADD http://host/ /e\n").stage(0).steps
+    copy = steps[2].copy
+    assert (copy.urls, copy.sources, copy.dest, copy.checksum) == \
+        (("https://host/dir/file.tgz?x=1",), ("file.tgz",), "/d/", "sha256:" + "ab" * 32)
+    assert steps[3].copy.sources == ("download",)
 
 
 def test_missing_base_image_is_the_lookups_error():
