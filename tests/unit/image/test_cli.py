@@ -1,5 +1,7 @@
 """The boxen-image command line: the verb table, help, and how unreadable command lines fail."""
 
+import os
+
 import pytest
 
 from boxen.image import cli
@@ -91,3 +93,14 @@ def test_verb_help_is_docker_style(capsys):
     assert status == 0
     assert out.splitlines()[0] == "Usage: boxen-image load [OPTIONS]"
     assert "-i, --input PATH" in out and "    --repository NAME" in out
+
+
+def test_prune_build_cache(capsys, tmp_path):
+    mounts = tmp_path / "build" / "cache-mounts"
+    (mounts / "abc" / "deep").mkdir(parents=True)
+    status, out, _ = run(capsys, "--root", str(tmp_path), "prune", "--build-cache", "--dry-run")
+    assert status == 0 and "Would remove build cache mount abc" in out and (mounts / "abc").exists()
+    status, out, _ = run(capsys, "--root", str(tmp_path), "prune")
+    assert "cache mount" not in out and (mounts / "abc").exists()
+    status, out, _ = run(capsys, "--root", str(tmp_path), "prune", "--build-cache")
+    assert "Removed build cache mount abc" in out and os.listdir(mounts) == []

@@ -1,12 +1,19 @@
-"""``boxen-image prune [--dry-run] [--explain]``: garbage-collect content and snapshots."""
+"""``boxen-image prune [--build-cache] [--dry-run] [--explain]``: garbage-collect content and snapshots.
+
+``--build-cache`` also empties the directories of builds' ``RUN --mount=type=cache`` mounts
+(``ROOT/build/cache-mounts``), as ``docker builder prune`` does.
+"""
 
 from __future__ import annotations
+
+import os
 
 from boxen.common.flags import Flag
 from boxen.image.cli import _common
 
 ARGS = ()
 FLAGS = (
+    Flag("build-cache", help="also remove the cache mounts of builds (RUN --mount=type=cache)"),
     Flag("dry-run", help="only say what would be removed"),
     Flag("explain", help="say what is removed and why (on stderr)"),
 )
@@ -23,7 +30,15 @@ def run(args) -> int:
             plan = gc.plan(content, images, snapshotter)
         else:
             plan = gc.collect(content, images, snapshotter, explain=_common.explainer(args))
+        mounts = _cache_mounts(root.path) if args.build_cache else []
+        if not args.dry_run:
+            from boxen.image.layers import remove_tree
+
+            for path in mounts:
+                remove_tree(path)
     verb = "Would remove" if args.dry_run else "Removed"
+    for path in mounts:
+        print(f"{verb} build cache mount {os.path.basename(path)}")
     for digest in plan.blobs:
         print(f"{verb} blob {digest}")
     for name in plan.snapshots:
@@ -32,3 +47,11 @@ def run(args) -> int:
         print(f"{verb} abandoned ingest {ref}")
     print(f"Total reclaimed space: {human_size(plan.freed)}")
     return 0
+
+
+def _cache_mounts(root: str) -> list[str]:
+    directory = os.path.join(root, "build", "cache-mounts")
+    try:
+        return sorted(os.path.join(directory, name) for name in os.listdir(directory))
+    except FileNotFoundError:
+        return []
