@@ -320,7 +320,7 @@ class Builder:
                     continue  # (a cache's content is not an input: it is a cache)
                 tree, chain = stack.enter_context(self._tree(mount.from_stage, mount.from_image, stage))
                 sources = tree.select([mount.source or "."])
-                kind, digest = digest_sources(tree, sources, owners=tree is not self.context, digest_file=file_digest)
+                kind, digest = self._digest(tree, sources, owners=tree is not self.context)
                 inputs.setdefault("mountContents", []).append(f"{kind}:{digest} {chain or ''}".strip())
                 binds.append((mount, tree, sources))
             key = cache_key(state.chain, "RUN", inputs)
@@ -330,6 +330,17 @@ class Builder:
                 return
             layer = self._run(step, command, state, field, self._mounts(command, binds))
         self._record(key, layer, step.created_by, state)
+
+    def _digest(self, tree: Tree, sources, *, owners: bool) -> tuple[str, str]:
+        """``(kind, digest)`` of what a COPY or a bind mount takes from ``tree``; a context file's
+        digest is remembered between builds (by inode, size and times), so it is read only once."""
+        cache = self.cache
+
+        def remembered(path: str, st: os.stat_result) -> str:
+            return cache.file_digest(path, st, file_digest)
+
+        return digest_sources(tree, sources, owners=owners,
+                              digest_file=remembered if tree is self.context else file_digest)
 
     def _mounts(self, command: plans.RunStep, binds) -> list[dict]:
         """The ``config.json`` mounts of a RUN's ``--mount`` flags. A bind mount shows a copy of
@@ -388,13 +399,7 @@ class Builder:
         with self._source(copy, stage) as (tree, source_chain):
             sources = tree.select(copy.sources)
             keep_owner = copy.from_stage is not None or copy.from_image is not None
-            cache = self.cache
-
-            def remembered(path: str, st: os.stat_result) -> str:
-                return cache.file_digest(path, st, file_digest)
-
-            kind, digest = digest_sources(tree, sources, owners=keep_owner and not copy.chown,
-                                          digest_file=remembered if tree is self.context else file_digest)
+            kind, digest = self._digest(tree, sources, owners=keep_owner and not copy.chown)
             created_by = plans.copy_created_by(copy, kind, digest)
             inputs: dict = {**to_json(copy), "content": digest, "source": source_chain or ""}  # type: ignore[dict-item]
             key = cache_key(state.chain, step.keyword, inputs)
