@@ -36,15 +36,14 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 
 import pytest
 
 from support import images
+from support.boxen_image import BIN, BoxenImage
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data", "build")
-BOXEN = os.path.join(os.path.dirname(sys.executable), "boxen-image")
 CONFIG_FIELDS = ("Entrypoint", "Cmd", "Env", "User", "WorkingDir", "ExposedPorts", "Volumes", "Labels",
                  "StopSignal", "Healthcheck", "OnBuild", "Shell")
 
@@ -85,19 +84,6 @@ class Buildah:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-class Boxen:
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.env = {**os.environ, "BOXEN_ROOT": root, "DOCKER_CONFIG": os.path.join(root, "docker")}
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([BOXEN, "--root", self.root, *args], check=False, capture_output=True, text=True,
-                              env=self.env, timeout=600)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"boxen-image {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-        return proc
-
-
 @pytest.fixture(scope="module")
 def base(registry, busybox_layout):
     layout, tag = busybox_layout
@@ -126,10 +112,10 @@ def buildah(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def boxen(tmp_path_factory):
-    if not os.path.exists(BOXEN):
-        pytest.skip(f"{BOXEN} is missing (make venv)")
+    if not os.path.exists(BIN):
+        pytest.skip(f"{BIN} is missing (make venv)")
     root = str(tmp_path_factory.mktemp("boxen-root"))
-    yield Boxen(root)
+    yield BoxenImage(root, os.path.join(root, "docker"))
     with open("/proc/self/mountinfo") as f:
         left = [line.split()[4] for line in f if f" {root}/" in line]
     for point in sorted(left, reverse=True):
@@ -191,7 +177,7 @@ def buildah_image(buildah: Buildah, tmp_path, name: str) -> tuple[dict, dict, li
     return files, docker["config"], docker["history"], docker["rootfs"]["diff_ids"]
 
 
-def boxen_image(boxen: Boxen, tmp_path, name: str) -> tuple[dict, dict, list]:
+def boxen_image(boxen: BoxenImage, tmp_path, name: str) -> tuple[dict, dict, list]:
     layout = str(tmp_path / "boxen-layout")
     boxen("save", "--format", "oci-dir", "-o", layout, name)
     with open(os.path.join(layout, "index.json")) as f:

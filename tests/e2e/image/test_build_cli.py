@@ -16,25 +16,15 @@ import time
 
 import pytest
 
-BOXEN = os.path.join(os.path.dirname(sys.executable), "boxen-image")
+from support.boxen_image import BIN, BoxenImage
+
 RUNTIME = os.path.join(os.path.dirname(sys.executable), "boxen-runtime")
 BASE = "localhost/test:busybox"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root (containers, mounts)")
 
 
-class Boxen:
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.env = {**os.environ, "BOXEN_ROOT": root}
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([BOXEN, "--root", self.root, *args], check=False, capture_output=True, text=True,
-                              env=self.env, timeout=600)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"boxen-image {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-        return proc
-
+class Boxen(BoxenImage):
     def build(self, context, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self("build", *args, str(context), check=check)
 
@@ -60,8 +50,8 @@ class Boxen:
 
 @pytest.fixture(scope="module")
 def boxen(tmp_path_factory, busybox_layout):
-    if not os.path.exists(BOXEN):
-        pytest.skip(f"{BOXEN} is missing (make venv)")
+    if not os.path.exists(BIN):
+        pytest.skip(f"{BIN} is missing (make venv)")
     b = Boxen(str(tmp_path_factory.mktemp("boxen-root")))
     layout, _ = busybox_layout
     b("load", "-i", layout, "--repository", "localhost/test")
@@ -345,7 +335,7 @@ def test_bad_input_gives_clear_errors_and_changes_nothing(boxen, tmp_path):
 
 def test_sigterm_during_run_cleans_up(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN sleep 60\n")
-    proc = subprocess.Popen([BOXEN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
+    proc = subprocess.Popen([BIN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_container(boxen, proc)
     proc.send_signal(signal.SIGTERM)
@@ -356,7 +346,7 @@ def test_sigterm_during_run_cleans_up(boxen, tmp_path):
 
 def test_next_build_cleans_up_after_a_killed_build(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN sleep 60\n")
-    proc = subprocess.Popen([BOXEN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
+    proc = subprocess.Popen([BIN, "--root", boxen.root, "build", "-q", str(ctx)], env=boxen.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_container(boxen, proc)
     proc.kill()
