@@ -82,7 +82,8 @@ class Runtime:
 
     def create(self, container_id: str, bundle: str, *, console_socket: str | None = None,
                pid_file: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-               preserve_fds: int = 0, _console_pair: bool = False, _run: bool = False) -> Creation:
+               preserve_fds: int = 0, _console_pair: bool = False, _run: bool = False,
+               _foreground: bool = False) -> Creation:
         """Create the container: its init waits, in every namespace, for ``start``."""
         # The spec lets ``create`` succeed without a process; ``start`` must then fail.
         spec, plan = self.plan(container_id, bundle, no_pivot=no_pivot, no_new_keyring=no_new_keyring,
@@ -95,7 +96,8 @@ class Runtime:
             raise InvalidArgument("cannot use console socket if runc will not detach or allocate tty",
                                   field="--console-socket")
         creation = Creation(self, spec, plan)
-        creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds)
+        creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds,
+                     foreground=_foreground)
         if pid_file:
             write_pid_file(pid_file, creation.pid)
         return creation
@@ -294,7 +296,7 @@ class Runtime:
         foreground_tty = not detach and console_socket is None
         creation = self.create(container_id, bundle, console_socket=console_socket, pid_file=pid_file,
                                no_pivot=no_pivot, no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
-                               _console_pair=foreground_tty, _run=True)
+                               _console_pair=foreground_tty, _run=True, _foreground=not detach)
         if detach:
             self._start(creation.state)
             return 0
@@ -345,9 +347,10 @@ class Creation:
         self.console_master: int | None = None
         self.state: ContainerState | None = None
 
-    def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int) -> None:
+    def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
+            foreground: bool = False) -> None:
         from boxen.runtime import sync
-        from boxen.runtime.init import InitContext, init_stage, setup_stage
+        from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         state = self.state = ContainerState.new(runtime.root, plan.id)
@@ -397,12 +400,13 @@ class Creation:
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair()
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+            preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
                 kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
-                hooks=self.spec.hooks, setgroups=True, idmap_fds=idmap_fds,
-                cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
+                hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
+                idmap_fds=idmap_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
@@ -431,6 +435,8 @@ class Creation:
                         sync.raise_error(message)
                     raise exc
                 self._save(state, manager, creating=True)
+                if foreground:  # idle until the init reports: import what ``run`` does next
+                    from boxen.runtime import foreground as _  # noqa: F401
             else:
                 setup_pid = os.fork()
                 if setup_pid == 0:

@@ -27,7 +27,7 @@ class Execution:
         from boxen.common.schema import from_json
         from boxen.oci.runtime import LinuxSeccomp
         from boxen.runtime.container import write_pid_file
-        from boxen.runtime.init import ExecContext, exec_setup_stage
+        from boxen.runtime.init import ExecContext, compile_seccomp, exec_setup_stage, preload
         from boxen.runtime.plan import plan_process
 
         runtime, state, k = self.runtime, self.state, self.runtime.kernel
@@ -66,10 +66,12 @@ class Execution:
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair()
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+            preload(process)
             ctx = ExecContext(kernel=k, process=process, channel=child, ns_fds=ns_fds, cgroup=manager,
                               console_fd=console_fd, preserve_fds=preserve_fds,
                               interpreter=(interpreter.st_dev, interpreter.st_ino),
                               setgroups=True, detach=detach, container_id=state.id,
+                              seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
             setup_pid = os.fork()
             if setup_pid == 0:
