@@ -4,9 +4,11 @@ pip's console-script launchers start the interpreter with ``site``, which reads 
 virtualenv's .pth files and costs about 6 ms; an OCI runtime is started once per container
 operation, so the launchers run the interpreter with ``-IS`` (no site, no environment
 variables) and put boxen's own source directory on ``sys.path`` themselves (``boxen-image``
-also the virtualenv's site-packages, for zstandard). At the end they flush the standard streams
-and leave with ``os._exit``: tearing the interpreter down, module by module, costs several
-milliseconds that an exiting process does not need (a program's threads must be joined by then).
+also the virtualenv's site-packages, for zstandard). They import boxen's modules through
+``boxen.common.importer``, which goes straight to their cached bytecode. At the end they flush
+the standard streams and leave with ``os._exit``: tearing the interpreter down, module by
+module, costs several milliseconds that an exiting process does not need (a program's threads
+must be joined by then).
 
 Usage: python tools/fast_launcher.py VENV
 """
@@ -26,6 +28,8 @@ TEMPLATE = """#!{python} -IS
 # and no interpreter tear-down at the end (streams are flushed, then the process exits).
 import os, sys
 sys.path[:0] = {paths!r}
+from boxen.common.importer import install
+install({src!r})
 from {module} import main
 code = main()
 sys.stdout.flush()
@@ -46,7 +50,7 @@ def main() -> None:
         path = os.path.join(venv, "bin", name)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(TEMPLATE.format(python=python, paths=paths, module=module))
+            f.write(TEMPLATE.format(python=python, paths=paths, src=src, module=module))
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
 
