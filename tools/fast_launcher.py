@@ -5,8 +5,9 @@ virtualenv's .pth files and costs about 6 ms; an OCI runtime is started once per
 operation, so the launchers run the interpreter with ``-IS`` (no site, no environment
 variables) and put boxen's own source directory on ``sys.path`` themselves (``boxen-image``
 also the virtualenv's site-packages, for zstandard). They import boxen's modules through
-``boxen.common.importer``, which goes straight to their cached bytecode. At the end they flush
-the standard streams and leave with ``os._exit``: tearing the interpreter down, module by
+``boxen.common.importer``, which goes straight to their cached bytecode, and do not import
+``os`` (see ``boxen.common.posixos``). At the end they flush the standard streams and leave
+with ``_exit``: tearing the interpreter down, module by
 module, costs several milliseconds that an exiting process does not need (a program's threads
 must be joined by then).
 
@@ -26,7 +27,7 @@ LAUNCHERS = {
 TEMPLATE = """#!{python} -IS
 # Written by tools/fast_launcher.py (make install): no site, no environment, for a fast start,
 # and no interpreter tear-down at the end (streams are flushed, then the process exits).
-import os, sys
+import posix, sys
 sys.path[:0] = {paths!r}
 from boxen.common.importer import install
 install({src!r})
@@ -34,7 +35,7 @@ from {module} import main
 code = main()
 sys.stdout.flush()
 sys.stderr.flush()
-os._exit(code or 0)
+posix._exit(code or 0)
 """
 
 

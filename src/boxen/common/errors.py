@@ -16,7 +16,7 @@ This module is imported on the runtime's start-up path, so it imports nothing bu
 
 from __future__ import annotations
 
-import os
+from boxen.common import posixos as os
 
 
 class BoxenError(Exception):

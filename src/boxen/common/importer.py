@@ -22,8 +22,9 @@ from __future__ import annotations
 import _frozen_importlib
 import _frozen_importlib_external
 import marshal
-import os
 import sys
+
+from boxen.common import posixos as os
 
 _SUFFIX = f".{sys.implementation.cache_tag}.pyc"
 _MAGIC = _frozen_importlib_external.MAGIC_NUMBER

@@ -16,8 +16,8 @@ itself and proxies between it and its own terminal (:class:`Proxy`).
 from __future__ import annotations
 
 import _socket
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unavailable
 from boxen.runtime.linux import constants as C
 

@@ -18,8 +18,8 @@ processes are removed before the error propagates.
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
 from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED
 from boxen.runtime.linux import constants as C

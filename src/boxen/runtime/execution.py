@@ -9,8 +9,8 @@ those of ``create`` (see ``boxen.runtime.sync`` and ``boxen.runtime.init``).
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import NotFound
 from boxen.runtime import sync
 from boxen.runtime.linux import constants as C

@@ -14,7 +14,8 @@ shell reports it.
 from __future__ import annotations
 
 import _signal
-import os
+
+from boxen.common import posixos as os
 
 FORWARDED = (
     _signal.SIGHUP,

@@ -23,10 +23,10 @@ interfaces in ``/proc/<pid>/ns/net``.
 
 from __future__ import annotations
 
-import os
 import select
 import time
 
+from boxen.common import posixos as os
 from boxen.common import jsonio
 from boxen.common.errors import BoxenError
 

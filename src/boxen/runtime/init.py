@@ -34,9 +34,9 @@ and the file checked is the one executed (``execveat`` on the opened descriptor)
 from __future__ import annotations
 
 import _signal
-import os
 import stat
 
+from boxen.common import posixos as os
 from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,

@@ -10,9 +10,9 @@ the one mounted on, even if a symlink is swapped in meanwhile.
 
 from __future__ import annotations
 
-import os
 import stat
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
 from boxen.runtime.linux import constants as C
 from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits

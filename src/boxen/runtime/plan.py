@@ -10,8 +10,8 @@ process in an existing container.
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 from boxen.runtime import capabilities, namespaces

@@ -43,8 +43,8 @@ to the agent with the container process state, as the spec's ``listenerPath`` de
 from __future__ import annotations
 
 import errno as _errno
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, kernel_error
 from boxen.common.record import Record
 

@@ -14,7 +14,7 @@ namespace), no cgroup resources, and no ``gid=5`` on /dev/pts (the group is not 
 
 from __future__ import annotations
 
-import os
+from boxen.common import posixos as os
 
 _CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 

@@ -21,9 +21,9 @@ The status is not stored but observed, as the spec's lifecycle describes:
 
 from __future__ import annotations
 
-import os
 import time
 
+from boxen.common import posixos as os
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
 from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED

@@ -29,8 +29,8 @@ the end of the stream, which means ``execveat`` succeeded (the channel is close-
 from __future__ import annotations
 
 import _socket
-import os
 
+from boxen.common import posixos as os
 from boxen.common import errors, jsonio
 from boxen.runtime.linux import constants as C
 

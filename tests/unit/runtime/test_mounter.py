@@ -2,6 +2,7 @@
 
 import os
 
+from boxen.common import posixos
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
 from boxen.runtime.mounter import Mounter
@@ -49,8 +50,8 @@ def test_bind_remount_goes_through_the_new_mount(bundle):
 def test_switch_root_pivots_and_detaches_the_old_root(bundle, monkeypatch):
     path, config = bundle
     m, k = _mounter(path, config)
-    monkeypatch.setattr(os, "chdir", lambda p: None)
-    monkeypatch.setattr(os, "fchdir", lambda fd: None)
+    monkeypatch.setattr(posixos, "chdir", lambda p: None)
+    monkeypatch.setattr(posixos, "fchdir", lambda fd: None)
     m.switch_root()
     assert k.names() == ["pivot_root", "mount", "umount"]
     assert k.calls[1] == ("mount", None, ".", None, C.MS_SLAVE | C.MS_REC, None)
@@ -61,7 +62,7 @@ def test_no_pivot_moves_and_chroots(bundle, monkeypatch):
     path, config = bundle
     m, k = _mounter(path, config)
     m.plan = m.plan.replace(no_pivot=True)
-    monkeypatch.setattr(os, "chdir", lambda p: None)
+    monkeypatch.setattr(posixos, "chdir", lambda p: None)
     m.switch_root()
     assert [c[0] for c in k.calls] == ["mount", "chroot"]
     assert k.calls[0][4] == C.MS_MOVE

@@ -67,6 +67,6 @@ def test_missing_process_only_matters_for_create(bundle):
 
 def test_host_features_are_unimplemented_not_invalid(bundle, monkeypatch):
     path, config = bundle
-    monkeypatch.setattr("os.path.exists", lambda p: False if "selinux" in p or "apparmor" in p else True)
+    monkeypatch.setattr("boxen.common.paths.exists", lambda p: False if "selinux" in p or "apparmor" in p else True)
     with pytest.raises(Unimplemented, match="SELinux"):
         validate(spec_of(changed(config, "process.selinuxLabel", "system_u:system_r:x")), str(path))

@@ -28,8 +28,8 @@ cgroup2 directory at ``unified/<path>`` even for relative paths, and so does box
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import FailedPrecondition, InvalidArgument
 from boxen.common.record import Record
 

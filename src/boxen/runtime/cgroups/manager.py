@@ -24,9 +24,9 @@ last one is reaped, so removal is retried briefly, as runc does).
 
 from __future__ import annotations
 
-import os
 import time
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, NotFound, Unimplemented, kernel_error
 from boxen.runtime.cgroups.writes import perform, read, write, write_error
 
@@ -201,8 +201,14 @@ class Manager:
     def pids(self) -> list[int]:
         """Every process in the cgroup and the cgroups below it."""
         out: list[int] = []
-        for directory, _dirs, _files in os.walk(self._pids_root()):
+        pending = [self._pids_root()]
+        while pending:
+            directory = pending.pop()
             out.extend(int(pid) for pid in (read(os.path.join(directory, "cgroup.procs")) or "").split())
+            try:
+                pending.extend(e.path for e in os.scandir(directory) if e.is_dir(follow_symlinks=False))
+            except OSError:
+                pass
         return out
 
     def destroy(self) -> None:

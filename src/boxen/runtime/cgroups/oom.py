@@ -17,9 +17,9 @@ A watch is a file descriptor to ``poll`` (:attr:`OOMWatch.events` says for what)
 
 from __future__ import annotations
 
-import os
 import select
 
+from boxen.common import posixos as os
 from boxen.runtime.cgroups.writes import write, write_error
 
 

@@ -9,8 +9,8 @@ ancestor, so before ``create()`` the plans read that one instead.
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 from boxen.runtime.cgroups.writes import CgroupWrite, read
 

@@ -12,8 +12,8 @@ Not on the runtime's start-up path: imported when stats are asked for.
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.runtime.cgroups.writes import read
 
 _MAX = (1 << 64) - 1

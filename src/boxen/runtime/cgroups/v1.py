@@ -17,9 +17,9 @@ runc's state), where systemd-style tools look, and where controllers that only v
 
 from __future__ import annotations
 
-import os
 import time
 
+from boxen.common import posixos as os
 from boxen.common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from boxen.runtime.cgroups.manager import Manager, check_sub
 from boxen.runtime.cgroups.writes import read, write, write_error

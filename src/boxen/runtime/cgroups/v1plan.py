@@ -28,8 +28,8 @@ A field for a controller that is not mounted is refused, naming the field.
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented
 from boxen.runtime.cgroups.checks import check_resources, check_swap
 from boxen.runtime.cgroups.devices import DeviceState, device_rules, v1_writes

@@ -16,9 +16,9 @@ even when no controller is enabled.
 
 from __future__ import annotations
 
-import os
 import time
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unavailable, Unimplemented
 from boxen.runtime.cgroups.manager import Manager, check_sub
 from boxen.runtime.cgroups.shared import controllers

@@ -19,8 +19,8 @@ limit and CPU quota. Before ``create()`` it reads the nearest existing ancestor 
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented
 from boxen.runtime.cgroups.checks import check_resources
 from boxen.runtime.cgroups.convert import cpu_weight, io_weight, swap_max, v2_number

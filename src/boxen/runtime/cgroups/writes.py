@@ -27,8 +27,8 @@ Facts about these writes that the executor relies on:
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, KernelError, kernel_error
 from boxen.common.record import Record
 

@@ -8,10 +8,10 @@ stderr. With ``--log``, the error also goes to stderr as plain text.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
+from boxen.common import posixos as os
 from boxen.common import jsonio
 
 

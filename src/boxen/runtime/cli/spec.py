@@ -1,7 +1,7 @@
 """spec: write a default config.json (the same as runc's) into the bundle directory."""
 
-import os
 
+from boxen.common import posixos as os
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists
 from boxen.common.flags import Flag

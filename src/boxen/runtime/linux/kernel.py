@@ -15,8 +15,8 @@ as a parameter, so unit tests can pass the recording ``FakeKernel`` from
 
 from __future__ import annotations
 
-import os
 
+from boxen.common import posixos as os
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.libc import (
     Library,

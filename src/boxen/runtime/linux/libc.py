@@ -16,7 +16,6 @@ System calls that the C library does not wrap (``pivot_root``, ``openat2``...) g
 
 from __future__ import annotations
 
-import os
 from _ctypes import (
     FUNCFLAG_CDECL,
     FUNCFLAG_PYTHONAPI,
@@ -28,6 +27,7 @@ from _ctypes import (
     get_errno,
 )
 
+from boxen.common import posixos as os
 from boxen.common.errors import kernel_error
 
 # --- C types ------------------------------------------------------------------------------

@@ -38,11 +38,11 @@ This binds ``libseccomp.so.2`` with ``boxen.runtime.linux.libc`` on ``_ctypes``.
 from __future__ import annotations
 
 import errno
-import os
 import struct
 from _ctypes import addressof, get_errno
 from _sha256 import sha256
 
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented, kernel_error
 from boxen.runtime.linux import libc
 from boxen.runtime.linux.libc import Library, buffer_from, c_char_p, c_int, c_long, c_uint, c_void_p

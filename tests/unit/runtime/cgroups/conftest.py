@@ -13,6 +13,8 @@ import os
 
 import pytest
 
+from boxen.common import posixos
+
 V1 = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "blkio", "pids", "systemd")
 
 #: Files of a hierarchy's root cgroup (v1: per hierarchy directory; v2: the mount itself).
@@ -148,7 +150,8 @@ def v2_host(_pristine):
 @pytest.fixture
 def fake_kernel(monkeypatch):
     """Make ``mkdir`` below a FakeHost's root populate the new cgroup, and ``rmdir`` remove its
-    interface files, as the kernel does (a cgroup with sub-cgroups still cannot be removed)."""
+    interface files, as the kernel does (a cgroup with sub-cgroups still cannot be removed).
+    The runtime calls them through ``boxen.common.posixos``, so that is what is patched."""
     hosts: list[FakeHost] = []
     real_mkdir, real_rmdir = os.mkdir, os.rmdir
 
@@ -170,6 +173,6 @@ def fake_kernel(monkeypatch):
                 os.unlink(e.path)
         real_rmdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(os, "mkdir", mkdir)
-    monkeypatch.setattr(os, "rmdir", rmdir)
+    monkeypatch.setattr(posixos, "mkdir", mkdir)
+    monkeypatch.setattr(posixos, "rmdir", rmdir)
     return hosts.append

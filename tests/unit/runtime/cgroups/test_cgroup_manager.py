@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from boxen.common import posixos
 from boxen.common.errors import InvalidArgument, KernelError, NotFound
 from boxen.oci.runtime import LinuxCPU, LinuxMemory, LinuxResources
 from boxen.runtime.cgroups import CgroupWrite, DeviceFilter, reopen
@@ -116,14 +117,14 @@ def test_destroy_removes_what_create_made_but_not_a_parent_in_use(make_host, fak
 def test_create_failure_removes_what_it_made(make_host, fake_kernel, monkeypatch):
     host = make_host()
     fake_kernel(host)
-    real_mkdir = os.mkdir
+    real_mkdir = posixos.mkdir
 
     def mkdir(path, mode=0o777):
         if "/pids/" in str(path):
             raise PermissionError(errno.EACCES, "Permission denied", path)
         real_mkdir(path, mode)  # the fake kernel's: populates the cgroup
 
-    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(posixos, "mkdir", mkdir)
     with pytest.raises(KernelError, match="mkdir"):
         host.manager("/boxen/ctr").create()
     assert not os.path.exists(host.path("memory", "boxen"))
