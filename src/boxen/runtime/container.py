@@ -18,7 +18,6 @@ processes are removed before the error propagates.
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
 from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED

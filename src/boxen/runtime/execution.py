@@ -9,7 +9,6 @@ those of ``create`` (see ``boxen.runtime.sync`` and ``boxen.runtime.init``).
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import NotFound
 from boxen.runtime import sync

@@ -41,6 +41,7 @@ from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,
     InvalidArgument,
+    KernelError,
     NotFound,
     PermissionDenied,
     Unimplemented,
@@ -296,8 +297,6 @@ def preload(process: ProcessPlan | None, hooks=None, *, rootfs: bool = False) ->
         from boxen.runtime import mounter  # noqa: F401
     if process is None:
         return
-    if process.rlimits:
-        import resource  # noqa: F401
     if process.terminal:
         import fcntl  # noqa: F401
         import termios  # noqa: F401
@@ -440,7 +439,7 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     CAP_SYS_ADMIN, so before capabilities are dropped), otherwise just before exec, so that as few
     of the runtime's own system calls as possible run under it.
     """
-    _set_rlimits(process)
+    _set_rlimits(k, process)
     if process.scheduling is not None:
         if process.scheduling.sched_attr is not None:
             k.sched_setattr(process.scheduling.sched_attr)
@@ -475,17 +474,13 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     return Program(fd, argv, env, late, seccomp_program, None if early_seccomp else notify, program_path)
 
 
-def _set_rlimits(process: ProcessPlan) -> None:
-    if not process.rlimits:
-        return
-    import resource
-
+def _set_rlimits(k: Kernel, process: ProcessPlan) -> None:
     for name, number, soft, hard in process.rlimits:
-        limits = tuple(resource.RLIM_INFINITY if v >= 2**63 else v for v in (soft, hard))
         try:
-            resource.setrlimit(number, limits)
-        except (OSError, ValueError) as exc:
-            raise PermissionDenied(f"setrlimit {name} to {soft}/{hard}: {exc}", field="process.rlimits") from None
+            k.setrlimit(number, soft, hard)
+        except KernelError as exc:
+            raise PermissionDenied(f"setrlimit {name} to {soft}/{hard}: {os.strerror(exc.errno)}",
+                                   field="process.rlimits") from None
 
 
 def _set_identity(k: Kernel, process: ProcessPlan, setgroups: bool) -> None:

@@ -10,7 +10,6 @@ process in an existing container.
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record

@@ -10,7 +10,6 @@ cannot do) naming the JSON path. They all run before anything is created, so a b
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented
 from boxen.runtime import namespaces

@@ -137,10 +137,12 @@ def test_rlimits(probe):
         {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
         {"type": "RLIMIT_CORE", "soft": 0, "hard": 4096},
         {"type": "RLIMIT_NPROC", "soft": 1000, "hard": 2000},
+        {"type": "RLIMIT_AS", "soft": 2**64 - 1, "hard": 2**64 - 1},  # RLIM_INFINITY
     ]})
     assert report.limits["RLIMIT_NOFILE"] == ("512", "1000")
     assert report.limits["RLIMIT_CORE"] == ("0", "4096")
     assert report.limits["RLIMIT_NPROC"] == ("1000", "2000")
+    assert report.limits["RLIMIT_AS"] == ("unlimited", "unlimited")
 
 
 def test_unknown_rlimit_is_an_error(runtime, bundle, cid):

@@ -25,7 +25,6 @@ refuses a rule v1 cannot express: allowing part of a wildcard that is denied ("p
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record

@@ -28,7 +28,6 @@ cgroup2 directory at ``unified/<path>`` even for relative paths, and so does box
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import FailedPrecondition, InvalidArgument
 from boxen.common.record import Record

@@ -9,7 +9,6 @@ ancestor, so before ``create()`` the plans read that one instead.
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 from boxen.runtime.cgroups.writes import CgroupWrite, read

@@ -12,7 +12,6 @@ Not on the runtime's start-up path: imported when stats are asked for.
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.runtime.cgroups.writes import read
 

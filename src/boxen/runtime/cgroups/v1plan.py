@@ -28,7 +28,6 @@ A field for a controller that is not mounted is refused, naming the field.
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented
 from boxen.runtime.cgroups.checks import check_resources, check_swap

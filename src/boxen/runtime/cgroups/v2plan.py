@@ -19,7 +19,6 @@ limit and CPU quota. Before ``create()`` it reads the nearest existing ancestor 
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented
 from boxen.runtime.cgroups.checks import check_resources

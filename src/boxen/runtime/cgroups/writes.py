@@ -27,7 +27,6 @@ Facts about these writes that the executor relies on:
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, KernelError, kernel_error
 from boxen.common.record import Record

@@ -108,3 +108,6 @@ SOCK_SEQPACKET = 5
 SOCK_CLOEXEC = 0o2000000
 SOL_SOCKET = 1
 SCM_RIGHTS = 1
+
+# --- setrlimit(2): <sys/resource.h> ---------------------------------------------------------------
+RLIM_INFINITY = 2**64 - 1  # the rlim_t (64 bits) that means no limit

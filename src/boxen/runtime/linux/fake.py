@@ -9,7 +9,6 @@ temporary root filesystem; mounts are recorded with the name they were made for 
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.common.errors import kernel_error
 

@@ -15,7 +15,6 @@ as a parameter, so unit tests can pass the recording ``FakeKernel`` from
 
 from __future__ import annotations
 
-
 from boxen.common import posixos as os
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.libc import (
@@ -42,6 +41,7 @@ _prctl = libc.function("prctl", c_int, c_int, c_ulong, c_ulong, c_ulong, c_ulong
 _capget = libc.function("capget", c_int, c_void_p, c_void_p)
 _capset = libc.function("capset", c_int, c_void_p, c_void_p)
 _personality = libc.function("personality", c_int, c_ulong)
+_setrlimit = libc.function("setrlimit", c_int, c_int, c_void_p)
 _ioctl_int = libc.function("ioctl", c_int, c_int, c_ulong, c_void_p)
 
 
@@ -176,6 +176,11 @@ class Kernel:
 
     def personality(self, persona: int) -> None:
         check(_personality(persona), "personality", detail=f"{persona:#x}")
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """setrlimit(2): a ``struct rlimit`` is two 64-bit counts; 2**63 or more means unlimited."""
+        raw = b"".join((C.RLIM_INFINITY if v >= 2**63 else v).to_bytes(8, "little") for v in (soft, hard))
+        check(_setrlimit(resource, buffer_from(raw)), "setrlimit", detail=f"resource {resource}")
 
     def join_session_keyring(self, name: str | None) -> None:
         """keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring, so containers don't share keys."""
