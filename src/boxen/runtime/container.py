@@ -397,7 +397,7 @@ class Creation:
                     idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
                     fds.append(idmap_fds[op.destination])
             interpreter = os.stat("/proc/self/exe")
-            parent, child = sync.Channel.pair()
+            parent, child = sync.Channel.pair(k)
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(

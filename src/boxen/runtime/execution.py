@@ -63,7 +63,7 @@ class Execution:
                     fds.append(console_parent)
                 fds.append(console_fd)
             interpreter = os.stat("/proc/self/exe")
-            parent, child = sync.Channel.pair()
+            parent, child = sync.Channel.pair(k)
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
             preload(process)
             ctx = ExecContext(kernel=k, process=process, channel=child, ns_fds=ns_fds, cgroup=manager,

@@ -28,8 +28,6 @@ the end of the stream, which means ``execveat`` succeeded (the channel is close-
 
 from __future__ import annotations
 
-import _socket
-
 from boxen.common import posixos as os
 from boxen.common import errors, jsonio
 from boxen.runtime.linux import constants as C
@@ -95,27 +93,29 @@ def close_all(fds: list[int], *channels: Channel | None) -> None:
 
 
 class Channel:
-    """One end of the socket pair."""
+    """One end of the socket pair. On a ``SOCK_SEQPACKET`` socket each ``write`` sends one
+    packet and each ``read`` returns one whole packet (or ``b""`` once the other end is closed),
+    so plain descriptors do, without the ``socket`` module."""
 
-    __slots__ = ("sock",)
+    __slots__ = ("fd",)
 
-    def __init__(self, sock) -> None:
-        self.sock = sock
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
     @classmethod
-    def pair(cls) -> tuple[Channel, Channel]:
-        a, b = _socket.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC)
+    def pair(cls, kernel) -> tuple[Channel, Channel]:
+        a, b = kernel.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC)
         return cls(a), cls(b)
 
     def fileno(self) -> int:
-        return self.sock.fileno()
+        return self.fd
 
     def send(self, message_type: str, **fields: object) -> None:
-        self.sock.send(encode(message_type, **fields))
+        os.write(self.fd, encode(message_type, **fields))
 
     def send_error(self, exc: BaseException) -> None:
         try:
-            self.sock.send(error_message(exc))
+            os.write(self.fd, error_message(exc))
         except OSError:
             pass
 
@@ -125,9 +125,9 @@ class Channel:
         if timeout is not None:
             import select
 
-            if not select.select([self.sock], [], [], timeout)[0]:
+            if not select.select([self.fd], [], [], timeout)[0]:
                 return None
-        packet = self.sock.recv(_MAX_PACKET)
+        packet = os.read(self.fd, _MAX_PACKET)
         if not packet:
             return None
         return decode(packet)
@@ -144,5 +144,7 @@ class Channel:
         return message
 
     def close(self) -> None:
-        self.sock.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 

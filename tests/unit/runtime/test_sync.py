@@ -2,10 +2,11 @@ import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound
 from boxen.runtime import sync
+from boxen.runtime.linux.kernel import Kernel
 
 
 def test_channel_round_trip_and_errors():
-    parent, child = sync.Channel.pair()
+    parent, child = sync.Channel.pair(Kernel())
     child.send(sync.INIT_PID, pid=42)
     assert parent.expect(sync.INIT_PID)["pid"] == 42
     child.send_error(InvalidArgument("expected a string", field="process.cwd"))
@@ -13,7 +14,9 @@ def test_channel_round_trip_and_errors():
         parent.expect(sync.CREATED)
     assert info.value.field == "process.cwd"
     child.close()
+    child.close()  # closing twice is harmless: the descriptor is not closed again
     assert parent.recv() is None
+    parent.close()
 
 
 def test_kernel_errors_keep_their_meaning():

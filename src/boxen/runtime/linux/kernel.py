@@ -42,6 +42,7 @@ _capget = libc.function("capget", c_int, c_void_p, c_void_p)
 _capset = libc.function("capset", c_int, c_void_p, c_void_p)
 _personality = libc.function("personality", c_int, c_ulong)
 _setrlimit = libc.function("setrlimit", c_int, c_int, c_void_p)
+_socketpair = libc.function("socketpair", c_int, c_int, c_int, c_int, c_void_p)
 _ioctl_int = libc.function("ioctl", c_int, c_int, c_ulong, c_void_p)
 
 
@@ -176,6 +177,13 @@ class Kernel:
 
     def personality(self, persona: int) -> None:
         check(_personality(persona), "personality", detail=f"{persona:#x}")
+
+    def socketpair(self, domain: int, kind: int) -> tuple[int, int]:
+        """socketpair(2): two connected sockets, as descriptors (no ``socket`` objects)."""
+        fds = buffer(8)
+        check(_socketpair(domain, kind, 0, fds), "socketpair")
+        raw = fds.raw
+        return int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """setrlimit(2): a ``struct rlimit`` is two 64-bit counts; 2**63 or more means unlimited."""
