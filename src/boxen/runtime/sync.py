@@ -127,7 +127,12 @@ class Channel:
 
             if not select.select([self.fd], [], [], timeout)[0]:
                 return None
-        packet = os.read(self.fd, _MAX_PACKET)
+        try:
+            packet = os.read(self.fd, _MAX_PACKET)
+        except ConnectionResetError:
+            # The other end closed with a message of ours unread (a child that failed before
+            # reading GO): the kernel says so once, then delivers what it had sent.
+            packet = os.read(self.fd, _MAX_PACKET)
         if not packet:
             return None
         return decode(packet)

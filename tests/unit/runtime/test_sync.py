@@ -19,6 +19,17 @@ def test_channel_round_trip_and_errors():
     parent.close()
 
 
+def test_an_error_sent_by_a_child_that_left_a_message_unread_still_arrives():
+    parent, child = sync.Channel.pair(Kernel())
+    parent.send(sync.GO)  # never read: the child fails first
+    child.send_error(InvalidArgument("bad mount", field="mounts"))
+    child.close()  # the kernel now reports ECONNRESET once, before the ERROR
+    with pytest.raises(InvalidArgument, match="bad mount"):
+        parent.expect(sync.CREATED)
+    assert parent.recv() is None
+    parent.close()
+
+
 def test_kernel_errors_keep_their_meaning():
     from boxen.common.errors import kernel_error
 
