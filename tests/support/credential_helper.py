@@ -2,7 +2,8 @@
 
 ``docker-credential-<name> get|store|erase`` is how docker, podman and boxen reach a keychain
 (see ``boxen.image.registry.credentials``); this one keeps what a real helper keeps in a
-keychain in the file ``$HELPER_STORE``.
+keychain in the file ``$HELPER_STORE``, and logs each action it is asked for in
+``$HELPER_STORE.log``.
 """
 
 import os
@@ -13,6 +14,8 @@ import json, os, sys
 path = os.environ["HELPER_STORE"]
 store = json.load(open(path)) if os.path.exists(path) else {}
 action, given = sys.argv[1], sys.stdin.read()
+with open(path + ".log", "a") as log:
+    log.write(action + "\\n")
 if action == "store":
     entry = json.loads(given)
     store[entry["ServerURL"]] = [entry["Username"], entry["Secret"]]
@@ -24,7 +27,10 @@ elif action == "get":
     print(json.dumps({"ServerURL": given.strip(), "Username": user, "Secret": secret}))
 elif action == "erase":
     del store[given.strip()]
-json.dump(store, open(path, "w"))
+if action != "get":
+    with open(path + ".tmp", "w") as f:
+        json.dump(store, f)
+    os.replace(path + ".tmp", path)
 """
 
 

@@ -80,6 +80,8 @@ def test_login_through_a_credential_store(boxen_image, tls_registry, busybox_lay
 
     out = boxen_image("pull", "--no-unpack", "--explain", ref)
     assert "Basic authentication" in out.stderr
+    # Basic authentication goes with every request, but the helper is asked once per command
+    assert (tmp_path / "keychain.json.log").read_text().split().count("get") == 1
 
     boxen_image("logout", r.host)
     assert json.loads(keychain.read_text()) == {}

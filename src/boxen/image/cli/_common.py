@@ -59,7 +59,7 @@ def client(args, r: Root, explain=None):
 
     certs_dirs = (r.certs_d, *config.SYSTEM_CERTS_DIRS)
     cfg = config.load(args.registry_config or r.registries, certs_dirs=certs_dirs)
-    return RegistryClient(cfg, credentials=lambda domain: credentials.lookup(domain), explain=explain)
+    return RegistryClient(cfg, credentials=credentials.lookup_once(), explain=explain)
 
 
 def progress(args):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import binascii
 import os
+import threading
 
 from boxen.common import jsonio
 from boxen.common.errors import InvalidArgument, NotFound
@@ -148,6 +149,22 @@ def lookup(domain: str, path: str | None = None) -> tuple[str, str] | None:
         if isinstance(entry.get("username"), str) and isinstance(entry.get("password"), str):
             return entry["username"], entry["password"]
     return None
+
+
+def lookup_once():
+    """:func:`lookup` for one command: each registry's credentials are looked up once (a helper
+    is a process to start), however many requests and download threads need them, as docker
+    does. The result is a function of the domain."""
+    found: dict[str, tuple[str, str] | None] = {}
+    lock = threading.Lock()
+
+    def credentials(domain: str) -> tuple[str, str] | None:
+        with lock:
+            if domain not in found:
+                found[domain] = lookup(domain)
+            return found[domain]
+
+    return credentials
 
 
 def _write(path: str, data: dict) -> None:
