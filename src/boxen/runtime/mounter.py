@@ -78,20 +78,26 @@ class Mounter:
         except NotFound:
             pass
         parts = [p for p in path.split("/") if p]
-        for i in range(len(parts)):
-            prefix = "/" + "/".join(parts[: i + 1])
-            try:
-                os.close(self.open_in_root(prefix))
-                continue
-            except NotFound:
-                pass
+        # Usually only the last component is missing; otherwise find the first that is. Every
+        # component after the first one made is missing too: it is in a new, empty directory.
+        start = len(parts) - 1
+        parent = self._open_dir_if_there("/" + "/".join(parts[:start]))
+        if parent is None:
+            start, parent = 0, self.open_in_root("/", _PATH | os.O_DIRECTORY)
+            while (deeper := self._open_dir_if_there("/" + "/".join(parts[: start + 1]))) is not None:
+                os.close(parent)
+                start, parent = start + 1, deeper
+        for i in range(start, len(parts)):
             parent_path = "/" + "/".join(parts[:i])
-            parent = self.open_in_root(parent_path, _PATH | os.O_DIRECTORY)
+            if i > start:
+                parent = self.open_in_root(parent_path, _PATH | os.O_DIRECTORY)
             try:
-                try:
-                    link = os.readlink(parts[i], dir_fd=parent)
-                except OSError:
-                    link = None
+                link = None
+                if i == start:  # the first missing name may be a dangling symlink
+                    try:
+                        link = os.readlink(parts[i], dir_fd=parent)
+                    except OSError:
+                        pass
                 if link is not None:
                     if links >= 40:
                         raise InvalidArgument(f"{path}: too many levels of symbolic links", field="mounts")
@@ -105,6 +111,13 @@ class Mounter:
             finally:
                 os.close(parent)
         return self.open_in_root(path)
+
+    def _open_dir_if_there(self, path: str) -> int | None:
+        """A descriptor for the directory ``path`` inside the rootfs, or None if it is missing."""
+        try:
+            return self.open_in_root(path, _PATH | os.O_DIRECTORY)
+        except NotFound:
+            return None
 
     # --- the steps ------------------------------------------------------------------------------------
 
@@ -256,16 +269,32 @@ class Mounter:
         finally:
             if fd >= 0:
                 os.close(fd)
-        for name, host_path in self.cgroup_mounts:
-            sub = f"{op.destination.rstrip('/')}/{name}"
-            sub_fd = self.make_in_root(sub, "dir")
-            try:
-                self.k.mount(host_path, fd_path(sub_fd), None, C.MS_BIND | C.MS_REC, display=sub)
-            finally:
-                os.close(sub_fd)
-            self._adjust(sub, op.flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC), ())
+        # The tmpfs is new and empty, and no process of the container exists yet: its directories
+        # are made and reached by name from the tmpfs's root, with no symlink to fear.
+        remount = op.flags & (C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC)
+        tmpfs = self.open_in_root(op.destination, _PATH | os.O_DIRECTORY)
+        try:
+            for name, host_path in self.cgroup_mounts:
+                sub = f"{op.destination.rstrip('/')}/{name}"
+                os.mkdir(name, 0o755, dir_fd=tmpfs)
+                self._mount_on(tmpfs, name, host_path, C.MS_BIND | C.MS_REC, sub)
+                if remount:
+                    self._mount_on(tmpfs, name, None, C.MS_BIND | C.MS_REMOUNT | remount, sub)
+        finally:
+            os.close(tmpfs)
         if ro:
             self.readonly_later.append(op.destination)
+
+    def _mount_on(self, directory: int, name: str, source: str | None, flags: int, display: str) -> None:
+        """Mount on the directory ``name`` in ``directory``, looked up now: after a first mount
+        there, the name leads into that mount, which a remount must reach."""
+        fd = os.open(name, _PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory)
+        try:
+            if flags & C.MS_REMOUNT and self.in_userns:
+                flags |= locked_flags(fd_path(fd))
+            self.k.mount(source, fd_path(fd), None, flags, display=display)
+        finally:
+            os.close(fd)
 
     def populate_dev(self) -> None:
         """Device nodes and the standard symlinks of a fresh /dev."""

@@ -66,3 +66,20 @@ def test_no_pivot_moves_and_chroots(bundle, monkeypatch):
     m.switch_root()
     assert [c[0] for c in k.calls] == ["mount", "chroot"]
     assert k.calls[0][4] == C.MS_MOVE
+
+
+def test_make_in_root_makes_what_is_missing_and_follows_a_dangling_symlink(bundle):
+    path, config = bundle
+    m, _k = _mounter(path, config)
+    rootfs = path / "rootfs"
+    (rootfs / "a").mkdir()
+    os.symlink("a/x", rootfs / "link")  # dangling: a/x does not exist yet
+    m.root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY)
+    try:
+        for target, kind in (("/a/b/c/d", "dir"), ("/a/b/file", "file"), ("/link/y", "dir"), ("/a", "dir")):
+            os.close(m.make_in_root(target, kind))
+    finally:
+        os.close(m.root_fd)
+    assert (rootfs / "a" / "b" / "c" / "d").is_dir()
+    assert (rootfs / "a" / "b" / "file").is_file()
+    assert (rootfs / "a" / "x" / "y").is_dir() and (rootfs / "link").is_symlink()
