@@ -14,6 +14,10 @@ from __future__ import annotations
 from posix import *  # noqa: F403 (everything os re-exports from posix)
 from posix import _exit  # noqa: F401 (not exported by *)
 
+# Not these: posix.environ is keyed by bytes, and putenv and unsetenv would not update it as
+# os's wrappers do. Code that needs the environment imports os.
+del environ, putenv, unsetenv  # noqa: F821
+
 import posix as _posix
 import sys as _sys
 
