@@ -7,9 +7,8 @@ variables) and put boxen's own source directory on ``sys.path`` themselves (``bo
 also the virtualenv's site-packages, for zstandard). They import boxen's modules through
 ``boxen.common.importer``, which goes straight to their cached bytecode, and do not import
 ``os`` (see ``boxen.common.posixos``). At the end they flush the standard streams and leave
-with ``_exit``: tearing the interpreter down, module by
-module, costs several milliseconds that an exiting process does not need (a program's threads
-must be joined by then).
+with ``_exit``: tearing the interpreter down, module by module, costs several milliseconds that
+an exiting process does not need (a program's threads must be joined by then).
 
 Usage: python tools/fast_launcher.py VENV
 """

@@ -99,18 +99,14 @@ def realpath(path: str) -> str:
     """
     try:
         fd = posix.open(path, posix.O_PATH | posix.O_CLOEXEC)
+        try:
+            return posix.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            posix.close(fd)
     except (OSError, ValueError):
         import posixpath
 
         return posixpath.realpath(path)
-    try:
-        return posix.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        import posixpath
-
-        return posixpath.realpath(path)
-    finally:
-        posix.close(fd)
 
 
 def exists(path: str) -> bool:
