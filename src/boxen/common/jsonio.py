@@ -7,7 +7,8 @@ under a millisecond. This module drives those C functions directly.
 
 :func:`loads` returns plain dicts, lists, strings, numbers, booleans and ``None``, and
 raises :class:`~boxen.common.errors.InvalidArgument` naming the line and column of the
-first error (``NaN`` and ``Infinity`` are refused: they are not JSON). :func:`dumps` writes
+first error (``NaN`` and ``Infinity`` are refused: they are not JSON; so is nesting deeper
+than the interpreter's recursion limit, about a thousand levels). :func:`dumps` writes
 compact JSON, or indented JSON with ``indent``, with keys in insertion order.
 """
 
@@ -68,6 +69,10 @@ def loads(text: str | bytes, *, source: str = "JSON") -> object:
         what = getattr(exc, "msg", str(exc))
         at = f" at {_position(text, pos)}" if isinstance(pos, int) else ""
         raise InvalidArgument(f"invalid JSON{at}: {what}", field=source) from None
+    except RecursionError:
+        # The C scanner recurses once per array or object level and stops at the interpreter's
+        # recursion limit (about a thousand levels): no real document nests that deep.
+        raise InvalidArgument("arrays or objects nested too deeply", field=source) from None
     while end < length and text[end] in _WHITESPACE:
         end += 1
     if end != length:

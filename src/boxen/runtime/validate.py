@@ -67,7 +67,7 @@ def check_process(spec, ctx) -> None:
         if ctx.needs_process:
             raise InvalidArgument("is required to create a container", field="process")
         return
-    if ctx.needs_process and not p.args:
+    if not p.args:
         raise InvalidArgument("must hold at least the program to run", field="process.args")
     if not p.cwd.startswith("/"):
         raise InvalidArgument(f"{p.cwd!r} is not an absolute path", field="process.cwd")

@@ -39,3 +39,15 @@ def test_errors_say_where(text, message):
 def test_bytes_must_be_utf8():
     with pytest.raises(InvalidArgument, match="not UTF-8"):
         jsonio.loads(b'"\xff"')
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ('{"a":', "}")])
+def test_nesting_deeper_than_the_recursion_limit_is_an_error_not_a_crash(opening, closing):
+    text = opening * 100_000 + "1" + closing * 100_000
+    with pytest.raises(InvalidArgument, match="nested too deeply") as info:
+        jsonio.loads(text, source="config.json")
+    assert info.value.field == "config.json"
+
+
+def test_ordinary_nesting_still_parses():
+    assert jsonio.loads("[" * 200 + "]" * 200) == eval("[" * 200 + "]" * 200)

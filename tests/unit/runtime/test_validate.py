@@ -65,6 +65,13 @@ def test_missing_process_only_matters_for_create(bundle):
     validate(spec_of(config), str(path), needs_process=False)
 
 
+def test_a_process_given_needs_its_program_even_where_none_is_needed(bundle):
+    path, config = bundle
+    with pytest.raises(InvalidArgument, match="at least the program") as info:
+        validate(spec_of(changed(config, "process.args", [])), str(path), needs_process=False)
+    assert info.value.field == "process.args"
+
+
 def test_host_features_are_unimplemented_not_invalid(bundle, monkeypatch):
     path, config = bundle
     monkeypatch.setattr("boxen.common.paths.exists", lambda p: False if "selinux" in p or "apparmor" in p else True)
