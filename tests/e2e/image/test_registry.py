@@ -4,8 +4,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 from support import images
 from support.images import skopeo_digest
 
@@ -98,7 +96,6 @@ def test_docker_hub_names_through_a_mirror(boxen_image, registry, busybox_layout
 
 
 def test_pull_unpacks_and_rm_collects_the_snapshots(boxen_image, registry, busybox_layout):
-    pytest.importorskip("boxen.image.unpack", reason="unpack is not in this build")
     ref = f"{registry.host}/interop/busybox:unpack"
     images.push(*busybox_layout, ref)
     result = json.loads(boxen_image("pull", "--json", ref).stdout.splitlines()[-1])

@@ -5,7 +5,6 @@ database and must list the same packages, versions, architectures and source pac
 Advisories are written by the tests in OSV format, from the versions actually installed.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -118,8 +117,6 @@ def test_findings_from_advisories_for_the_installed_versions(boxen_image, debian
 
 
 def test_scan_image_by_name(boxen_image, registry, debian_layout, debian_rootfs, tmp_path):
-    if importlib.util.find_spec("boxen.image.unpack") is None:
-        pytest.skip("boxen.image.unpack (unpack_bundle) is not in this build yet")
     layout, tag = debian_layout
     ref = f"{registry.host}/scan/debian:12"
     images.push(layout, tag, ref)
