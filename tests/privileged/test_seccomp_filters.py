@@ -660,3 +660,70 @@ def test_a_shell_runs_under_podmans_default_profile():
     assert lines[1].split() == ["Seccomp:", "2"]
     # delete_module is refused with EPERM by the profile, whatever the kernel would say
     assert lines[2] == "rmmod=1" and "Operation not permitted" in stderr
+
+
+# --- calls newer than the profile ------------------------------------------------------------
+
+
+def _x86_64_number(name: str) -> int:
+    import ctypes
+
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint
+    return lib.seccomp_syscall_resolve_name_arch(lib.seccomp_arch_resolve_name(b"x86_64"), name.encode())
+
+
+def _raw_syscall_errno(number: int, *args: int) -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in args))
+    return ctypes.get_errno() if result == -1 else 0
+
+
+@needs_podman_profile
+@pytest.mark.parametrize("default", ["SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS"])
+def test_calls_above_the_profiles_highest_number_fail_with_enosys(default):
+    # an "older" profile: podman's allow list without clone3 and anything numbered after it
+    clone3 = _x86_64_number("clone3")
+    old = [name for name in allow_all_but("clone3", "getcpu") if _x86_64_number(name) < clone3]
+    plan = filter_of(default, rule("SCMP_ACT_ALLOW", *old), architectures=["SCMP_ARCH_X86_64"])
+    assert plan.enosys
+
+    def body():
+        linux_seccomp.load(plan)
+        return {
+            "1000": _raw_syscall_errno(1000),
+            "clone3": _raw_syscall_errno(clone3, 0, 0),
+            "getpid": _raw_syscall_errno(_x86_64_number("getpid")),
+        }
+
+    status, seen = in_child(body)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert seen == {"1000": errno.ENOSYS, "clone3": errno.ENOSYS, "getpid": 0}
+
+
+@needs_podman_profile
+def test_a_call_below_the_highest_that_the_profile_omits_gets_the_default_action():
+    clone3 = _x86_64_number("clone3")
+    old = [name for name in allow_all_but("clone3", "getcpu") if _x86_64_number(name) < clone3]
+    plan = filter_of("SCMP_ACT_ERRNO", rule("SCMP_ACT_ALLOW", *old))
+
+    def body():
+        linux_seccomp.load(plan)
+        return _raw_syscall_errno(_x86_64_number("getcpu"), 0, 0, 0)
+
+    assert in_child(body)[1] == errno.EPERM
+
+
+def test_a_permissive_default_has_no_enosys_prefix():
+    allow = filter_of("SCMP_ACT_ALLOW", rule("SCMP_ACT_ERRNO", "getcwd"))
+    assert not allow.enosys
+
+    def body():
+        linux_seccomp.load(allow)
+        return _raw_syscall_errno(1000)
+
+    assert in_child(body)[1] == errno.ENOSYS  # the kernel's own answer, the filter let it through

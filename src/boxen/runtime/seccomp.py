@@ -158,6 +158,10 @@ class SeccompPlan(Record):
     ``filter_flags`` holds the ``seccomp(2)`` flag bits, including ``NEW_LISTENER`` when
     ``notify``; ``skipped`` lists the JSON paths of rules left out as redundant; ``field``
     is the JSON path of the whole object, for errors found while loading.
+
+    ``enosys`` says whether calls newer than the profile get ``ENOSYS`` rather than the
+    default action (``boxen.runtime.enosys``); ``names`` are all the calls the profile
+    names, skipped rules included, whose highest number per architecture marks "newer".
     """
 
     default_action: SeccompAction
@@ -170,6 +174,19 @@ class SeccompPlan(Record):
     listener_metadata: str | None
     skipped: tuple[str, ...]
     field: str
+    enosys: bool
+    names: tuple[str, ...]
+
+
+#: Default actions under which a call the profile does not know still runs (or is left to a
+#: tracer, which can answer ENOSYS itself): no ENOSYS prefix, as with runc.
+_PERMISSIVE = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE")
+
+
+def _wants_enosys(default: SeccompAction) -> bool:
+    if default.name in _PERMISSIVE:
+        return False
+    return not (default.name == "SCMP_ACT_ERRNO" and default.errno == _errno.ENOSYS)
 
 
 def _unknown(kind: str, value: str, known: dict, field: str) -> InvalidArgument:
@@ -262,6 +279,7 @@ def plan(seccomp: LinuxSeccomp, field: str = "linux.seccomp") -> SeccompPlan:
 
     rules: list[SeccompRule] = []
     skipped: list[str] = []
+    names: dict[str, None] = {}
     notify = False
     for i, call in enumerate(seccomp.syscalls or ()):
         source = f"{field}.syscalls[{i}]"
@@ -270,6 +288,7 @@ def plan(seccomp: LinuxSeccomp, field: str = "linux.seccomp") -> SeccompPlan:
         for j, name in enumerate(call.names):
             if not name:
                 raise InvalidArgument("a system call name cannot be empty", field=f"{source}.names[{j}]")
+        names.update(dict.fromkeys(call.names))
         action = _action(call.action, call.errnoRet, f"{source}.action", f"{source}.errnoRet")
         alternatives = _conditions(call.args, f"{source}.args")
         if action.name == NOTIFY:
@@ -307,6 +326,8 @@ def plan(seccomp: LinuxSeccomp, field: str = "linux.seccomp") -> SeccompPlan:
         listener_metadata=seccomp.listenerMetadata,
         skipped=tuple(skipped),
         field=field,
+        enosys=_wants_enosys(default),
+        names=tuple(names),
     )
 
 
@@ -381,6 +402,12 @@ def describe(plan: SeccompPlan) -> list[str]:
         )
     for source in plan.skipped:
         lines.append(f"{source} is left out: its action is the default action")
+    if plan.enosys:
+        lines.append(
+            "a call numbered above the highest the profile names (per architecture) fails with ENOSYS, "
+            "not the default action, so a C library newer than the profile falls back to older calls "
+            "(as runc does)"
+        )
     lines.append(
         "system call names libseccomp does not know for an architecture are skipped, not an error "
         "(as runc does): the kernel has no such call there to filter"

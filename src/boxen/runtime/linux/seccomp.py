@@ -12,7 +12,10 @@ names libseccomp does not know at all are skipped here (``seccomp_syscall_resolv
 answers ``__NR_SCMP_ERROR``), as runc does.
 
 :func:`export_bpf` builds the context, has libseccomp write the program into a memfd
-(``seccomp_export_bpf``) and frees the context; :func:`load` then makes one ``seccomp(2)``
+(``seccomp_export_bpf``) and frees the context; unless the default action lets unknown calls
+through, it puts ``boxen.runtime.enosys``'s prefix in front, so that calls newer than the
+profile fail with ``ENOSYS`` as under runc (the highest known number per architecture comes
+from ``seccomp_syscall_resolve_name_arch``); :func:`load` then makes one ``seccomp(2)``
 call with ``SECCOMP_SET_MODE_FILTER`` itself, rather than calling ``seccomp_load``:
 
 * the container's process loads the filter just before ``execve``, so the filter in force
@@ -45,6 +48,7 @@ from _sha256 import sha256
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented, kernel_error
 from boxen.runtime.linux import libc
+from boxen.runtime.enosys import prefix
 from boxen.runtime.linux.libc import Library, buffer_from, c_char_p, c_int, c_long, c_uint, c_void_p
 from boxen.runtime.seccomp import ARCHITECTURES, OPERATORS
 
@@ -84,6 +88,10 @@ class _Libseccomp:
         self.arch_add = lib.function("seccomp_arch_add", c_int, c_void_p, c_uint)
         self.attr_set = lib.function("seccomp_attr_set", c_int, c_void_p, c_int, c_uint)
         self.syscall_resolve_name = lib.function("seccomp_syscall_resolve_name", c_int, c_char_p)
+        self.syscall_resolve_name_arch = lib.function(
+            "seccomp_syscall_resolve_name_arch", c_int, c_uint, c_char_p
+        )
+        self.arch_native = lib.function("seccomp_arch_native", c_uint)
         self.rule_add_array = lib.function(
             "seccomp_rule_add_array", c_int, c_void_p, c_uint, c_int, c_uint, c_void_p
         )
@@ -120,7 +128,9 @@ def _conditions(alternative) -> tuple[object | None, int]:
     return buffer_from(packed), len(alternative)
 
 
-def _build(lib: _Libseccomp, plan: SeccompPlan, ctx: int) -> None:
+def _tokens(lib: _Libseccomp, plan: SeccompPlan) -> list[int]:
+    """libseccomp's tokens for the native architecture and the plan's."""
+    tokens = [lib.arch_native()]
     for arch in plan.architectures:
         token = lib.arch_resolve_name(ARCHITECTURES[arch].encode())
         if token == 0:
@@ -128,10 +138,30 @@ def _build(lib: _Libseccomp, plan: SeccompPlan, ctx: int) -> None:
                 f"libseccomp {lib.version_text()} on this host does not know {arch}",
                 field=f"{plan.field}.architectures",
             )
+        if token not in tokens:
+            tokens.append(token)
+    return tokens
+
+
+def _highest(lib: _Libseccomp, plan: SeccompPlan, tokens: list[int]) -> dict[int, int]:
+    """The highest number among the calls the profile names, per architecture token; an
+    architecture where libseccomp knows none of them is left out. Negative numbers are
+    libseccomp's stand-ins for calls an architecture lacks (or multiplexes) and are not counted."""
+    highest: dict[int, int] = {}
+    for token in tokens:
+        numbers = [lib.syscall_resolve_name_arch(token, name.encode()) for name in plan.names]
+        top = max(numbers, default=-1)
+        if top >= 0:
+            highest[token] = top
+    return highest
+
+
+def _build(lib: _Libseccomp, plan: SeccompPlan, ctx: int, tokens: list[int]) -> None:
+    for token in tokens:
         if lib.arch_exist(ctx, token) != 0:
             rc = lib.arch_add(ctx, token)
             if rc < 0:
-                raise kernel_error(-rc, "seccomp_arch_add", None, arch)
+                raise kernel_error(-rc, "seccomp_arch_add", None, f"architecture token {token:#x}")
     if sum(len(rule.names) for rule in plan.rules) > _OPTIMIZE_ABOVE:
         lib.attr_set(ctx, _SCMP_FLTATR_CTL_OPTIMIZE, 2)
     for rule in plan.rules:
@@ -159,17 +189,21 @@ def _compile(plan: SeccompPlan) -> bytes:
             field=f"{plan.field}.defaultAction",
         )
     try:
-        _build(lib, plan, ctx)
+        tokens = _tokens(lib, plan)
+        _build(lib, plan, ctx, tokens)
         fd = os.memfd_create("boxen-seccomp", os.MFD_CLOEXEC)
         try:
             rc = lib.export_bpf(ctx, fd)
             if rc < 0:
                 raise kernel_error(-rc, "seccomp_export_bpf")
-            return os.pread(fd, os.fstat(fd).st_size, 0)
+            program = os.pread(fd, os.fstat(fd).st_size, 0)
         finally:
             os.close(fd)
     finally:
         lib.release(ctx)
+    if plan.enosys:
+        program = prefix(_highest(lib, plan, tokens)) + program
+    return program
 
 
 def _problem(program: bytes) -> str | None:
@@ -193,7 +227,7 @@ def _check(program: bytes, field: str) -> bytes:
 # --- the compiled-program cache ---------------------------------------------------------------
 
 #: Bump when the way a plan is compiled changes, so old cache entries are no longer found.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 #: Entries kept; the oldest go when a new one would exceed this.
 _CACHE_ENTRIES = 64
 
@@ -207,6 +241,8 @@ def _cache_key(lib: _Libseccomp, plan: SeccompPlan) -> str:
         plan.default_action.value,
         plan.architectures,
         rules,
+        plan.enosys,
+        plan.names,
     )
     return sha256(repr(what).encode()).hexdigest()
 
