@@ -16,7 +16,10 @@ poststop           delete, after the container is gone   runtime's              
 =================  ====================================  =======================  ===========
 
 "Runtime's namespace" hooks are run by the ``boxen-runtime`` process itself; "container's"
-ones by the container's init, which is inside every namespace of the container. The classic
+ones by the container's init, which is inside every namespace of the container. The spec does
+not say in which directory a hook starts; runc runs ``createContainer`` hooks in the
+container's root (still a host path: the root is switched after them), and hooks written for
+runc rely on it, so boxen does the same. The classic
 use is networking: a ``createRuntime`` hook learns the init's pid from the state and sets up
 interfaces in ``/proc/<pid>/ns/net``.
 """
@@ -37,8 +40,15 @@ class HookError(BoxenError):
     """A hook exited non-zero, was killed by its timeout, or could not be started."""
 
 
-def run(hook, state: dict, kind: str, index: int) -> None:
-    """Run one hook with ``state`` on stdin; raise HookError if it fails."""
+def run(hook, state: dict, kind: str, index: int, *, cwd: str | None = None) -> None:
+    """Run one hook with ``state`` on stdin, in the directory ``cwd`` (default: ours); raise
+    HookError if it fails.
+
+    The timeout covers the whole hook, feeding its stdin included: the state is written
+    without blocking, a piece whenever the pipe has room, in the same ``poll`` loop that
+    collects the output and waits for the exit. A hook that never reads its stdin (and a
+    state larger than the pipe's 64 KiB) is still killed on time.
+    """
     name = f"hooks.{kind}[{index}] ({hook.path})"
     data = jsonio.dumps(state).encode()
     stdin_r, stdin_w = os.pipe()
@@ -48,6 +58,8 @@ def run(hook, state: dict, kind: str, index: int) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            if cwd is not None:
+                os.chdir(cwd)
             os.dup2(stdin_r, 0)
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
@@ -58,12 +70,7 @@ def run(hook, state: dict, kind: str, index: int) -> None:
         os._exit(127)
     os.close(stdin_r)
     os.close(out_w)
-    try:
-        os.write(stdin_w, data)
-    except BrokenPipeError:
-        pass
-    os.close(stdin_w)
-    output, status = _wait(pid, out_r, hook.timeout)
+    output, status = _communicate(pid, stdin_w, data, out_r, hook.timeout)
     if status is None:
         raise HookError(f"{name} timed out after {hook.timeout} s")
     if status != 0:
@@ -73,26 +80,38 @@ def run(hook, state: dict, kind: str, index: int) -> None:
         raise HookError(f"{name} failed with {reason}{detail}")
 
 
-def _wait(pid: int, out_fd: int, timeout: int | None) -> tuple[bytes, int | None]:
-    """Collect output until the hook exits; kill it at the timeout (status None)."""
+def _communicate(pid: int, in_fd: int, data: bytes, out_fd: int, timeout: int | None) -> tuple[bytes, int | None]:
+    """Write ``data`` to ``in_fd`` and collect ``out_fd`` until the hook exits; kill it at the
+    timeout (status None). Closes both descriptors."""
     deadline = time.monotonic() + timeout if timeout else None
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
     poller.register(out_fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
+    pending = memoryview(data)
+    os.set_blocking(in_fd, False)
+    poller.register(in_fd, select.POLLOUT)
     chunks: list[bytes] = []
     timed_out = False
     try:
         while True:
-            wait_ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            events = poller.poll(wait_ms)
-            if not events and deadline is not None and time.monotonic() >= deadline:
-                os.kill(pid, _KILL)
-                timed_out = True
-                break
+            wait_ms = -1
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    os.kill(pid, _KILL)
+                    timed_out = True
+                    break
+                wait_ms = int(left * 1000) + 1
             exited = False
-            for fd, _ in events:
-                if fd == out_fd:
+            for fd, event in poller.poll(wait_ms):
+                if fd == in_fd:
+                    pending = _feed(in_fd, pending, event)
+                    if not pending:
+                        poller.unregister(in_fd)
+                        os.close(in_fd)
+                        in_fd = -1
+                elif fd == out_fd:
                     chunk = os.read(out_fd, 65536)
                     if chunk:
                         chunks.append(chunk)
@@ -113,6 +132,8 @@ def _wait(pid: int, out_fd: int, timeout: int | None) -> tuple[bytes, int | None
                 break
             chunks.append(chunk)
     finally:
+        if in_fd >= 0:
+            os.close(in_fd)
         os.close(pidfd)
         os.close(out_fd)
     if timed_out:
@@ -121,7 +142,21 @@ def _wait(pid: int, out_fd: int, timeout: int | None) -> tuple[bytes, int | None
     return b"".join(chunks), code
 
 
-def run_all(hooks, kind: str, state: dict) -> None:
-    """Run every hook of ``kind`` in order; the first failure raises."""
+def _feed(fd: int, pending: memoryview, event: int) -> memoryview:
+    """Write what the pipe takes of ``pending``; what is left (empty: done, or the hook
+    closed its stdin, which is its right)."""
+    if event & (select.POLLERR | select.POLLHUP):
+        return pending[:0]
+    try:
+        written = os.write(fd, pending)
+    except BlockingIOError:
+        return pending
+    except BrokenPipeError:
+        return pending[:0]
+    return pending[written:]
+
+
+def run_all(hooks, kind: str, state: dict, *, cwd: str | None = None) -> None:
+    """Run every hook of ``kind`` in order (in ``cwd``); the first failure raises."""
     for i, hook in enumerate(getattr(hooks, kind) or () if hooks else ()):
-        run(hook, state, kind, i)
+        run(hook, state, kind, i, cwd=cwd)

@@ -228,7 +228,8 @@ def init_stage(ctx: InitContext) -> None:
         if hooks is not None and hooks.createContainer:
             from boxen.runtime import hooks as hook_runner
 
-            hook_runner.run_all(hooks, "createContainer", hook_state(plan, "creating", host_pid))
+            hook_runner.run_all(hooks, "createContainer", hook_state(plan, "creating", host_pid),
+                                cwd=plan.rootfs.rootfs)
         if own_mounts:
             mounter.switch_root()
             mounter.finalize()
