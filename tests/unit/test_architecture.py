@@ -101,3 +101,79 @@ PULL_NEEDS = {"collections", "enum", "functools", "socket", "threading"}
 
 def test_image_pull_path_stays_lean():
     assert sorted(_top_level_modules_loaded_by(IMAGE_PULL_PATH) & (HEAVY - PULL_NEEDS)) == []
+
+
+# --- posixos and paths stand in for os and os.path -------------------------------------------------
+
+
+def _aliases(tree: ast.Module, module: str) -> set[str]:
+    """Names bound at module level to ``boxen.common.<module>``."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "boxen.common" and node.level == 0:
+            names.update(alias.asname or alias.name for alias in node.names if alias.name == module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.asname for alias in node.names
+                         if alias.name == f"boxen.common.{module}" and alias.asname)
+    return names
+
+
+def _rebound(function: ast.AST) -> set[str]:
+    """Names a function binds itself (parameters, imports, assignments): they shadow a module's."""
+    names = set()
+    if not isinstance(function, ast.Lambda):
+        for node in ast.walk(function):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    names.update(arg.arg for arg in ast.walk(function.args) if isinstance(arg, ast.arg))
+    return names
+
+
+def _missing_names(path: pathlib.Path, posixos_names: set[str], paths_names: set[str],
+                   source: str | None = None) -> list[str]:
+    """``os.X`` and ``os.path.X`` (through whatever names the module gave posixos and paths)
+    that posixos or paths do not have."""
+    tree = ast.parse(path.read_text() if source is None else source)
+    as_os, as_path = _aliases(tree, "posixos"), _aliases(tree, "paths")
+    missing: list[str] = []
+
+    def check(node: ast.AST, shadowed: set[str]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            shadowed = shadowed | _rebound(node)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id not in shadowed:
+            known = posixos_names if node.value.id in as_os else paths_names if node.value.id in as_path else None
+            if known is not None and node.attr not in known:
+                missing.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value.id}.{node.attr}")
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "path"
+                and isinstance(node.value.value, ast.Name) and node.value.value.id in as_os
+                and node.value.value.id not in shadowed and node.attr not in paths_names):
+            missing.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value.value.id}.path.{node.attr}")
+        for child in ast.iter_child_nodes(node):
+            check(child, shadowed)
+
+    check(tree, set())
+    return missing
+
+
+def test_what_modules_use_of_posixos_and_paths_exists():
+    """posixos and paths are imported as os and os.path but lack names os has (getenv, walk,
+    fdopen, isfile, splitext...): a use would fail only at run time, perhaps in a forked init."""
+    from boxen.common import paths, posixos
+
+    missing = [line for path in sorted(SRC.rglob("*.py"))
+               for line in _missing_names(path, set(dir(posixos)), set(dir(paths)))]
+    assert missing == []
+
+
+def test_the_posixos_check_sees_a_missing_name():
+    module = SRC / "common" / "_probe_for_the_test.py"
+    source = ("from boxen.common import posixos as os\nfrom boxen.common import paths\n"
+              "def f(os_like):\n    return os.getenv('X'), os.path.isfile('x'), paths.splitext('a.b'), os.getpid()\n"
+              "def g():\n    import os\n    return os.getenv('X')\n")
+    assert _missing_names(module, {"getpid", "path"}, {"join"}, source) == [
+        "common/_probe_for_the_test.py:4: os.getenv",
+        "common/_probe_for_the_test.py:4: os.path.isfile",
+        "common/_probe_for_the_test.py:4: paths.splitext",
+    ]
