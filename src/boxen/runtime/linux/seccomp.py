@@ -47,8 +47,8 @@ from _sha256 import sha256
 
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unimplemented, kernel_error
-from boxen.runtime.linux import libc
 from boxen.runtime.enosys import prefix
+from boxen.runtime.linux import libc
 from boxen.runtime.linux.libc import Library, buffer_from, c_char_p, c_int, c_long, c_uint, c_void_p
 from boxen.runtime.seccomp import ARCHITECTURES, OPERATORS
 
