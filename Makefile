@@ -39,6 +39,7 @@ demo: install
 
 lint: venv
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test-unit: venv
 	$(PYTEST) -q tests/unit

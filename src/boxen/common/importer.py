@@ -49,7 +49,9 @@ class CachedBytecodeFinder:
             code = _cached_code(source, st)
             if code is None:
                 return None  # no valid bytecode yet: the standard loader compiles and caches it
-            spec = _frozen_importlib.ModuleSpec(name, self, origin=source, is_package=is_package,
+            # The finder is its own loader, by protocol (create_module, exec_module): typeshed
+            # wants an importlib.abc.Loader, whose import this module exists to avoid.
+            spec = _frozen_importlib.ModuleSpec(name, self, origin=source, is_package=is_package,  # type: ignore[arg-type]
                                                 loader_state=code)
             if is_package:
                 spec.submodule_search_locations = [os.path.dirname(source)]

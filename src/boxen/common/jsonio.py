@@ -35,7 +35,7 @@ class _Context:
     memo: dict[str, str] = {}
 
 
-_scan = _json.make_scanner(_Context())
+_scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder; it reads only these
 _WHITESPACE = " \t\n\r"
 
 

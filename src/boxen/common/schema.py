@@ -37,8 +37,20 @@ import sys
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    R = TypeVar("R", bound=Record)
+
 # Fixed-width integer types: aliases of int for readers and type checkers, ranges for us.
-U8 = U16 = U32 = U64 = I32 = I64 = int
+# One assignment each: type checkers take ``U8 = int`` as an alias, not ``U8 = U16 = int``.
+U8 = int
+U16 = int
+U32 = int
+U64 = int
+I32 = int
+I64 = int
 
 _RANGES = {
     "U8": (0, 2**8 - 1),
@@ -129,10 +141,10 @@ def _parse_text(text: str, namespace: dict[str, object]) -> _Type:
     raise TypeError(f"unsupported annotation {text!r}")
 
 
-_PLANS: dict[type, tuple[tuple[str, str, _Type, bool], ...]] = {}
+_PLANS: dict[type[Record], tuple[tuple[str, str, _Type, bool], ...]] = {}
 
 
-def _plan(cls: type) -> tuple[tuple[str, str, _Type, bool], ...]:
+def _plan(cls: type[Record]) -> tuple[tuple[str, str, _Type, bool], ...]:
     """(attribute, JSON name, type, required) for each field, computed once per class."""
     plan = _PLANS.get(cls)
     if plan is None:
@@ -168,7 +180,7 @@ def _convert(t: _Type, value: object, path: str) -> object:
     elif kind in ("int", "range"):
         if isinstance(value, int) and not isinstance(value, bool):
             if kind == "range":
-                name, (low, high) = t.arg  # type: ignore[misc]
+                low, high = _RANGES[t.text]
                 if not low <= value <= high:
                     raise InvalidArgument(f"{value} is out of range for {_expected(t)}", field=path)
             return value
@@ -196,7 +208,7 @@ def _convert(t: _Type, value: object, path: str) -> object:
 def _expected(t: _Type) -> str:
     kind = t.kind
     if kind == "range":
-        name, (low, high) = t.arg  # type: ignore[misc]
+        low, high = _RANGES[t.text]
         return f"an integer from {low} to {high}"
     if kind == "array":
         return f"an array of {_expected(t.arg).removeprefix('a ').removeprefix('an ')}s"  # type: ignore[arg-type]
@@ -207,7 +219,7 @@ def _expected(t: _Type) -> str:
     return {"str": "a string", "bool": "a boolean", "int": "an integer", "float": "a number"}.get(kind, kind)
 
 
-def from_json(cls: type, data: object, path: str = ""):
+def from_json(cls: type[R], data: object, path: str = "") -> R:
     """Build a ``cls`` record from the parsed JSON ``data``; ``path`` prefixes error fields."""
     if not isinstance(data, dict):
         raise InvalidArgument(f"expected an object, got {_describe(data)}", field=path or None)

@@ -77,9 +77,9 @@ def default_spec(rootless: bool = False) -> dict:
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
         ],
-        "linux": {},
     }
-    linux = spec["linux"]
+    linux: dict[str, object] = {}
+    spec["linux"] = linux
     if rootless:
         linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
