@@ -24,9 +24,9 @@ constructor calls are checked against the fields, and assignments are refused.
 
 from __future__ import annotations
 
-# Type checkers read ``Record`` subclasses as frozen dataclasses (typed ``__init__`` and
-# ``replace``, no assignment). ``TYPE_CHECKING`` is false at run time, so ``typing`` (20 ms)
-# is never imported; mypy and pyright honour the name.
+# Type checkers read ``Record`` subclasses as frozen dataclasses (a typed ``__init__``, no
+# assignment). ``TYPE_CHECKING`` is false at run time, so ``typing`` is never imported;
+# mypy and pyright honour the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar, Self, dataclass_transform
