@@ -312,7 +312,7 @@ class Builder:
                   field: str) -> None:
         if command.network == "default":
             command = command.replace(network=self.options.network)
-        inputs: dict = to_json(command)  # type: ignore[assignment]
+        inputs: dict = to_json(command.replace(proxy_env=()))  # type: ignore[assignment]
         with contextlib.ExitStack() as stack:
             binds = []
             for mount in command.mounts:

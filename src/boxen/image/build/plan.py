@@ -63,7 +63,7 @@ MOUNT_TYPES = ("bind", "cache", "tmpfs")
 
 
 class RunStep(Record):
-    """What a ``RUN`` executes: ``args`` as ``user`` in ``workdir`` with ``env``.
+    """What a ``RUN`` executes: ``args`` as ``user`` in ``workdir`` with ``env``, then ``proxy_env``.
 
     ``network`` is ``default`` (a network namespace of its own), ``none`` (the same: no
     network is configured for builds) or ``host`` (the host's network). ``mounts`` are its
@@ -76,6 +76,10 @@ class RunStep(Record):
     workdir: str
     network: str = "default"
     mounts: tuple[RunMount, ...] = ()
+    #: The predefined proxy ARGs given with ``--build-arg`` (``HTTP_PROXY=...``, ``http_proxy=...``):
+    #: in the command's environment, but neither in its history nor in its cache key, so that a build
+    #: behind a proxy reuses the layers of one without (as BuildKit does).
+    proxy_env: tuple[str, ...] = ()
 
 
 class CopyStep(Record):
