@@ -294,6 +294,8 @@ class Builder:
 
     def _layer_step(self, step: plans.Step, state: _State, stage: plans.Stage) -> None:
         field = f"{self.where}:{step.line}"
+        if step.trigger:
+            field += f": ONBUILD trigger {step.original!r} of {stage.base}"
         try:
             self._layer(step, state, stage, field)
         except BoxenError as exc:

@@ -288,13 +288,24 @@ class Planner:
         triggers = state.onbuild
         state.onbuild = []
         for text in triggers:
-            trigger = parse_instruction(text, instruction.line, f"{self.dockerfile.name} (ONBUILD of {image})")
-            self._instruction(state, index, trigger, trigger=True)
+            self._trigger(state, index, instruction, image, text)
         for child in body:
             self._instruction(state, index, child)
         stage = Stage(index, name, image, base_stage, platform, tuple(state.steps), state.image())
         self.planned[index] = stage
         return stage
+
+    def _trigger(self, state: _Stage, index: int, instruction: Instruction, image: str, text: str) -> None:
+        """Plan one ``ONBUILD`` trigger of the base ``image``; an error names the trigger and the FROM."""
+        where = f"{self.where(instruction)}: ONBUILD trigger {text!r} of {image}"
+        try:
+            trigger = parse_instruction(text, instruction.line, self.dockerfile.name)
+            if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+                raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger")
+            self._instruction(state, index, trigger, trigger=True)
+        except BoxenError as exc:
+            exc.field = where
+            raise
 
     def _step(self, state: _Stage, index: int, instruction: Instruction, created_by: str, *,
               trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None) -> None:

@@ -383,3 +383,17 @@ def test_run_mounts_are_planned():
 def test_bad_run_mounts(flag, error, match):
     with pytest.raises(error, match=match):
         plan(f"FROM busybox\nRUN {flag} true\n")
+
+
+@pytest.mark.parametrize("trigger, message", [
+    ("BOGUS x", "unknown instruction: BOGUS"),
+    ("FROM x", "FROM is not allowed as an ONBUILD trigger"),
+    ("ONBUILD RUN x", "ONBUILD is not allowed as an ONBUILD trigger"),
+    ("ENV", "ENV requires at least one argument"),
+])
+def test_a_bad_onbuild_trigger_is_named_with_its_from(trigger, message):
+    images = Images(bad=BASE.replace(config=BASE.config.replace(OnBuild=(trigger,))))
+    with pytest.raises(InvalidArgument) as info:
+        plan("FROM busybox\nFROM bad\nRUN echo\n", images=images)
+    assert info.value.field == f"Dockerfile:2: ONBUILD trigger {trigger!r} of bad"
+    assert message in str(info.value)
