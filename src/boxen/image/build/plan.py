@@ -111,7 +111,11 @@ class Step(Record):
 
     ``created_by`` is its history entry (for ``COPY``/``ADD``, completed by the builder with
     the digest of what was copied: see :func:`copy_created_by`). A step with ``run`` or
-    ``copy`` makes a layer; the others only change the config.
+    ``copy`` makes a layer; the others only change the config. A ``WORKDIR`` also has
+    ``make_dir``, the directory and the ``USER`` then in force: the directory is made (owned by
+    that user) in the stage's next layer, or in a layer of its own at the end of the stage, so
+    a ``WORKDIR`` exists in the image even with nothing after it (BuildKit makes it at once,
+    buildah with the next layer; boxen's layers match buildah's).
     """
 
     number: int
@@ -123,6 +127,7 @@ class Step(Record):
     run: RunStep | None = None
     copy: CopyStep | None = None
     trigger: bool = False
+    make_dir: tuple[str, str] | None = None
 
     @property
     def layer(self) -> bool:

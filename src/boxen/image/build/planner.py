@@ -308,9 +308,10 @@ class Planner:
             raise
 
     def _step(self, state: _Stage, index: int, instruction: Instruction, created_by: str, *,
-              trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None) -> None:
+              trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None,
+              make_dir: tuple[str, str] | None = None) -> None:
         state.steps.append(Step(0, index, instruction.line, instruction.keyword, instruction.original,
-                                created_by, run, copy, trigger))
+                                created_by, run, copy, trigger, make_dir))
         if copy is None:
             state.history.append(History(created_by=created_by, empty_layer=None if run else True))
         else:
@@ -386,7 +387,8 @@ class Planner:
             state.onbuild.append(ins.args)
         elif keyword == "MAINTAINER":
             state.author = ins.args
-        self._step(state, index, ins, nop, trigger=trigger)
+        made = (state.workdir, state.user) if keyword == "WORKDIR" else None
+        self._step(state, index, ins, nop, trigger=trigger, make_dir=made)
 
     # --- instructions with more to them ----------------------------------------------------------
 
