@@ -22,7 +22,8 @@ image config                         runtime config
 the image's own ``/etc/passwd`` and ``/etc/group`` (read inside the root file system, never
 following a link out of it); a name that is not there is an error, as the spec requires. A
 user given by name, without a group, also gets the supplementary groups ``/etc/group`` lists
-it in. ``Volumes`` are not turned into mounts: the engine decides where volumes live.
+it in; so does a user given by number that ``/etc/passwd`` names, and root when ``User`` is
+empty, as docker's builders and runtimes resolve them (an explicit group drops them). ``Volumes`` are not turned into mounts: the engine decides where volumes live.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ def _id(text: str) -> int | None:
 
 def resolve_user(user: str | None, rootfs: str) -> dict:
     """``process.user`` for the image config's ``User`` (see the module docstring)."""
-    if not user:
-        return {"uid": 0, "gid": 0}
-    name, _, group = user.partition(":")
+    name, _, group = (user or "0").partition(":")
     passwd = _database(rootfs, "/etc/passwd")
     uid = _id(name)
     entry = next((e for e in passwd if len(e) >= 4 and (e[2] == name if uid is not None else e[0] == name)), None)
@@ -78,10 +77,11 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
                 raise InvalidArgument(f"group {group!r} is not in the image's /etc/group", field="config.User")
             gid = int(found[2])
         result["gid"] = gid
-    elif _id(name) is None:
+    elif entry is not None:
+        # Membership is by name: a user given by number gets the groups of its passwd entry's name.
         extra = []
         for e in _database(rootfs, "/etc/group"):
-            if len(e) >= 4 and name in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
+            if len(e) >= 4 and entry[0] in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
                 extra.append(int(e[2]))
         if extra:
             result["additionalGids"] = extra

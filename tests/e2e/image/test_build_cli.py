@@ -266,6 +266,35 @@ def test_output_modes(boxen, tmp_path):
     assert "cache key sha256:" in explained and "committed snapshot sha256:" in explained
 
 
+def test_workdir_is_made_owned_by_the_user_even_with_nothing_after_it(boxen, tmp_path):
+    """WORKDIR makes its directory (as the USER of its time), in the next layer or in one of its
+    own at the end of the stage; FROM scratch gets docker's default PATH; USER gets its groups."""
+    ctx = dockerfile(tmp_path, f"""FROM {BASE} AS base
+USER nobody
+WORKDIR /home/nobody/work
+USER root
+RUN id -G > /groups
+FROM scratch
+WORKDIR /empty/dir
+""")
+    boxen.build(ctx, "--target", "base", "-t", "localhost/workdir:base")
+    boxen("unpack", "localhost/workdir:base", str(tmp_path / "base"))
+    rootfs = tmp_path / "base/rootfs"
+    st = os.stat(rootfs / "home/nobody/work")
+    assert (st.st_uid, st.st_gid) == (65534, 65534)
+    groups = (rootfs / "etc/group").read_text().splitlines()
+    expected = {"0"} | {line.split(":")[2] for line in groups if "root" in line.split(":")[3].split(",")}
+    assert set((rootfs / "groups").read_text().split()) == expected  # root's groups from /etc/group
+    boxen.build(ctx, "-t", "localhost/workdir:scratch")
+    boxen("unpack", "localhost/workdir:scratch", str(tmp_path / "scratch"))
+    assert (tmp_path / "scratch/rootfs/empty/dir").is_dir()
+    config = json.loads((tmp_path / "scratch/config.json").read_text())
+    assert config["process"]["cwd"] == "/empty/dir"
+    assert "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in config["process"]["env"]
+    again = boxen.build(ctx, "-t", "localhost/workdir:scratch")  # the WORKDIR layer comes from the cache
+    assert again.stdout == boxen.build(ctx, "-t", "localhost/workdir:scratch").stdout
+
+
 def test_run_user_workdir_and_network(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"""FROM {BASE}
 WORKDIR /work/dir

@@ -94,9 +94,13 @@ class _State:
         self.diff_ids = list(diff_ids)
         self.history = list(history)
         self.time = created
+        # WORKDIRs whose directories the next layer makes: (path, user, index of their history entry)
+        self.dirs: list[tuple[str, str, int]] = []
 
     def copy(self) -> _State:
-        return _State(self.chain, self.layers, self.diff_ids, self.history, self.time)
+        state = _State(self.chain, self.layers, self.diff_ids, self.history, self.time)
+        state.dirs = list(self.dirs)
+        return state
 
     def add(self, layer: Layer, created_by: str, created: str) -> None:
         self.chain = layer.chain_id
@@ -275,7 +279,49 @@ class Builder:
                 self._layer_step(step, state, stage)
             else:
                 state.history.append(oci.History(created=state.time, created_by=step.created_by, empty_layer=True))
+                if step.make_dir is not None:
+                    state.dirs.append((*step.make_dir, len(state.history) - 1))
+        if state.dirs:
+            self._workdir_layer(state)
         return state
+
+    def _workdir_layer(self, state: _State) -> None:
+        """The layer of WORKDIRs that no later layer made: it takes the last one's history entry
+        (no layer at all if every directory was there already)."""
+        index = state.dirs[-1][2]
+        entry, later = state.history[index], state.history[index + 1:]
+        key = cache_key(state.chain, "WORKDIR", {"workdirs": [[p, u] for p, u, _ in state.dirs]})
+        self.say(f"WORKDIR {entry.created_by}: making {', '.join(p for p, _, _ in state.dirs)}; cache key {key}")
+        del state.history[index:]
+        if not self._reuse(key, state):
+            target = self.workspace.mkdtemp("workdir")
+            with self.workspace.active(state.chain, "workdir") as (snapshot, mounts):
+                with self.workspace.mounted(mounts, target) as rootfs:
+                    made = self._make_dirs(state, rootfs)
+                if made:
+                    layer = self.workspace.commit(snapshot, state.chain)
+                else:
+                    self.workspace.snapshotter.remove(snapshot)
+            if made:
+                self._record(key, layer, entry.created_by or "", state)
+            else:
+                state.history.append(entry)
+        state.history.extend(later)
+        state.dirs.clear()
+
+    def _make_dirs(self, state: _State, rootfs: str) -> int:
+        """Make the pending WORKDIRs in ``rootfs``, each owned by the USER of its time; how many
+        directories were made."""
+        from boxen.image.build.copy import ImageRoot
+        from boxen.image.bundle import resolve_user
+
+        made = 0
+        for path, user, _ in state.dirs:
+            ids = resolve_user(user or None, rootfs)
+            root = ImageRoot(rootfs, (ids["uid"], ids["gid"]))
+            root.directory(path)
+            made += root.created
+        return made
 
     def _from(self, stage: plans.Stage) -> _State:
         if stage.base == "scratch":
@@ -294,8 +340,11 @@ class Builder:
 
     def _layer_step(self, step: plans.Step, state: _State, stage: plans.Stage) -> None:
         field = f"{self.where}:{step.line}"
+        if step.trigger:
+            field += f": ONBUILD trigger {step.text!r} of {stage.base}"
         try:
             self._layer(step, state, stage, field)
+            state.dirs.clear()  # the layer made them
         except BoxenError as exc:
             if not (exc.field or "").startswith(field):
                 exc.field = field + (f": {exc.field}" if exc.field else "")
@@ -312,7 +361,9 @@ class Builder:
                   field: str) -> None:
         if command.network == "default":
             command = command.replace(network=self.options.network)
-        inputs: dict = to_json(command)  # type: ignore[assignment]
+        inputs: dict = to_json(command.replace(proxy_env=()))  # type: ignore[assignment]
+        if state.dirs:
+            inputs["workdirs"] = [[p, u] for p, u, _ in state.dirs]
         with contextlib.ExitStack() as stack:
             binds = []
             for mount in command.mounts:
@@ -402,6 +453,8 @@ class Builder:
             kind, digest = self._digest(tree, sources, owners=keep_owner and not copy.chown)
             created_by = plans.copy_created_by(copy, kind, digest)
             inputs: dict = {**to_json(copy), "content": digest, "source": source_chain or ""}  # type: ignore[dict-item]
+            if state.dirs:
+                inputs["workdirs"] = [[p, u] for p, u, _ in state.dirs]
             key = cache_key(state.chain, step.keyword, inputs)
             self.say(f"step {step.number} (line {step.line}): {len(sources)} sources, content {kind}:{digest}; "
                      f"cache key {key} = sha256 of parent {state.chain or '-'} and {step.keyword} "
@@ -444,6 +497,7 @@ class Builder:
         rootfs = os.path.join(bundle, "rootfs")
         with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
             with self.workspace.mounted(mounts, rootfs):
+                self._make_dirs(state, rootfs)
                 ImageRoot(rootfs, (0, 0)).directory(command.workdir)
                 files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
                 spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts)
@@ -539,6 +593,7 @@ class Builder:
         target = self.workspace.mkdtemp("copy")
         with self.workspace.active(state.chain, f"step {step.number}") as (key, mounts):
             with self.workspace.mounted(mounts, target) as rootfs:
+                self._make_dirs(state, rootfs)
                 owner = chown_ids(copy.chown, rootfs, field=field) if copy.chown else None
                 if owner is None and not keep_owner:
                     owner = (0, 0)

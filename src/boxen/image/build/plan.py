@@ -63,7 +63,7 @@ MOUNT_TYPES = ("bind", "cache", "tmpfs")
 
 
 class RunStep(Record):
-    """What a ``RUN`` executes: ``args`` as ``user`` in ``workdir`` with ``env``.
+    """What a ``RUN`` executes: ``args`` as ``user`` in ``workdir`` with ``env``, then ``proxy_env``.
 
     ``network`` is ``default`` (a network namespace of its own), ``none`` (the same: no
     network is configured for builds) or ``host`` (the host's network). ``mounts`` are its
@@ -76,6 +76,10 @@ class RunStep(Record):
     workdir: str
     network: str = "default"
     mounts: tuple[RunMount, ...] = ()
+    #: The predefined proxy ARGs given with ``--build-arg`` (``HTTP_PROXY=...``, ``http_proxy=...``):
+    #: in the command's environment, but neither in its history nor in its cache key, so that a build
+    #: behind a proxy reuses the layers of one without (as BuildKit does).
+    proxy_env: tuple[str, ...] = ()
 
 
 class CopyStep(Record):
@@ -107,7 +111,11 @@ class Step(Record):
 
     ``created_by`` is its history entry (for ``COPY``/``ADD``, completed by the builder with
     the digest of what was copied: see :func:`copy_created_by`). A step with ``run`` or
-    ``copy`` makes a layer; the others only change the config.
+    ``copy`` makes a layer; the others only change the config. A ``WORKDIR`` also has
+    ``make_dir``, the directory and the ``USER`` then in force: the directory is made (owned by
+    that user) in the stage's next layer, or in a layer of its own at the end of the stage, so
+    a ``WORKDIR`` exists in the image even with nothing after it (BuildKit makes it at once,
+    buildah with the next layer; boxen's layers match buildah's).
     """
 
     number: int
@@ -119,6 +127,7 @@ class Step(Record):
     run: RunStep | None = None
     copy: CopyStep | None = None
     trigger: bool = False
+    make_dir: tuple[str, str] | None = None
 
     @property
     def layer(self) -> bool:

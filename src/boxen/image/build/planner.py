@@ -18,7 +18,8 @@ is the subtle part:
   history records them (``|2 A=1 B=2 /bin/sh -c make``) so the cache can tell builds apart;
 * ``HTTP_PROXY`` and its kin may be given with ``--build-arg`` without being declared, and
   are never recorded; ``TARGETOS``, ``TARGETARCH``, ``TARGETPLATFORM``, ``BUILDPLATFORM``...
-  are global ``ARG`` values the builder sets itself.
+  are global ``ARG`` values the builder sets itself, and so is ``TARGETSTAGE``, the name of the
+  stage being built (``default`` when the last stage has none).
 
 Within one instruction, every ``$VAR`` is expanded with the values from *before* it
 (``ENV A=1 B=$A`` gives ``B`` the *old* ``A``). The base image's ``ONBUILD`` triggers run
@@ -100,7 +101,8 @@ class _Stage:
         self.os = base.os if base is not None else platform.os
         self.variant = base.variant if base is not None else platform.variant
         self.author = base.author if base is not None else None
-        self.env = list(c.Env or ())
+        # A stage FROM scratch starts with the default PATH in its Env, as docker's builders give it.
+        self.env = list(c.Env or ()) if base is not None else [DEFAULT_PATH]
         self.cmd = c.Cmd
         self.entrypoint = c.Entrypoint
         self.user = c.User or ""
@@ -242,6 +244,8 @@ class Planner:
                 raise NotFound(f"no stage named {target!r} in the Dockerfile "
                                f"(stages: {', '.join(self.names) or 'none named'})", field="--target")
             target_index = found
+        # TARGETSTAGE: the stage being built, by name ("default" for an unnamed last stage)
+        self.meta["TARGETSTAGE"] = target or self._from_words(self.froms[target_index][0])[1] or "default"
         self._plan_stage(target_index)
         stages = [self.planned[i] for i in sorted(self.planned)]
         number = 0
@@ -284,18 +288,30 @@ class Planner:
         triggers = state.onbuild
         state.onbuild = []
         for text in triggers:
-            trigger = parse_instruction(text, instruction.line, f"{self.dockerfile.name} (ONBUILD of {image})")
-            self._instruction(state, index, trigger, trigger=True)
+            self._trigger(state, index, instruction, image, text)
         for child in body:
             self._instruction(state, index, child)
         stage = Stage(index, name, image, base_stage, platform, tuple(state.steps), state.image())
         self.planned[index] = stage
         return stage
 
+    def _trigger(self, state: _Stage, index: int, instruction: Instruction, image: str, text: str) -> None:
+        """Plan one ``ONBUILD`` trigger of the base ``image``; an error names the trigger and the FROM."""
+        where = f"{self.where(instruction)}: ONBUILD trigger {text!r} of {image}"
+        try:
+            trigger = parse_instruction(text, instruction.line, self.dockerfile.name)
+            if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+                raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger")
+            self._instruction(state, index, trigger, trigger=True)
+        except BoxenError as exc:
+            exc.field = where
+            raise
+
     def _step(self, state: _Stage, index: int, instruction: Instruction, created_by: str, *,
-              trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None) -> None:
+              trigger: bool, run: RunStep | None = None, copy: CopyStep | None = None,
+              make_dir: tuple[str, str] | None = None) -> None:
         state.steps.append(Step(0, index, instruction.line, instruction.keyword, instruction.original,
-                                created_by, run, copy, trigger))
+                                created_by, run, copy, trigger, make_dir))
         if copy is None:
             state.history.append(History(created_by=created_by, empty_layer=None if run else True))
         else:
@@ -371,7 +387,8 @@ class Planner:
             state.onbuild.append(ins.args)
         elif keyword == "MAINTAINER":
             state.author = ins.args
-        self._step(state, index, ins, nop, trigger=trigger)
+        made = (state.workdir, state.user) if keyword == "WORKDIR" else None
+        self._step(state, index, ins, nop, trigger=trigger, make_dir=made)
 
     # --- instructions with more to them ----------------------------------------------------------
 
@@ -417,17 +434,15 @@ class Planner:
             if name not in names:
                 env.append(f"{name}={value}")
                 names.add(name)
-        for name in sorted(PROXY_ARGS & set(self.build_args)):
-            if name not in names:
-                env.append(f"{name}={self.build_args[name]}")
-                names.add(name)
         if "PATH" not in names:
             env.insert(0, DEFAULT_PATH)
+        proxies = tuple(f"{name}={self.build_args[name]}" for name in sorted(PROXY_ARGS & set(self.build_args))
+                        if name not in names)
         mounts = tuple(self._mount(state, index, ins, value or "") for key, value in ins.flags if key == "mount")
         targets = [m.target for m in mounts]
         if len(set(targets)) != len(targets):
             raise InvalidArgument("two --mount flags have the same target", field=self.where(ins))
-        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, mounts)
+        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, mounts, proxies)
 
     def _mount(self, state: _Stage, index: int, ins: Instruction, text: str) -> RunMount:
         """One ``--mount=type=cache,target=/root/.cache,...`` (BuildKit's options, variables expanded)."""

@@ -86,7 +86,7 @@ def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str]
         "terminal": False,
         "user": resolve_user(step.user or None, rootfs),
         "args": list(step.args),
-        "env": list(step.env),
+        "env": [*step.env, *step.proxy_env],
         "cwd": step.workdir,
         "capabilities": {k: list(CAPABILITIES) for k in ("bounding", "effective", "permitted")},
         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": nofile[0], "hard": nofile[1]}],

@@ -158,9 +158,34 @@ def test_build_args_beat_defaults_and_env_beats_args():
     p = plan("FROM busybox\nARG A=default\nARG B=x\nENV B=fromenv\nARG C\nRUN echo\n",
              build_args={"A": "given", "UNUSED": "1", "HTTP_PROXY": "http://proxy"})
     run_step = p.stage(0).steps[-1]
-    assert run_step.run.env == (DEFAULT_PATH, "BASEVAR=base", "B=fromenv", "A=given", "HTTP_PROXY=http://proxy")
+    assert run_step.run.env == (DEFAULT_PATH, "BASEVAR=base", "B=fromenv", "A=given")
+    assert run_step.run.proxy_env == ("HTTP_PROXY=http://proxy",)
     assert run_step.created_by == "|2 A=given B=fromenv /bin/sh -c echo"
     assert p.unused_args == ("UNUSED",)
+
+
+def test_proxy_args_reach_run_in_both_spellings_but_stay_out_of_history():
+    p = plan("FROM busybox\nRUN echo\n", build_args={"http_proxy": "http://p:3128", "HTTPS_PROXY": "http://q"})
+    run_step = p.stage(0).steps[-1]
+    assert run_step.run.proxy_env == ("HTTPS_PROXY=http://q", "http_proxy=http://p:3128")
+    assert run_step.created_by == "/bin/sh -c echo"
+    assert p.unused_args == ()
+
+
+def test_scratch_stage_gets_the_default_path():
+    p = plan("FROM scratch\nENV A=1\n")
+    assert p.stage(0).image.config.Env == (DEFAULT_PATH, "A=1")
+
+
+@pytest.mark.parametrize("text, target, expected", [
+    ("FROM busybox\nARG TARGETSTAGE\nRUN echo $TARGETSTAGE\n", None, "default"),
+    ("FROM busybox AS one\nFROM busybox AS two\nARG TARGETSTAGE\nRUN echo $TARGETSTAGE\n", None, "two"),
+    ("FROM busybox AS one\nARG TARGETSTAGE\nRUN echo $TARGETSTAGE\nFROM busybox AS two\n", "one", "one"),
+])
+def test_targetstage_names_the_stage_being_built(text, target, expected):
+    p = plan(text, target=target)
+    run_step = next(s for s in p.stages[-1].steps if s.run is not None)
+    assert f"TARGETSTAGE={expected}" in run_step.run.env
 
 
 def test_arg_history_lists_the_names_with_values_sorted():
@@ -358,3 +383,17 @@ def test_run_mounts_are_planned():
 def test_bad_run_mounts(flag, error, match):
     with pytest.raises(error, match=match):
         plan(f"FROM busybox\nRUN {flag} true\n")
+
+
+@pytest.mark.parametrize("trigger, message", [
+    ("BOGUS x", "unknown instruction: BOGUS"),
+    ("FROM x", "FROM is not allowed as an ONBUILD trigger"),
+    ("ONBUILD RUN x", "ONBUILD is not allowed as an ONBUILD trigger"),
+    ("ENV", "ENV requires at least one argument"),
+])
+def test_a_bad_onbuild_trigger_is_named_with_its_from(trigger, message):
+    images = Images(bad=BASE.replace(config=BASE.config.replace(OnBuild=(trigger,))))
+    with pytest.raises(InvalidArgument) as info:
+        plan("FROM busybox\nFROM bad\nRUN echo\n", images=images)
+    assert info.value.field == f"Dockerfile:2: ONBUILD trigger {trigger!r} of bad"
+    assert message in str(info.value)

@@ -9,7 +9,7 @@ from boxen.image.bundle import image_annotations, resolve_user, runtime_config
 from boxen.oci import image as oci
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\napp:x:1000:1001::/home/app:/bin/sh\n"
-GROUP = "root:x:0:\nwww:x:33:app\napp:x:1001:\nwheel:x:10:app,www\naudio:x:29:app\n"
+GROUP = "root:x:0:\nwww:x:33:app\napp:x:1001:\nwheel:x:10:app,www,root\naudio:x:29:app\n"
 BASE = {
     "ociVersion": "1.0.2-dev",
     "process": {"terminal": True, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
@@ -58,10 +58,10 @@ def test_the_template_is_not_modified(rootfs):
 
 
 @pytest.mark.parametrize("user, expected", [
-    (None, {"uid": 0, "gid": 0}),
+    (None, {"uid": 0, "gid": 0, "additionalGids": [10]}),  # root's groups, as docker gives them
     ("www", {"uid": 33, "gid": 33, "additionalGids": [10]}),
     ("app", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),
-    ("1000", {"uid": 1000, "gid": 1001}),
+    ("1000", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),  # by its passwd name
     ("4242", {"uid": 4242, "gid": 0}),
     ("app:audio", {"uid": 1000, "gid": 29}),
     ("app:7", {"uid": 1000, "gid": 7}),
