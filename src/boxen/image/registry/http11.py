@@ -64,6 +64,14 @@ class ProtocolError(OSError):
     """The server's answer is not HTTP/1.1 as this client reads it, or ended too early."""
 
 
+class Cut(ProtocolError):
+    """The connection ended before the end of the answer (worth trying again, unlike a broken rule)."""
+
+
+class Closed(Cut):
+    """The server closed the connection before its answer began (an idle connection it dropped)."""
+
+
 def _has_control(text: str) -> bool:
     return any(ord(ch) in _CONTROLS for ch in text)
 
@@ -193,7 +201,7 @@ class Framing:
             self.length = int(text)
         else:
             self.kind = "close"
-        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200 or (method == "CONNECT" and status < 300):
             self.kind, self.length = "length", 0
         elif self.kind == "close":
             self.keep_alive = False
@@ -282,6 +290,11 @@ class Connection:
     ``port`` then name the server at its end, for ``Host`` and the TLS server name.
     """
 
+    #: put before each request's target: ``http://host:port`` through a proxy (absolute form)
+    prefix = ""
+    #: sent with each request (``Proxy-Authorization`` through a proxy)
+    extra_headers: dict[str, str] | None = None
+
     def __init__(self, host: str, port: int, *, timeout: float, connect_timeout: float, context=None,
                  sock: socket.socket | None = None) -> None:
         self.host = host
@@ -317,6 +330,10 @@ class Connection:
 
     def request(self, method: str, target: str, headers: dict[str, str], body=None) -> None:
         host = self.authority
+        if self.prefix:
+            target = self.prefix + target
+        if self.extra_headers:
+            headers = {**headers, **self.extra_headers}
         lowered = {name.lower() for name in headers}
         if isinstance(body, (bytes, bytearray)):
             if "content-length" not in lowered:
@@ -359,12 +376,14 @@ class Connection:
             if len(self._buffer) > limit:
                 raise ProtocolError(f"a line of the answer is longer than {limit} bytes")
             if not self._fill():
-                raise ProtocolError("connection closed in the middle of a line")
+                raise Cut("connection closed in the middle of a line")
 
     def read_block(self, what: str) -> bytes:
         """Bytes up to the next empty line (the end of a head or of trailers), without it."""
         while len(self._buffer) < 2 and self._fill():
             pass
+        if not self._buffer and what == "the answer's head":
+            raise Closed("connection closed before an answer")
         if self._buffer[:2] == b"\r\n":
             del self._buffer[:2]
             return b""
@@ -386,13 +405,13 @@ class Connection:
                 raise ProtocolError(f"{what} is larger than {MAX_HEAD} bytes")
             if not self._fill():
                 if not self._buffer and what == "the answer's head":
-                    raise ProtocolError("connection closed before an answer")
-                raise ProtocolError(f"connection closed in the middle of {what}")
+                    raise Closed("connection closed before an answer")
+                raise Cut(f"connection closed in the middle of {what}")
 
     def read_exactly(self, size: int) -> bytes:
         while len(self._buffer) < size:
             if not self._fill():
-                raise ProtocolError("connection closed before the end of the body")
+                raise Cut("connection closed before the end of the body")
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
@@ -401,7 +420,7 @@ class Connection:
         if not self._buffer and not self._fill():
             if eof_ok:
                 return b""
-            raise ProtocolError("connection closed before the end of the body")
+            raise Cut("connection closed before the end of the body")
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
@@ -418,3 +437,14 @@ class Connection:
             framing = Framing(status, headers, head.startswith(b"HTTP/1.0"), method)
             if status >= 200:
                 return Response(self, status, reason, headers, framing)
+
+
+def tunnel(conn: Connection, authority: str, authorization: str | None) -> None:
+    """Ask the proxy at the other end of ``conn`` for a tunnel to ``authority`` (``CONNECT``)."""
+    headers = {"Proxy-Authorization": authorization} if authorization else {}
+    conn.sock.sendall(request_head("CONNECT", authority, authority, headers, False))
+    response = conn.response("CONNECT")
+    if not 200 <= response.status < 300:
+        raise ProtocolError(f"the proxy refused a tunnel to {authority}: {response.status} {response.reason}")
+    if conn._buffer:
+        raise ProtocolError(f"the proxy sent bytes before the tunnel to {authority} was used")
