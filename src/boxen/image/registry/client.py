@@ -132,7 +132,12 @@ class RegistryClient:
             request = auth.token_request(challenge, scopes, creds)
             self._say(f"  GET {request.url.split('?')[0]} ({request.purpose}, scope {' '.join(scopes)}"
                       f"{', as ' + creds[0] if creds else ', anonymous'})")
-            response = self._send_raw(endpoint, request, stream=False, limit=MAX_TOKEN)
+            try:
+                response = self._send_raw(endpoint, request, stream=False, limit=MAX_TOKEN)
+            except BodyTooLarge as exc:
+                raise protocol.RegistryRejected(f"GET {request.url}: {exc}") from None
+            except TransportError as exc:
+                raise protocol.RegistryUnavailable(f"GET {request.url}: {exc}") from None
             protocol.check(request, response, (200,))
             parsed = auth.parse_token(response.body, self._tokens.clock())
             self._tokens.put(key, parsed)

@@ -316,6 +316,10 @@ class HTTPTransport(Transport):
                 conn.request(method, target, headers, body)
                 response = conn.response(method)
                 merged = _merge(response.headers)
+            except InvalidArgument:  # a request that must not be sent (a control character in its target)
+                if conn is not None:
+                    conn.close()
+                raise
             except (OSError, ValueError) as exc:
                 if conn is not None:
                     conn.close()
