@@ -245,6 +245,36 @@ class RegistryClient:
                 protocol.check(request, _read(response, MAX_ERROR, truncate=True), expect)
             return response
 
+    def download(self, url: str, write: Callable[[bytes], None]) -> dict[str, str]:
+        """GET ``url``, a file on any web server (``ADD <url>``), into ``write``; its headers.
+
+        The same stack as the registry's: proxies, timeouts, strict HTTP, and TLS verified
+        with the system's CAs plus those of the host's ``certs.d`` directory; redirects are
+        followed. Anything but a final ``200`` is an error.
+        """
+        from boxen.common.errors import Unavailable
+        from boxen.image.registry.config import tls_files
+        from boxen.image.registry.urls import split
+
+        parts = split(url)
+        authority = parts.netloc.rpartition("@")[2]
+        endpoint = Endpoint(f"{parts.scheme}://{authority}", authority, tls=tls_files(self.config, authority))
+        request = Request("GET", url, purpose="fetch a file")
+        try:
+            response = self._send_raw(endpoint, request, stream=True)
+            if response.status != 200:
+                _discard(response)
+                raise Unavailable(f"HTTP {response.status} from {_url(response, request)}")
+            assert isinstance(response, _Streamed)
+            try:
+                for chunk in response.raw.chunks():
+                    write(chunk)
+            finally:
+                _discard(response)
+        except TransportError as exc:
+            raise Unavailable(str(exc)) from None
+        return response.headers
+
     def check_login(self, ref: Reference) -> None:
         """Prove the credentials work: an authenticated ``GET /v2/`` (``PermissionDenied`` if not)."""
         errors = []

@@ -302,7 +302,7 @@ class Connection:
         if sock is None:
             # An ASCII host name goes to getaddrinfo as bytes: a str would load the idna codec.
             address = host.encode("ascii") if host.isascii() else host
-            sock = socket.create_connection((address, port), timeout=connect_timeout)
+            sock = socket.create_connection((address, port), timeout=connect_timeout)  # type: ignore[arg-type]
         self.sock = sock
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -23,7 +23,9 @@ through it to the server, so the proxy sees neither the requests nor the certifi
 secrets. Credentials in the proxy's URL go in ``Proxy-Authorization: Basic ...`` (with the
 absolute-form requests, or with the ``CONNECT``), never to the server.
 
-Everything here decides; :mod:`.transport` connects.
+The variables are read from ``os.environ``: the ``-I`` the fast launcher starts Python
+with makes it ignore ``PYTHON*`` variables, not these. Everything here decides;
+:mod:`.transport` connects.
 """
 
 from __future__ import annotations

@@ -262,7 +262,7 @@ class HTTPTransport(Transport):
             return conn
         try:
             http11.tunnel(conn, _authority(host, port, None), proxy.authorization)
-            sock, conn.sock = conn.sock, None
+            sock, conn.sock = conn.sock, None  # type: ignore[assignment]
         except BaseException:
             conn.close()
             raise
