@@ -304,3 +304,38 @@ def test_a_bad_chunk_size_through_the_cli_is_one_clear_error(raw, boxen_image):
     out = boxen_image("pull", "--no-unpack", f"{s.host}/evil:latest", check=False)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "bad chunk size line" in out.stderr
+
+
+def drip(head_done: bool):
+    def answer(s):
+        if head_done:
+            s.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        else:
+            s.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(600):  # a byte every 50 ms: 30 s in all, each byte well within the timeout
+            s.write(b"x" if head_done else b"X-Drip: 1\r\n"[:1])
+            time.sleep(0.05)
+        return False
+
+    return answer
+
+
+@pytest.mark.parametrize("head_done", [False, True])
+def test_a_server_that_drips_bytes_ends_in_a_timeout(raw, head_done):
+    s = raw(registry(drip(head_done)))
+    start = time.monotonic()
+    with pytest.raises(BoxenError, match="timed out"):
+        manifest_of(s, timeout=1.0)
+    assert time.monotonic() - start < 10  # two attempts of about 1 s, not the 30 s of the drip
+
+
+def test_a_head_without_end_is_refused_at_the_limit(raw):
+    def answer(s):
+        s.write(b"HTTP/1.1 200 OK\r\n")
+        while True:
+            s.write(b"X-Padding: " + b"p" * 1000 + b"\r\n")
+
+    s = raw(registry(answer))
+    with pytest.raises(BoxenError, match="larger than 65536 bytes"):
+        manifest_of(s)
+    assert s.sent < 32 << 20

@@ -30,6 +30,12 @@ class _Bytes:
     def close(self) -> None:
         pass
 
+    def gettimeout(self) -> None:
+        return None
+
+    def settimeout(self, timeout) -> None:
+        pass
+
 
 def _plain(headers):
     """Headers but the framing ones (h11 rewrites those; the body and keep-alive verdict show their effect)."""

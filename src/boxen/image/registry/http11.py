@@ -43,6 +43,7 @@ only for ``https``. Nor h11, whose rules this reader follows: importing it loads
 from __future__ import annotations
 
 import socket
+import time
 
 from boxen.common.errors import InvalidArgument
 
@@ -356,7 +357,13 @@ class Connection:
 
     # --- receiving --------------------------------------------------------------------------
 
-    def _fill(self) -> bool:
+    def _fill(self, deadline: float | None = None) -> bool:
+        if deadline is not None:  # the whole head must come in time, not just each piece of it
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the answer's head did not come in time (timed out)")
+            if left < self.sock.gettimeout():
+                self.sock.settimeout(left)
         data = self.sock.recv(_READ)
         if not data:
             return False
@@ -378,9 +385,9 @@ class Connection:
             if not self._fill():
                 raise Cut("connection closed in the middle of a line")
 
-    def read_block(self, what: str) -> bytes:
+    def read_block(self, what: str, deadline: float | None = None) -> bytes:
         """Bytes up to the next empty line (the end of a head or of trailers), without it."""
-        while len(self._buffer) < 2 and self._fill():
+        while len(self._buffer) < 2 and self._fill(deadline):
             pass
         if not self._buffer and what == "the answer's head":
             raise Closed("connection closed before an answer")
@@ -403,7 +410,7 @@ class Connection:
             checked = len(self._buffer)
             if checked > MAX_HEAD:
                 raise ProtocolError(f"{what} is larger than {MAX_HEAD} bytes")
-            if not self._fill():
+            if not self._fill(deadline):
                 if not self._buffer and what == "the answer's head":
                     raise Closed("connection closed before an answer")
                 raise Cut(f"connection closed in the middle of {what}")
@@ -426,9 +433,18 @@ class Connection:
         return data
 
     def response(self, method: str) -> Response:
-        """Read the next answer's head (skipping 1xx interim answers)."""
+        """Read the next answer's head (skipping 1xx interim answers), within the socket's timeout."""
+        timeout = self.sock.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            return self._response(method, deadline)
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(timeout)
+
+    def _response(self, method: str, deadline: float | None) -> Response:
         while True:
-            head = self.read_block("the answer's head")
+            head = self.read_block("the answer's head", deadline)
             if not head:
                 raise ProtocolError("the answer starts with an empty line, not a status line")
             status, reason, headers = parse_head(head)

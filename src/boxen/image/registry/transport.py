@@ -43,6 +43,7 @@ from __future__ import annotations
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from boxen.common.errors import InvalidArgument
@@ -95,8 +96,9 @@ class Reply:
     """
 
     def __init__(self, status: int, headers: dict[str, str], chunks: Iterable[bytes] = (),
-                 finish: Callable[[bool], None] | None = None) -> None:
+                 finish: Callable[[bool], None] | None = None, timeout: float | None = None) -> None:
         self.status = status
+        self.timeout = timeout
         self.headers = headers
         self._chunks = iter(chunks)
         self._finish = finish
@@ -112,8 +114,10 @@ class Reply:
 
         A longer body raises :class:`BodyTooLarge` (refused at once if its
         ``Content-Length`` says so), or with ``truncate`` is cut at ``limit`` (for error
-        messages, only read to be shown).
+        messages, only read to be shown). The whole body must come within the reply's
+        ``timeout``, so a server that sends a byte now and then cannot hold the client.
         """
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             length = self.headers.get("content-length", "")
             if not truncate and length.isdigit() and int(length) > limit:
@@ -121,6 +125,8 @@ class Reply:
             data = bytearray()
             for chunk in self.chunks():
                 data += chunk
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TransportError(f"the answer's body did not come within {self.timeout:g} s (timed out)")
                 if len(data) > limit:
                     if truncate:
                         return bytes(data[:limit])
@@ -351,4 +357,4 @@ class HTTPTransport(Transport):
             else:
                 conn.close()
 
-        return Reply(response.status, headers, body(), finish)
+        return Reply(response.status, headers, body(), finish, self.timeout)
