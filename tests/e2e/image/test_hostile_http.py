@@ -339,3 +339,22 @@ def test_a_head_without_end_is_refused_at_the_limit(raw):
     with pytest.raises(BoxenError, match="larger than 65536 bytes"):
         manifest_of(s)
     assert s.sent < 32 << 20
+
+
+def test_an_error_body_is_read_and_shown_but_only_its_start(raw):
+    error = json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "m" * 100}]}).encode()
+    s = raw(registry(lambda s: s.write(reply(404, error))))
+    with pytest.raises(BoxenError, match="MANIFEST_UNKNOWN"):
+        manifest_of(s)
+
+    def endless_error(method, path, headers, server):
+        if "/manifests/" in path:
+            server.write(b"HTTP/1.1 500 X\r\n\r\n")
+            while True:
+                server.write(b"e" * 65536)
+        server.write(reply(200, b"{}"))
+
+    s = raw(endless_error)
+    with pytest.raises(BoxenError, match="HTTP 500"):
+        manifest_of(s)
+    assert s.sent < 64 << 20  # two attempts, each cut at 64 KiB, plus what the socket buffers held

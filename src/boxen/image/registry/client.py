@@ -265,7 +265,7 @@ class RegistryClient:
             if response.status != 200:
                 _discard(response)
                 raise Unavailable(f"HTTP {response.status} from {_url(response, request)}")
-            assert isinstance(response, _Streamed)
+            assert isinstance(response, _Streamed) and response.raw is not None
             try:
                 for chunk in response.raw.chunks():
                     write(chunk)
@@ -310,7 +310,7 @@ class RegistryClient:
 class _Streamed(Response):
     """A response whose body is still on the wire, in ``raw`` (``body`` stays empty)."""
 
-    raw: Reply = None  # type: ignore[assignment]
+    raw: Reply | None = None  # None once the body has been read into ``body``
     url: str = ""  # where it came from, after redirects
 
 
@@ -320,15 +320,15 @@ def _url(response: Response, request: Request) -> str:
 
 def _discard(response: Response) -> None:
     """Done with ``response`` without wanting its body (a small one is read, to keep the connection)."""
-    if isinstance(response, _Streamed):
+    if isinstance(response, _Streamed) and response.raw is not None:
         response.raw.close()
 
 
 def _read(response: Response, limit: int, *, truncate: bool = False) -> Response:
-    """``response`` with its body read (up to ``limit`` bytes: see :meth:`.Reply.read`)."""
-    if isinstance(response, _Streamed):
+    """``response`` with its body read (up to ``limit`` bytes: see :meth:`.Reply.read`), once."""
+    if isinstance(response, _Streamed) and response.raw is not None:
         return _Streamed(response.status, response.headers, response.raw.read(limit, truncate=truncate),
-                         response.raw, response.url)
+                         None, response.url)
     return response
 
 
@@ -391,7 +391,7 @@ class Repository:
 
     @staticmethod
     def _receive(response: Response, descriptor: Descriptor, offset: int, writer, advance) -> None:
-        assert isinstance(response, _Streamed)
+        assert isinstance(response, _Streamed) and response.raw is not None
         skip = offset if response.status == 200 else 0  # the server ignored Range: drop what we have
         length = response.headers.get("content-length")
         if length is not None and length.isdigit() and "content-encoding" not in response.headers:

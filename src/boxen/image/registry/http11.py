@@ -362,7 +362,8 @@ class Connection:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the answer's head did not come in time (timed out)")
-            if left < self.sock.gettimeout():
+            timeout = self.sock.gettimeout()
+            if timeout is None or left < timeout:
                 self.sock.settimeout(left)
         data = self.sock.recv(_READ)
         if not data:
