@@ -152,7 +152,7 @@ def parse_head(head: bytes) -> tuple[int, str, list[tuple[str, str]]]:
     """(status, reason, headers) from a response head without its final empty line."""
     lines = _check_lines(head, "the answer's head")
     version, _, rest = lines[0].partition(" ")
-    code, sep, reason = rest.partition(" ")
+    code, _, reason = rest.partition(" ")
     if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     if _has_control(reason):
