@@ -358,3 +358,53 @@ def test_an_error_body_is_read_and_shown_but_only_its_start(raw):
     with pytest.raises(BoxenError, match="HTTP 500"):
         manifest_of(s)
     assert s.sent < 64 << 20  # two attempts, each cut at 64 KiB, plus what the socket buffers held
+
+
+def test_an_endless_chunked_layer_is_cut_at_its_descriptor_size(raw, boxen_image):
+    layer = b"honest layer"
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+
+    def digest(data):
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config),
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer),
+                    "size": len(layer)}],
+    }).encode()
+
+    def answer(method, path, headers, s):
+        if "/manifests/" in path:
+            s.write(reply(200, manifest, (("Content-Type", MANIFEST_TYPE),)))
+        elif path.endswith(digest(config)):
+            s.write(reply(200, config))
+        elif "/blobs/" in path:
+            endless(True)(s)
+        else:
+            s.write(reply(200, b"{}"))
+
+    s = raw(answer)
+    start = time.monotonic()
+    out = boxen_image("pull", "--no-unpack", f"{s.host}/evil:latest", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert time.monotonic() - start < 60
+    assert s.sent < 256 << 20
+    assert "got more than the 12 bytes its descriptor declares" in out.stderr
+    ingest = os.path.join(boxen_image.root, "content", "ingest")
+    assert not os.path.isdir(ingest) or os.listdir(ingest) == []
+    assert boxen_image("ls", "-q").stdout.strip() == ""
+
+
+def test_a_realm_with_a_space_is_not_requested(raw):
+    def answer(method, path, headers, s):
+        if path.startswith("/to"):
+            s.write(reply(200, b'{"token": "t"}'))
+        else:
+            s.write(reply(401, headers=(("WWW-Authenticate", f'Bearer realm="http://{s.host}/to ken"'),)))
+
+    s = raw(answer)
+    with pytest.raises(BoxenError, match="request target"):
+        manifest_of(s)
+    assert not any(path.startswith("/to") for _, path, _ in s.requests)
