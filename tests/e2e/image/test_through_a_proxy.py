@@ -15,6 +15,9 @@ import threading
 import pytest
 
 from support import images
+from support.registry import PASSWORD as REGISTRY_PASSWORD
+from support.registry import USER as REGISTRY_USER
+from support.registry import tls_registry  # noqa: F401 (fixture)
 
 USER, PASSWORD = "proxy-user", "proxy-pass"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -145,6 +148,21 @@ def test_pull_of_a_name_only_the_proxy_resolves(boxen_image, registry, busybox_l
     assert ("CONNECT", "registry.test:5000", AUTHORIZATION) in p.log
     assert ("GET", "http://registry.test:5000/v2/", AUTHORIZATION) in p.log
     assert any(t.startswith("http://registry.test:5000/v2/proxied/busybox/blobs/") for _, t, _ in p.log)
+
+
+def test_login_and_pull_over_tls_through_a_tunnel(boxen_image, tls_registry, busybox_layout, proxy, tmp_path):
+    r = tls_registry
+    images.push(*busybox_layout, f"{r.host}/tunnelled/busybox:latest", tls_verify=True,
+                creds=f"{REGISTRY_USER}:{REGISTRY_PASSWORD}", cert_dir=r.certs_dir())
+    p = proxy({"registry.test:5000": ("127.0.0.1", _loopback_port(r))})
+    boxen_image.env.update({"HTTPS_PROXY": p.url, "NO_PROXY": "other.example"})
+    config = _config(tmp_path, "registry.test:5000")  # the certificate names 127.0.0.1, not registry.test
+    boxen_image("--registry-config", config, "login", "-u", REGISTRY_USER, "-p", REGISTRY_PASSWORD,
+                "registry.test:5000")
+    out = boxen_image("--registry-config", config, "pull", "--no-unpack", "registry.test:5000/tunnelled/busybox:latest",
+                      check=False)
+    assert out.returncode == 0, out.stderr
+    assert {(method, target) for method, target, _ in p.log} == {("CONNECT", "registry.test:5000")}
 
 
 def test_no_proxy_sends_matching_hosts_past_the_proxy(boxen_image, registry, busybox_layout, proxy, tmp_path):
