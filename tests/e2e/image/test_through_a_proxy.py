@@ -17,7 +17,6 @@ import pytest
 from support import images
 from support.registry import PASSWORD as REGISTRY_PASSWORD
 from support.registry import USER as REGISTRY_USER
-from support.registry import tls_registry  # noqa: F401 (fixture)
 
 USER, PASSWORD = "proxy-user", "proxy-pass"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
