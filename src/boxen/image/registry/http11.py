@@ -99,8 +99,8 @@ def request_head(method: str, target: str, host: str, headers: dict[str, str], c
         if not _is_token(name):
             raise InvalidArgument(f"not a header name: {name!r}", field=name)
         if _has_control(value) or value != value.strip(" \t"):
-            raise InvalidArgument(f"header value {value[:80]!r} holds a control character or line break",
-                                  field=name)
+            raise InvalidArgument(f"header value {value[:80]!r} holds a control character or line break, or "
+                                  "starts or ends with a space", field=name)
         lines.append(f"{name}: {value}")
     if chunked:
         lines.append("Transfer-Encoding: chunked")
@@ -219,7 +219,6 @@ class Response:
         self.headers = headers
         self.will_close = not framing.keep_alive
         self.chunked = framing.kind == "chunked"
-        self.trailers: list[tuple[str, str]] = []
         #: bytes of the body still to come, when known
         self.length: int | None = None if framing.kind == "close" else framing.length
         self._chunk_left = 0
@@ -240,7 +239,8 @@ class Response:
                 self._chunk_left = self._chunk_size(conn.readline(MAX_CHUNK_LINE))
                 if self._chunk_left == 0:
                     block = conn.read_block("the trailers")
-                    self.trailers = parse_fields(_check_lines(block, "the trailers"), "trailer") if block else []
+                    if block:  # trailers are checked as headers are, and not used
+                        parse_fields(_check_lines(block, "the trailers"), "trailer")
                     self._done = True
                     return b""
             data = conn.read_some(min(size, self._chunk_left))
