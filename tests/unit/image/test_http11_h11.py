@@ -6,7 +6,9 @@ bare line ends spliced in) goes to both. The property: whatever h11 refuses, htt
 refuses; whatever http11 accepts, h11 accepts with the same status, headers, body and
 keep-alive verdict. http11 may refuse more (it is stricter on purpose: bare LF line ends,
 control characters in values, ``Transfer-Encoding`` with ``Content-Length``), and on
-well-formed answers it must accept them all.
+well-formed answers it must accept them all. The other way, every request it builds from
+any target and header value (control characters and non-Latin-1 included) is refused, or
+read by an h11 server as exactly that one request.
 """
 
 import h11
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from boxen.common.errors import InvalidArgument
 from boxen.image.registry import http11
 
 
@@ -211,3 +214,42 @@ def test_trailers_are_bounded():
     assert ours(endless, "GET", step=4096) == "refused"
     many = b"".join(b"X-%d: 1\r\n" % n for n in range(http11.MAX_HEADERS + 1))
     assert ours(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + many + b"\r\n", "GET") == "refused"
+
+
+# --- what is sent ----------------------------------------------------------------------------
+
+ANY_TEXT = st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=24)  # controls and non-Latin-1 too
+
+
+def _as_server_reads(head: bytes):
+    """The request(s) an h11 server reads from ``head``."""
+    server = h11.Connection(h11.SERVER)
+    server.receive_data(head)
+    event = server.next_event()
+    assert isinstance(event, h11.Request)
+    assert isinstance(server.next_event(), h11.EndOfMessage)
+    assert server.next_event() is h11.NEED_DATA  # nothing more: no second request smuggled in
+    return event
+
+
+@SETTINGS
+@given(target=ANY_TEXT, value=ANY_TEXT, host=ANY_TEXT)
+def test_a_request_is_refused_or_read_by_h11_exactly_as_built(target, value, host):
+    """Targets and header values (say from a ``Location`` or a realm) never inject anything."""
+    try:
+        head = http11.request_head("GET", "/" + target, host or "h", {"Authorization": value}, chunked=False)
+    except InvalidArgument:
+        return
+    request = _as_server_reads(head)
+    assert request.target.decode("latin-1") == "/" + target
+    headers = [(n.decode(), v.decode("latin-1")) for n, v in request.headers]
+    assert headers == [("host", host or "h"), ("authorization", value)]
+
+
+def test_control_characters_in_targets_and_values_are_refused():
+    for ch in [chr(c) for c in range(0x20)] + ["\x7f", " "]:
+        with pytest.raises(InvalidArgument):
+            http11.request_head("GET", f"/a{ch}b", "h", {}, chunked=False)
+        if ch not in " \t":
+            with pytest.raises(InvalidArgument):
+                http11.request_head("GET", "/", "h", {"X": f"a{ch}b"}, chunked=False)
