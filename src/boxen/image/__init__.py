@@ -5,7 +5,8 @@ Read in this order:
 * :mod:`~boxen.image.reference`: ``busybox`` means ``docker.io/library/busybox:latest``;
 * :mod:`~boxen.image.content`: blobs by digest, verified before they are stored;
 * :mod:`~boxen.image.registry`: the OCI distribution protocol (a sans-IO core, auth
-  challenges, an http.client adapter in registry/transport.py, per-registry configuration and credentials);
+  challenges, a strict, proxy-aware HTTP/1.1 client of its own in registry/http11.py and
+  registry/transport.py, per-registry configuration and credentials);
 * :mod:`~boxen.image.pull` and :mod:`~boxen.image.push`: index -> manifest -> config ->
   layers, and back;
 * :mod:`~boxen.image.store`: image names pointing at manifests or indexes;

@@ -34,6 +34,7 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.progress import Progress, short_id
 from boxen.image.registry.client import RegistryClient, Repository
+from boxen.image.registry.protocol import MAX_CONFIG, RegistryRejected
 from boxen.image.registry.sources import add_source
 from boxen.image.store import ImageStore, format_platform, host_platform, image_name, select_manifest
 from boxen.oci import image as oci
@@ -104,6 +105,9 @@ class Puller:
 
     def blob(self, descriptor: oci.Descriptor, key: str | None, what: str) -> None:
         """Fetch one blob; ``key`` names its progress line (``None``: no line, as for the config)."""
+        if what == "config" and descriptor.size > MAX_CONFIG:  # read whole afterwards: refused before download
+            raise RegistryRejected(f"config {descriptor.digest} is {descriptor.size} bytes by its descriptor, "
+                                   f"more than the {MAX_CONFIG} allowed", field="size")
         progress = self.progress if key is not None else Progress()
         key = key or "config"
         try:

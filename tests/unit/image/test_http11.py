@@ -19,7 +19,8 @@ def test_request_head_puts_host_first_and_refuses_line_breaks():
 def test_parse_head():
     status, reason, headers = http11.parse_head(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /x\r\nA:  b ")
     assert (status, reason, headers) == (307, "Temporary Redirect", [("Location", "/x"), ("A", "b")])
-    for bad in (b"SMTP 220 hi", b"HTTP/1.1 abc", b"HTTP/1.1 200 OK\r\nno colon"):
+    for bad in (b"SMTP 220 hi", b"HTTP/1.1 abc", b"HTTP/1.1 200 OK\r\nno colon", b"HTTP/1.1 200 OK\nX: 1",
+                b"HTTP/1.1 200 OK\r\nX: a\rb", b"HTTP/1.1 200 OK\r\nX: a\x00"):
         with pytest.raises(http11.ProtocolError):
             http11.parse_head(bad)
 
@@ -94,3 +95,17 @@ def test_streamed_bodies_are_sent_chunked_unless_their_length_is_given():
         sent += data
     assert b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" in sent
     assert sent.endswith(b"Content-Length: 2\r\n\r\nxy")
+
+
+@pytest.mark.parametrize("target", ["/a\r\nX: 1", "/a\nb", "/a\x00", "/a b", "/\x7f", "/é", ""])
+def test_request_targets_with_controls_spaces_or_non_ascii_are_refused(target):
+    with pytest.raises(InvalidArgument, match="request target"):
+        http11.request_head("GET", target, "h", {}, chunked=False)
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\x00", "a\x01b", "a\x7f", " a"])
+def test_header_values_with_control_characters_are_refused(value):
+    with pytest.raises(InvalidArgument, match="control character"):
+        http11.request_head("GET", "/", "h", {"Authorization": value}, chunked=False)
+    with pytest.raises(InvalidArgument):
+        http11.request_head("GET", "/", value, {}, chunked=False)

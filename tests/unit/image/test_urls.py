@@ -3,7 +3,7 @@
 import urllib.parse
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from boxen.image.registry import urls
@@ -101,3 +101,10 @@ def test_quote_agrees(text, safe):
 @given(st.lists(st.tuples(st.text(), st.text()), max_size=4))
 def test_urlencode_agrees(pairs):
     assert urls.urlencode(pairs) == urllib.parse.urlencode(pairs)
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab%4Fz0é\x00\n")) | st.characters(), max_size=20))
+@example("p%C3%A9%C3")
+@example("%%41%4")
+def test_unquote_agrees(text):
+    assert urls.unquote(text) == urllib.parse.unquote(text)

@@ -191,13 +191,23 @@ class Builder:
         self._bases[key] = found
         return found
 
+    def _registry_client(self):
+        """The registry client (opened once), which also fetches ``ADD <url>`` files."""
+        if self._client is None:
+            if self.client is not None:
+                self._client = self._stack.enter_context(self.client())
+            else:
+                from boxen.image.registry.client import RegistryClient
+
+                self._client = self._stack.enter_context(RegistryClient())
+        return self._client
+
     def _pull(self, text: str, platform: oci.Platform):
         if self.client is None:
             raise NotFound(f"image {text} is not in the image store and this build cannot pull", field="FROM")
         from boxen.image.pull import pull
 
-        if self._client is None:
-            self._client = self._stack.enter_context(self.client())
+        self._registry_client()
         self.progress.message(f"Pulling {text} ({format_platform(platform)})")
         result = pull(text, content=self.content, images=self.images, client=self._client,  # type: ignore[arg-type]
                       platform=platform,
@@ -542,24 +552,24 @@ class Builder:
 
     def _download(self, url: str, path: str, checksum: str | None) -> None:
         """Fetch ``url`` for an ``ADD`` into ``path`` (mode 0600 and the server's Last-Modified
-        time, as docker gives it), checking ``checksum`` if given."""
+        time, as docker gives it), checking ``checksum`` if given. The registry client fetches
+        it: the same proxies, TLS configuration (``certs.d``), timeouts and limits."""
         import hashlib
-        import urllib.error
-        import urllib.request
         from email.utils import parsedate_to_datetime
 
         h = hashlib.sha256()
         self.say(f"  fetching {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as answer, open(path, "xb") as out:
-                while chunk := answer.read(1 << 16):
-                    h.update(chunk)
-                    out.write(chunk)
-                modified = answer.headers.get("Last-Modified")
-        except urllib.error.HTTPError as exc:
-            raise Unavailable(f"ADD could not fetch {url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise Unavailable(f"ADD could not fetch {url}: {getattr(exc, 'reason', exc)}") from None
+        with open(path, "xb") as out:
+
+            def write(chunk: bytes) -> None:
+                h.update(chunk)
+                out.write(chunk)
+
+            try:
+                headers = self._registry_client().download(url, write)
+            except (BoxenError, OSError) as exc:
+                raise Unavailable(f"ADD could not fetch {url}: {exc}") from None
+        modified = headers.get("last-modified")
         if checksum is not None and f"sha256:{h.hexdigest()}" != checksum:
             raise InvalidArgument(f"ADD {url}: the content is sha256:{h.hexdigest()}, not the {checksum} "
                                   "--checksum asked for", field="--checksum")

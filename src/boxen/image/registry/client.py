@@ -12,7 +12,13 @@ are few and all about transport:
 * **authentication**: a ``401`` is answered once per request, by Basic credentials or a
   Bearer token (:mod:`.auth`); later requests to the host send the header straight away;
 * **redirects** (:func:`.protocol.redirect`) are followed, and ``Authorization`` goes only
-  to the origin it was meant for, never to the storage host a blob is redirected to;
+  to the origin it was meant for, never to the storage host a blob is redirected to; a
+  ``401`` from the end of a redirect chain on another origin is not the registry's
+  challenge (the CVE-2020-15157 class: it would send the registry's credentials, or use a
+  token, where the other host says), so it is an error, not a reason to authenticate;
+* **limits**: a manifest, index or tag list is read up to 4 MiB (as skopeo does), a token
+  up to 1 MiB, an error body up to 64 KiB (and cut there); larger ones are refused, before
+  download when their ``Content-Length`` or descriptor says so;
 * **retries**: 408/429/5xx answers and connection errors are retried with backoff; a blob
   download cut off half way resumes with a ``Range`` request from the byte it reached;
 * **streaming**: blobs flow from the socket into a content-store writer, which hashes them
@@ -34,12 +40,16 @@ from boxen.image.reference import Reference
 from boxen.image.registry import auth, protocol
 from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
 from boxen.image.registry.protocol import Request, Response
-from boxen.image.registry.transport import HTTPTransport, Reply, Transport, TransportError
+from boxen.image.registry.transport import BodyTooLarge, HTTPTransport, Reply, Transport, TransportError
 from boxen.oci.image import Descriptor
 
 Explain = Callable[[str], None]
 Credentials = Callable[[str], "tuple[str, str] | None"]
 CHUNK = 1 << 20
+#: Most bytes read of an error answer's body (the rest is not read).
+MAX_ERROR = 64 << 10
+#: Most bytes of a token server's answer.
+MAX_TOKEN = 1 << 20
 
 
 def _no_credentials(domain: str) -> None:
@@ -122,7 +132,12 @@ class RegistryClient:
             request = auth.token_request(challenge, scopes, creds)
             self._say(f"  GET {request.url.split('?')[0]} ({request.purpose}, scope {' '.join(scopes)}"
                       f"{', as ' + creds[0] if creds else ', anonymous'})")
-            response = self._send_raw(endpoint, request, stream=False)
+            try:
+                response = self._send_raw(endpoint, request, stream=False, limit=MAX_TOKEN)
+            except BodyTooLarge as exc:
+                raise protocol.RegistryRejected(f"GET {request.url}: {exc}") from None
+            except TransportError as exc:
+                raise protocol.RegistryUnavailable(f"GET {request.url}: {exc}") from None
             protocol.check(request, response, (200,))
             parsed = auth.parse_token(response.body, self._tokens.clock())
             self._tokens.put(key, parsed)
@@ -143,9 +158,13 @@ class RegistryClient:
 
     # --- sending -----------------------------------------------------------------------------
 
-    def _send_raw(self, endpoint: Endpoint, request: Request, *, stream: bool,
+    def _send_raw(self, endpoint: Endpoint, request: Request, *, stream: bool, limit: int = protocol.MAX_MANIFEST,
                   content: Callable[[], Any] | None = None, headers: dict[str, str] | None = None) -> Response:
-        """Send ``request`` (its body from ``content()`` if given), following redirects."""
+        """Send ``request`` (its body from ``content()`` if given), following redirects.
+
+        Unless ``stream``, the body is read, up to ``limit`` bytes (more is an error, but an
+        error answer's body is cut at :data:`MAX_ERROR`).
+        """
         transport = self._http(endpoint)
         origin = request.url
         for _ in range(protocol.MAX_REDIRECTS + 1):
@@ -155,14 +174,17 @@ class RegistryClient:
                 all_headers = {k: v for k, v in all_headers.items() if k.lower() != "authorization"}
             body = content() if content is not None else request.body
             reply = transport.send(request.method, request.url, all_headers, body)
-            response = _Streamed(reply.status, reply.headers, b"", reply)
+            response = _Streamed(reply.status, reply.headers, b"", reply, request.url)
             try:
                 following = protocol.redirect(request, response)
             except protocol.RegistryRejected:
                 _discard(response)
                 raise
             if following is None:
-                return _read(response) if not stream else response
+                if stream:
+                    return response
+                return _read(response, limit if 200 <= response.status < 300 else MAX_ERROR,
+                             truncate=not 200 <= response.status < 300)
             _discard(response)
             self._say(f"  {request.method} {request.url} -> {reply.status}: redirected to {following.url}")
             if following.method != request.method:
@@ -172,10 +194,11 @@ class RegistryClient:
 
     def send(self, endpoint: Endpoint, domain: str, request: Request, scopes: tuple[str, ...], *,
              expect: tuple[int, ...], stream: bool = False, content: Callable[[], Any] | None = None,
-             authenticate: bool = True, retries: int | None = None) -> Response:
+             authenticate: bool = True, retries: int | None = None, limit: int = protocol.MAX_MANIFEST) -> Response:
         """Send with authentication and retries; raise unless the status is in ``expect``.
 
         With ``authenticate`` false (the ``/v2/`` ping) a 401 only teaches the challenge.
+        Unless ``stream``, the body is read up to ``limit`` bytes.
         """
         attempt = 0
         authenticated = not authenticate
@@ -185,7 +208,10 @@ class RegistryClient:
             if authorization:
                 headers["Authorization"] = authorization
             try:
-                response = self._send_raw(endpoint, request, stream=stream, headers=headers, content=content)
+                response = self._send_raw(endpoint, request, stream=stream, headers=headers, content=content,
+                                          limit=limit)
+            except BodyTooLarge as exc:
+                raise protocol.RegistryRejected(f"{request.method} {request.url}: {exc}") from None
             except TransportError as exc:
                 if attempt >= (self.retries if retries is None else retries) or not exc.transient:
                     raise protocol.RegistryUnavailable(f"{request.method} {request.url}: {exc}") from None
@@ -194,6 +220,11 @@ class RegistryClient:
                 self.sleep(delay)
                 attempt += 1
                 continue
+            if response.status == 401 and not protocol.same_origin(_url(response, request), request.url):
+                _discard(response)
+                raise protocol.Unauthorized(
+                    f"{request.method} {request.url}: redirected to {_url(response, request)}, which asks for "
+                    "credentials; they go only to the registry's own challenge, not to a host it redirects to")
             if response.status == 401:
                 header = response.headers.get("www-authenticate", "")
                 learned = bool(header) and self._learn_challenge(endpoint, header, request)
@@ -211,8 +242,38 @@ class RegistryClient:
             self._say(f"  {request.method} {request.url} -> {response.status}"
                       + (f" ({request.purpose})" if request.purpose else ""))
             if response.status not in expect:
-                protocol.check(request, _read(response), expect)
+                protocol.check(request, _read(response, MAX_ERROR, truncate=True), expect)
             return response
+
+    def download(self, url: str, write: Callable[[bytes], None]) -> dict[str, str]:
+        """GET ``url``, a file on any web server (``ADD <url>``), into ``write``; its headers.
+
+        The same stack as the registry's: proxies, timeouts, strict HTTP, and TLS verified
+        with the system's CAs plus those of the host's ``certs.d`` directory; redirects are
+        followed. Anything but a final ``200`` is an error.
+        """
+        from boxen.common.errors import Unavailable
+        from boxen.image.registry.config import tls_files
+        from boxen.image.registry.urls import split
+
+        parts = split(url)
+        authority = parts.netloc.rpartition("@")[2]
+        endpoint = Endpoint(f"{parts.scheme}://{authority}", authority, tls=tls_files(self.config, authority))
+        request = Request("GET", url, purpose="fetch a file")
+        try:
+            response = self._send_raw(endpoint, request, stream=True)
+            if response.status != 200:
+                _discard(response)
+                raise Unavailable(f"HTTP {response.status} from {_url(response, request)}")
+            assert isinstance(response, _Streamed) and response.raw is not None
+            try:
+                for chunk in response.raw.chunks():
+                    write(chunk)
+            finally:
+                _discard(response)
+        except TransportError as exc:
+            raise Unavailable(str(exc)) from None
+        return response.headers
 
     def check_login(self, ref: Reference) -> None:
         """Prove the credentials work: an authenticated ``GET /v2/`` (``PermissionDenied`` if not)."""
@@ -249,18 +310,25 @@ class RegistryClient:
 class _Streamed(Response):
     """A response whose body is still on the wire, in ``raw`` (``body`` stays empty)."""
 
-    raw: Reply = None  # type: ignore[assignment]
+    raw: Reply | None = None  # None once the body has been read into ``body``
+    url: str = ""  # where it came from, after redirects
+
+
+def _url(response: Response, request: Request) -> str:
+    return response.url if isinstance(response, _Streamed) and response.url else request.url
 
 
 def _discard(response: Response) -> None:
     """Done with ``response`` without wanting its body (a small one is read, to keep the connection)."""
-    if isinstance(response, _Streamed):
+    if isinstance(response, _Streamed) and response.raw is not None:
         response.raw.close()
 
 
-def _read(response: Response) -> Response:
-    if isinstance(response, _Streamed):
-        return Response(response.status, response.headers, response.raw.read())
+def _read(response: Response, limit: int, *, truncate: bool = False) -> Response:
+    """``response`` with its body read (up to ``limit`` bytes: see :meth:`.Reply.read`), once."""
+    if isinstance(response, _Streamed) and response.raw is not None:
+        return _Streamed(response.status, response.headers, response.raw.read(limit, truncate=truncate),
+                         None, response.url)
     return response
 
 
@@ -280,6 +348,9 @@ class Repository:
 
     def fetch_manifest(self, reference: str, expected: Descriptor | None = None) -> tuple[Descriptor, bytes]:
         """A manifest or index by tag or digest, verified; its descriptor has the media type."""
+        if expected is not None and expected.size > protocol.MAX_MANIFEST:
+            raise protocol.RegistryRejected(f"manifest {expected.digest} is {expected.size} bytes by its descriptor, "
+                                            f"more than the {protocol.MAX_MANIFEST} allowed", field="size")
         request = protocol.get_manifest(self.endpoint.url, self.ref.path, reference)
         try:
             response = self._send(request, (200,))
@@ -307,7 +378,7 @@ class Repository:
             try:
                 self._receive(response, descriptor, offset, writer, advance)
             except TransportError as exc:
-                if attempt >= self.client.retries:
+                if attempt >= self.client.retries or not exc.transient:
                     raise protocol.RegistryUnavailable(f"downloading {descriptor.digest}: {exc}") from None
                 self.client._say(f"  download of {descriptor.digest} cut at byte {writer.offset}: {exc}; resuming")
                 self.client.sleep(protocol.retry_delay(attempt, None))
@@ -320,7 +391,7 @@ class Repository:
 
     @staticmethod
     def _receive(response: Response, descriptor: Descriptor, offset: int, writer, advance) -> None:
-        assert isinstance(response, _Streamed)
+        assert isinstance(response, _Streamed) and response.raw is not None
         skip = offset if response.status == 200 else 0  # the server ignored Range: drop what we have
         length = response.headers.get("content-length")
         if length is not None and length.isdigit() and "content-encoding" not in response.headers:

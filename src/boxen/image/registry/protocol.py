@@ -52,6 +52,8 @@ from boxen.oci import image as oci
 MANIFEST_ACCEPT = (oci.OCI_INDEX, oci.DOCKER_MANIFEST_LIST, oci.OCI_MANIFEST, oci.DOCKER_MANIFEST)
 #: Manifests and indexes larger than this are refused (the spec suggests registries cap at 4 MiB).
 MAX_MANIFEST = 4 << 20
+#: Image configurations larger than this are refused before download (skopeo's limit too).
+MAX_CONFIG = 4 << 20
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 #: Redirects followed for one request before giving up.

@@ -13,8 +13,17 @@ documents, then the layers, which may be large. What the client needs from HTTP/
 * **TLS** with the certificates of the system's CAs plus those the registry's ``certs.d``
   directory adds (and a client key pair when it has one), or no verification at all for
   an insecure registry; an SSL context is made only when a URL is ``https``;
+* **proxies** (:mod:`.proxy`): ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY``, as
+  docker reads them; a request to a proxied ``http://`` URL goes to the proxy in absolute
+  form, one to an ``https://`` URL through a ``CONNECT`` tunnel;
 * **timeouts**: 10 s to connect, 60 s of silence while waiting for bytes;
-* bodies read and sent **in chunks**, so a layer never sits in memory whole.
+* **limits**: bodies read and sent **in chunks**, so a layer never sits in memory whole;
+  a body read whole (a manifest, a token, an error) is read only up to a limit, and one
+  whose ``Content-Length`` is over it is refused before a byte of it is read;
+* **one value per header** where only one makes sense (``Location``, ``Content-Type``,
+  ``Docker-Content-Digest``...): an answer that sends two different ones is refused, as
+  the framing tricks :mod:`.http11` refuses are: the connection is dropped, and trying
+  again does not help.
 
 Redirects, retries, ``Range`` and authentication are the registry client's business
 (:mod:`.client`); this module sends one request and hands back a :class:`Reply`. The
@@ -34,22 +43,29 @@ from __future__ import annotations
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from boxen.common.errors import InvalidArgument
 from boxen.image.registry import http11
 from boxen.image.registry.config import TLSFiles
+from boxen.image.registry.proxy import Proxies
 from boxen.image.registry.urls import split
 
 #: Bytes read from the socket at a time while streaming a body.
 CHUNK = 1 << 18
 #: Unread bodies up to this size are read to the end, so their connection can be reused.
 DRAIN = 1 << 16
+#: Most bytes of a body read whole, unless the caller says otherwise.
+MAX_BODY = 4 << 20
 #: Idle connections kept per origin (pulls download a few layers at once).
 KEEP_IDLE = 8
 
 Body = bytes | Iterable[bytes] | None
 NO_TLS_FILES = TLSFiles()
+#: Headers that carry one value: two different ones in an answer are refused.
+SINGLE = frozenset({"location", "content-type", "content-range", "content-encoding", "docker-content-digest",
+                    "retry-after", "last-modified"})
 
 
 class TransportError(Exception):
@@ -64,6 +80,13 @@ class TransportError(Exception):
         self.transient = transient
 
 
+class BodyTooLarge(TransportError):
+    """A body read whole is larger than the limit set for it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class Reply:
     """An answer whose body is still to be read: :meth:`chunks` or :meth:`read`, then :meth:`close`.
 
@@ -73,8 +96,9 @@ class Reply:
     """
 
     def __init__(self, status: int, headers: dict[str, str], chunks: Iterable[bytes] = (),
-                 finish: Callable[[bool], None] | None = None) -> None:
+                 finish: Callable[[bool], None] | None = None, timeout: float | None = None) -> None:
         self.status = status
+        self.timeout = timeout
         self.headers = headers
         self._chunks = iter(chunks)
         self._finish = finish
@@ -85,10 +109,29 @@ class Reply:
         yield from self._chunks
         self._complete = True
 
-    def read(self) -> bytes:
-        """The whole body; the reply is closed afterwards."""
+    def read(self, limit: int = MAX_BODY, *, truncate: bool = False) -> bytes:
+        """The whole body, at most ``limit`` bytes; the reply is closed afterwards.
+
+        A longer body raises :class:`BodyTooLarge` (refused at once if its
+        ``Content-Length`` says so), or with ``truncate`` is cut at ``limit`` (for error
+        messages, only read to be shown). The whole body must come within the reply's
+        ``timeout``, so a server that sends a byte now and then cannot hold the client.
+        """
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
-            return b"".join(self.chunks())
+            length = self.headers.get("content-length", "")
+            if not truncate and length.isdigit() and int(length) > limit:
+                raise BodyTooLarge(f"the answer's body is {int(length)} bytes, more than the {limit} allowed")
+            data = bytearray()
+            for chunk in self.chunks():
+                data += chunk
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TransportError(f"the answer's body did not come within {self.timeout:g} s (timed out)")
+                if len(data) > limit:
+                    if truncate:
+                        return bytes(data[:limit])
+                    raise BodyTooLarge(f"the answer's body is more than the {limit} bytes allowed")
+            return bytes(data)
         finally:
             self.close()
 
@@ -121,6 +164,34 @@ def _is_tls_error(exc: BaseException) -> bool:
     return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
+def _transient(exc: BaseException) -> bool:
+    """Whether trying again may help: not after a TLS failure or an answer that breaks the rules."""
+    if isinstance(exc, http11.ProtocolError):
+        return isinstance(exc, http11.Cut)
+    return not _is_tls_error(exc)
+
+
+def _authority(host: str, port: int, default: int | None) -> str:
+    host = f"[{host}]" if ":" in host else host
+    return host if port == default else f"{host}:{port}"
+
+
+def _merge(fields: list[tuple[str, str]]) -> dict[str, str]:
+    """Headers by lowercase name, repeated ones joined by ``", "``; see :data:`SINGLE`."""
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        name = name.lower()
+        if name not in headers:
+            headers[name] = value
+        elif name in SINGLE:
+            if headers[name] != value:
+                raise http11.ProtocolError(f"the answer has two different {name} headers: "
+                                           f"{headers[name][:80]!r} and {value[:80]!r}")
+        else:
+            headers[name] = f"{headers[name]}, {value}"
+    return headers
+
+
 def _dropped(conn: http11.Connection) -> bool:
     """Whether an idle connection was closed by the server (it would read EOF, or junk)."""
     if conn.sock is None:
@@ -136,12 +207,14 @@ class HTTPTransport(Transport):
     ``verify`` false skips certificate checks (insecure registries); ``tls`` names the CA
     files and client key pair of the registry's ``certs.d`` directory. The same policy
     serves every origin the registry sends the client to (its token server, the storage a
-    blob download is redirected to), as docker's transport does.
+    blob download is redirected to), as docker's transport does. ``proxies`` defaults to
+    the environment's.
     """
 
     def __init__(self, tls: TLSFiles = NO_TLS_FILES, *, verify: bool = True, timeout: float = 60.0,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, proxies: Proxies | None = None) -> None:
         self.tls = tls
+        self.proxies = Proxies.from_environ() if proxies is None else proxies
         self.verify = verify
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -182,8 +255,25 @@ class HTTPTransport(Transport):
     def _connect(self, origin: Origin) -> http11.Connection:
         scheme, host, port = origin
         context = self._context() if scheme == "https" else None
+        proxy = self.proxies.for_url(scheme, host, port)
+        if proxy is None:
+            return http11.Connection(host, port, timeout=self.timeout, connect_timeout=self.connect_timeout,
+                                     context=context)
+        conn = http11.Connection(proxy.host, proxy.port, timeout=self.timeout, connect_timeout=self.connect_timeout)
+        if context is None:  # plain HTTP: each request names its whole URL (absolute form)
+            conn.prefix = f"http://{_authority(host, port, 80)}"
+            conn.host, conn.port = host, port
+            if proxy.authorization:
+                conn.extra_headers = {"Proxy-Authorization": proxy.authorization}
+            return conn
+        try:
+            http11.tunnel(conn, _authority(host, port, None), proxy.authorization)
+            sock, conn.sock = conn.sock, None  # type: ignore[assignment]
+        except BaseException:
+            conn.close()
+            raise
         return http11.Connection(host, port, timeout=self.timeout, connect_timeout=self.connect_timeout,
-                                 context=context)
+                                 context=context, sock=sock)
 
     def _idle_connection(self, origin: Origin) -> http11.Connection | None:
         while True:
@@ -231,27 +321,28 @@ class HTTPTransport(Transport):
                     conn = self._connect(origin)
                 conn.request(method, target, headers, body)
                 response = conn.response(method)
+                merged = _merge(response.headers)
+            except InvalidArgument:  # a request that must not be sent (a control character in its target)
+                if conn is not None:
+                    conn.close()
+                raise
             except (OSError, ValueError) as exc:
                 if conn is not None:
                     conn.close()
                 conn = None
-                if reused and resendable and isinstance(exc, (ConnectionError, http11.ProtocolError)):
+                if reused and resendable and isinstance(exc, (ConnectionError, http11.Closed)):
                     continue  # the server closed the idle connection as we sent: once more on a new one
-                raise TransportError(_message(exc), transient=not _is_tls_error(exc)) from exc
-            return self._reply(origin, conn, response)
+                raise TransportError(_message(exc), transient=_transient(exc)) from exc
+            return self._reply(origin, conn, response, merged)
 
-    def _reply(self, origin: Origin, conn: http11.Connection, response: http11.Response) -> Reply:
-        headers: dict[str, str] = {}
-        for name, value in response.headers:
-            name = name.lower()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-
+    def _reply(self, origin: Origin, conn: http11.Connection, response: http11.Response,
+               headers: dict[str, str]) -> Reply:
         def body() -> Iterator[bytes]:
             try:
                 while chunk := response.read(CHUNK):
                     yield chunk
             except OSError as exc:  # an early close is an http11.ProtocolError
-                raise TransportError(_message(exc)) from exc
+                raise TransportError(_message(exc), transient=_transient(exc)) from exc
 
         def finish(complete: bool) -> None:
             if not complete and not response.chunked and response.length is not None and response.length <= DRAIN:
@@ -266,4 +357,4 @@ class HTTPTransport(Transport):
             else:
                 conn.close()
 
-        return Reply(response.status, headers, body(), finish)
+        return Reply(response.status, headers, body(), finish, self.timeout)

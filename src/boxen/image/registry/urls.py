@@ -152,3 +152,20 @@ def urlencode(pairs: list[tuple[str, str]] | dict[str, str]) -> str:
         return quote(text, " ").replace(" ", "+")
 
     return "&".join(f"{form(key)}={form(value)}" for key, value in items)
+
+
+def unquote(text: str) -> str:
+    """Undo percent-encoding (``%40`` -> ``@``), reading the bytes as UTF-8; a stray ``%`` stays."""
+    if "%" not in text:
+        return text
+    out = bytearray()
+    data = text.encode()
+    i = 0
+    while i < len(data):
+        if data[i] == 0x25 and i + 2 < len(data) and all(c in b"0123456789abcdefABCDEF" for c in data[i + 1:i + 3]):
+            out.append(int(data[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(data[i])
+            i += 1
+    return out.decode("utf-8", "replace")
