@@ -50,6 +50,7 @@ from boxen.runtime import capabilities, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
 from boxen.runtime.state import hook_state
+from boxen.runtime.workdir import WorkingDirectory, close_descriptors, cwd_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ def init_stage(ctx: InitContext) -> None:
         program = None
         if process is not None:
             program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                      seccomp_program, notify)
+                                      seccomp_program, notify, keep=(channel.fd, fifo, late_error))
         channel.send(sync.CREATED)
     except BaseException as exc:
         channel.send_error(exc)
@@ -373,7 +374,10 @@ def _report_late(exc: BaseException, error_fd: int) -> None:
 
 def _make_cwd(mounter, cwd: str) -> None:
     """Create the working directory inside the rootfs if the image lacks it (as runc does)."""
-    fd = mounter.make_in_root(cwd, "dir")
+    try:
+        fd = mounter.make_in_root(cwd, "dir")
+    except KernelError as exc:
+        raise cwd_error(cwd, exc.errno) from None
     os.close(fd)
 
 
@@ -432,12 +436,15 @@ class Program:
 
 
 def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int,
-                    seccomp_program: bytes | None = None, notify=None) -> Program:
+                    seccomp_program: bytes | None = None, notify=None, keep: tuple[int, ...] = ()) -> Program:
     """Everything between "the container exists" and "exec": limits, identity, privileges, program.
 
-    The seccomp filter is loaded here when it must be (without no_new_privs, loading needs
-    CAP_SYS_ADMIN, so before capabilities are dropped), otherwise just before exec, so that as few
-    of the runtime's own system calls as possible run under it.
+    ``keep`` are the runtime's descriptors still needed until exec (the channel to the parent,
+    the exec FIFO); every other one beyond stdio and ``--preserve-fds`` is closed before the
+    working directory is entered (see ``boxen.runtime.workdir``). The seccomp filter is loaded
+    here when it must be (without no_new_privs, loading needs CAP_SYS_ADMIN, so before
+    capabilities are dropped), otherwise just before exec, so that as few of the runtime's own
+    system calls as possible run under it.
     """
     _set_rlimits(k, process)
     if process.scheduling is not None:
@@ -445,28 +452,25 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
             k.sched_setattr(process.scheduling.sched_attr)
         if process.scheduling.ioprio is not None:
             k.ioprio_set(process.scheduling.ioprio)
-    env = list(process.env)
-    if not any(e.startswith("HOME=") for e in env):
-        env.append(f"HOME={home_of(process.uid)}")
-    program_path = find_executable(process.args[0], env)
-    fd, argv = open_program(program_path, list(process.args), interpreter)
-    # Every descriptor beyond stdio and --preserve-fds closes on exec. Done before a seccomp
-    # filter is loaded: older profiles do not know close_range and would refuse it.
-    k.close_range(3 + preserve_fds, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC)
+    # Done before a seccomp filter is loaded: older profiles do not know close_range or openat2.
+    close_descriptors(k, 3 + preserve_fds, keep + ((notify[0],) if notify is not None else ()))
     for extra in range(3, 3 + preserve_fds):
         try:
             os.set_inheritable(extra, True)
         except OSError:
             pass
+    cwd = WorkingDirectory(k, process.cwd)
+    cwd.enter(k, final=False)
+    env = list(process.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home_of(process.uid)}")
+    program_path = find_executable(process.args[0], env)
+    fd, argv = open_program(program_path, list(process.args), interpreter)
     early_seccomp = process.seccomp is not None and not process.no_new_privileges
     if early_seccomp:
         load_seccomp(process.seccomp, seccomp_program, notify)
     _set_identity(k, process, setgroups)
-    try:
-        os.chdir(process.cwd)
-    except OSError as exc:
-        raise PermissionDenied(f"cannot change to working directory {process.cwd}: {os.strerror(exc.errno or 0)}",
-                               field="process.cwd") from None
+    cwd.enter(k, final=True)
     os.umask(process.umask if process.umask is not None else 0o022)
     if process.no_new_privileges:
         k.prctl(C.PR_SET_NO_NEW_PRIVS, 1)
@@ -632,7 +636,7 @@ def exec_process_stage(ctx: ExecContext) -> None:
         if ctx.notify is not None:
             ctx.notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
         program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  ctx.seccomp_program, ctx.notify)
+                                  ctx.seccomp_program, ctx.notify, keep=(channel.fd,))
         program.execute(k)
     except BaseException as exc:
         channel.send_error(exc)

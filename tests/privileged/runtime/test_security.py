@@ -3,6 +3,8 @@
 import os
 import pathlib
 
+import pytest
+
 from support.bundle import base_config, make_bundle
 
 
@@ -94,3 +96,51 @@ def test_invalid_config_leaves_nothing(boxen, cid, tmp_path):
     assert "process.capabilities.bounding[3]" in result.stderr and "CAP_NOT_A_THING" in result.stderr
     assert boxen.ids() == []
     assert not (boxen.root / cid).exists()
+
+
+# --- the working directory (runc's CVE-2024-21626): host descriptors are closed, the cwd stays in the root
+
+
+HOST_SECRET = "host-only secret"
+
+
+@pytest.fixture
+def host_dir(tmp_path):
+    """A host directory holding a secret, open as descriptors 3 to 9 of the runtime (``9</dir``)."""
+    directory = tmp_path / "host"
+    directory.mkdir()
+    (directory / "secret").write_text(HOST_SECRET)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    yield (fd,) * 7
+    os.close(fd)
+
+
+@pytest.mark.parametrize("preserve", [(), ("--preserve-fds", "7")], ids=["inherited", "preserved"])
+def test_exec_cwd_cannot_reach_a_host_directory_through_an_inherited_descriptor(boxen, cid, tmp_path, host_dir,
+                                                                                preserve):
+    bundle = make_bundle(tmp_path, base_config(["sleep", "60"]))
+    boxen.run(cid, bundle, "--detach").check()
+    try:
+        result = boxen.exec(cid, "sh", "-c", "cat secret ../secret; cat ../../../../../../../etc/hostname",
+                            flags=(*preserve, "--cwd", "/proc/self/fd/9"), extra_fds=host_dir)
+        assert HOST_SECRET not in result.stdout
+        assert result.returncode != 0
+        assert "chdir to cwd" in result.stderr and "/proc/self/fd/9" in result.stderr
+        # the container still works, and a plain cwd still does
+        assert boxen.exec(cid, "pwd", flags=("--cwd", "/tmp")).check().stdout == "/tmp\n"
+    finally:
+        boxen.delete(cid, "--force")
+
+
+@pytest.mark.parametrize("preserve", [(), ("--preserve-fds", "7")], ids=["inherited", "preserved"])
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_process_cwd_cannot_reach_a_host_directory_through_an_inherited_descriptor(boxen, cid, tmp_path, host_dir,
+                                                                                   verb, preserve):
+    config = base_config(["sh", "-c", "cat secret ../secret"])
+    config["process"]["cwd"] = "/proc/self/fd/9"
+    bundle = make_bundle(tmp_path, config)
+    result = getattr(boxen, verb)(cid, bundle, *preserve, extra_fds=host_dir)
+    assert HOST_SECRET not in result.stdout
+    assert result.returncode != 0
+    assert "chdir to cwd" in result.stderr and "/proc/self/fd/9" in result.stderr
+    assert boxen.ids() == []

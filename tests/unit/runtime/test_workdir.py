@@ -1,0 +1,52 @@
+"""The working directory is resolved inside the root, never through a descriptor's magic link."""
+
+import os
+
+import pytest
+
+from boxen.common.errors import NotFound, PermissionDenied
+from boxen.runtime.linux import constants as C
+from boxen.runtime.linux.fake import FakeKernel
+from boxen.runtime.linux.kernel import Kernel
+from boxen.runtime.workdir import WorkingDirectory, close_descriptors
+
+
+def test_every_descriptor_but_the_kept_ones_is_closed():
+    k = FakeKernel()
+    close_descriptors(k, 5, keep=(10, 7, 2, 7))
+    assert k.calls == [
+        ("close_range", 5, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC),  # the kept ones close on exec
+        ("close_range", 5, 6),
+        ("close_range", 8, 9),
+        ("close_range", 11, 0xFFFFFFFF),
+    ]
+
+
+def test_a_kept_descriptor_at_the_start_leaves_no_empty_range():
+    k = FakeKernel()
+    close_descriptors(k, 3, keep=(3, 4))
+    assert k.calls[1:] == [("close_range", 5, 0xFFFFFFFF)]
+
+
+def test_the_working_directory_is_entered(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    cwd = WorkingDirectory(Kernel(), str(tmp_path))
+    cwd.enter(Kernel(), final=True)
+    assert cwd.entered and os.getcwd() == str(tmp_path)
+
+
+def test_a_magic_link_to_a_directory_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(PermissionDenied, match="magic link") as info:
+            WorkingDirectory(Kernel(), f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    assert info.value.field == "process.cwd"
+    assert os.getcwd() == "/"
+
+
+def test_a_missing_working_directory_is_named(tmp_path):
+    with pytest.raises(NotFound, match=r'chdir to cwd \(".*/missing"\) set in config.json failed: no such file'):
+        WorkingDirectory(Kernel(), str(tmp_path / "missing"))
