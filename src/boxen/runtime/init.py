@@ -239,7 +239,8 @@ def init_stage(ctx: InitContext) -> None:
         if process is not None and process.terminal:
             from boxen.runtime import console
 
-            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts)
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts,
+                                       uid=process.uid)
         if plan.personality is not None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:
@@ -628,7 +629,8 @@ def exec_process_stage(ctx: ExecContext) -> None:
             from boxen.runtime import console
 
             os.setsid()
-            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=False)
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=False,
+                                       uid=process.uid)
         elif ctx.detach:
             os.setsid()
         if process.oom_score_adj is not None:
