@@ -232,15 +232,18 @@ def init_stage(ctx: InitContext) -> None:
             hook_runner.run_all(hooks, "createContainer", hook_state(plan, "creating", host_pid))
         if own_mounts:
             mounter.switch_root()
-            mounter.finalize()
         else:
             k.chroot(plan.rootfs.rootfs)
             os.chdir("/")
         if process is not None and process.terminal:
+            # Before finalize, as runc does: /dev/console is made and mounted on while /dev
+            # (or the root) is still writable; a read-only /dev becomes so in finalize.
             from boxen.runtime import console
 
             console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts,
                                        uid=process.uid)
+        if own_mounts:
+            mounter.finalize()
         if plan.personality is not None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:

@@ -49,3 +49,15 @@ def test_the_terminal_belongs_to_the_user_in_exec(side_by_side, cid, tmp_path, t
         assert result.stdout.replace("\r", "") == "1000:5\n/root\n1000\n"
     finally:
         side_by_side.delete(cid, "--force")
+
+
+def test_a_read_only_dev_with_a_terminal(side_by_side, cid, tmp_path, tty):
+    """/dev/console is made while /dev is writable; /dev becomes read-only afterwards (as runc)."""
+    config = base_config(["sh", "-c", "tty; test -c /dev/console && echo console; touch /dev/x || echo read-only"])
+    config["process"]["terminal"] = True
+    for mount in config["mounts"]:
+        if mount["destination"] == "/dev":
+            mount["options"] = mount["options"] + ["ro"]
+    result = side_by_side.run(cid, make_bundle(tmp_path, config), stdin=tty).check()
+    assert result.stdout.replace("\r", "").splitlines() == ["/dev/pts/0", "console",
+                                                            "touch: /dev/x: Read-only file system", "read-only"]
