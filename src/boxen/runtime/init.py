@@ -83,6 +83,7 @@ class InitContext:
         "preserve_fds",
         "seccomp_program",
         "setgroups",
+        "source_fds",
     )
 
     def __init__(self, **values: object) -> None:
@@ -206,7 +207,8 @@ def init_stage(ctx: InitContext) -> None:
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
                           cgroup_version=ctx.cgroup_version or 1,
-                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds)
+                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds,
+                          source_fds=ctx.source_fds)
         # Without a mount namespace of its own the container cannot mount anything (it would
         # change the host's mounts): its root is only a chroot, as with runc.
         own_mounts = "mount" in plan.new_kinds or any(kind == "mount" for kind, _ in plan.joined)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import stat
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
+from boxen.common.errors import InvalidArgument, KernelError, NotFound, PermissionDenied
 from boxen.runtime.linux import constants as C
 from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits
 
@@ -44,12 +44,39 @@ def locked_flags(path: str) -> int:
     return flags
 
 
+def open_bind_sources(k: Kernel, plan: RootfsPlan) -> dict[int, int]:
+    """Bind-mount sources as detached trees (``open_tree(OPEN_TREE_CLONE)``), by mount index.
+
+    Called by the runtime, as the host's root, before the init enters a user namespace: its
+    root there is an unprivileged host user, who may not even reach a source that lies in a
+    directory only the host's root may search (mode 0700). The init then only attaches each
+    tree (``move_mount``), which needs no access to the source's path; runc passes its init
+    such descriptors too. A source that cannot be opened here is left to the init, whose error
+    names the mount.
+    """
+    trees = {}
+    for index, op in enumerate(plan.mounts):
+        if op.kind != "bind" or op.idmap is not None:
+            continue
+        flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if op.flags & C.MS_REC else 0)
+        try:
+            trees[index] = k.open_tree(C.AT_FDCWD, op.source, flags, display=op.source)
+        except KernelError:
+            continue
+    return trees
+
+
 class Mounter:
-    """Builds the tree of one container. ``root_fd`` is an ``O_PATH`` descriptor of the rootfs."""
+    """Builds the tree of one container. ``root_fd`` is an ``O_PATH`` descriptor of the rootfs.
+
+    ``source_fds`` are bind-mount sources opened beforehand (:func:`open_bind_sources`), by
+    index in ``plan.mounts``; each is closed once attached.
+    """
 
     def __init__(self, kernel: Kernel, plan: RootfsPlan, *, in_userns: bool,
                  cgroup_mounts: tuple[tuple[str, str], ...] = (), cgroup_version: int = 1,
-                 new_cgroupns: bool = False, idmap_fds: dict[str, int] | None = None) -> None:
+                 new_cgroupns: bool = False, idmap_fds: dict[str, int] | None = None,
+                 source_fds: dict[int, int] | None = None) -> None:
         self.k = kernel
         self.plan = plan
         self.in_userns = in_userns
@@ -57,6 +84,7 @@ class Mounter:
         self.cgroup_version = cgroup_version
         self.new_cgroupns = new_cgroupns
         self.idmap_fds = idmap_fds or {}
+        self.source_fds = source_fds or {}
         self.root_fd = -1
         self.readonly_later: list[str] = []
 
@@ -129,8 +157,8 @@ class Mounter:
             self._make_parent_private(plan.rootfs)
         k.mount(plan.rootfs, plan.rootfs, None, C.MS_BIND | C.MS_REC)
         self.root_fd = os.open(plan.rootfs, _PATH | os.O_DIRECTORY)
-        for op in plan.mounts:
-            self.mount(op)
+        for index, op in enumerate(plan.mounts):
+            self.mount(op, self.source_fds.pop(index, None))
         if plan.setup_dev:
             self.populate_dev()
 
@@ -144,7 +172,8 @@ class Mounter:
                     best = point
         self.k.mount(None, best, None, C.MS_PRIVATE)
 
-    def mount(self, op: MountOp) -> None:
+    def mount(self, op: MountOp, tree: int | None = None) -> None:
+        """Make one mount; ``tree`` is its source opened beforehand (a bind), closed here."""
         if op.kind == "cgroup":
             self._mount_cgroup(op)
             return
@@ -160,12 +189,17 @@ class Mounter:
             if op.kind == "bind":
                 if op.idmap is not None:
                     self._idmapped_bind(op, fd)
+                elif tree is not None:
+                    self.k.move_mount(tree, fd, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH,
+                                      display=op.destination)
                 else:
                     self.k.mount(op.source, fd_path(fd), None, op.flags, display=op.destination)
             else:
                 self._mount_fs(op, fd)
         finally:
             os.close(fd)
+            if tree is not None:
+                os.close(tree)
         self._adjust(op.destination, op.remount_flags if op.kind == "bind" else 0, op.propagation,
                      op.attr_set, op.attr_clear)
 

@@ -2,10 +2,12 @@
 
 import os
 
+import pytest
+
 from boxen.common import posixos
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
-from boxen.runtime.mounter import Mounter
+from boxen.runtime.mounter import Mounter, open_bind_sources
 from boxen.runtime.plan import plan_container
 from support.specs import changed, spec_of
 
@@ -83,3 +85,39 @@ def test_make_in_root_makes_what_is_missing_and_follows_a_dangling_symlink(bundl
     assert (rootfs / "a" / "b" / "c" / "d").is_dir()
     assert (rootfs / "a" / "b" / "file").is_file()
     assert (rootfs / "a" / "x" / "y").is_dir() and (rootfs / "link").is_symlink()
+
+
+def test_bind_sources_are_opened_beforehand_as_detached_trees(bundle):
+    path, config = bundle
+    (path / "a").mkdir()
+    (path / "b").mkdir()
+    config = changed(config, "mounts", [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/a", "type": "bind", "source": "a", "options": ["rbind"]},
+        {"destination": "/b", "type": "bind", "source": "b", "options": ["bind", "ro"]}])
+    plan = plan_container(spec_of(config), "c1", str(path)).rootfs
+    k = FakeKernel()
+    assert open_bind_sources(k, plan) == {1: 0, 2: 0}  # the fake's descriptors are all 0
+    assert k.calls == [
+        ("open_tree", C.AT_FDCWD, str(path / "a"), C.OPEN_TREE_CLONE | os.O_CLOEXEC | C.AT_RECURSIVE, str(path / "a")),
+        ("open_tree", C.AT_FDCWD, str(path / "b"), C.OPEN_TREE_CLONE | os.O_CLOEXEC, str(path / "b")),
+    ]
+
+
+def test_a_bind_source_opened_beforehand_is_attached_not_mounted_by_path(bundle):
+    path, config = bundle
+    (path / "data").mkdir()
+    config = changed(config, "mounts", [{"destination": "/data", "type": "bind", "source": "data",
+                                         "options": ["rbind", "ro"]}])
+    plan = plan_container(spec_of(config), "c1", str(path)).rootfs.replace(setup_dev=False)
+    tree = os.open(os.devnull, os.O_RDONLY)
+    k = FakeKernel()
+    m = Mounter(k, plan, in_userns=False, source_fds={0: tree})
+    m.prepare()
+    os.close(m.root_fd)
+    assert [c[0] for c in k.calls][2:] == ["move_mount", "mount"]
+    assert k.calls[2][1] == tree and k.calls[2][-1] == "/data"
+    assert k.calls[3][1:5] == (None, "/data", None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY)
+    assert m.source_fds == {}
+    with pytest.raises(OSError):  # closed once attached
+        os.fstat(tree)
