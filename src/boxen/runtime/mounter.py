@@ -15,7 +15,7 @@ import stat
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, KernelError, NotFound, PermissionDenied
 from boxen.runtime.linux import constants as C
-from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits
+from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits, revealing_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -384,6 +384,7 @@ class Mounter:
     def switch_root(self) -> None:
         k, rootfs = self.k, self.plan.rootfs
         if self.plan.no_pivot:
+            self._detach_host_proc_and_sys()
             os.chdir(rootfs)
             k.mount(rootfs, "/", None, C.MS_MOVE)
             k.chroot(".")
@@ -404,6 +405,23 @@ class Mounter:
         if self.root_fd >= 0:
             os.close(self.root_fd)
             self.root_fd = -1
+
+    def _detach_host_proc_and_sys(self) -> None:
+        """Before ``--no-pivot``'s move: the host's whole procfs and sysfs mounts would stay in
+        the namespace, and make a fresh procfs mountable (see ``boxen.runtime.rootfs``, step 5)."""
+        k = self.k
+        with open("/proc/self/mountinfo", "rb") as f:
+            points = revealing_mounts(f.read(), self.plan.rootfs)
+        for point in points:
+            try:
+                k.mount(None, point, None, C.MS_SLAVE | C.MS_REC)  # the detach must not reach the host
+            except NotFound:
+                continue  # under a mount detached already
+            try:
+                k.umount(point, C.MNT_DETACH)
+            except (InvalidArgument, PermissionDenied):
+                # Locked in place (a mount inherited by a user namespace): cover it instead.
+                k.mount("tmpfs", point, "tmpfs", C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, None)
 
     def finalize(self) -> None:
         """Masked and read-only paths, read-only leftovers, read-only root, root propagation."""

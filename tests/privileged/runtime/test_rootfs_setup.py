@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from support.bundle import base_config, make_bundle, make_traversable
 
 
@@ -31,3 +33,22 @@ def test_a_bind_source_in_a_root_only_directory_in_a_user_namespace(side_by_side
                                           "read-only"]
     assert not (private / "data" / "new").exists()
     assert os.stat(private).st_mode & 0o777 == 0o700
+
+
+NESTED_PROC = "unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' 2>&1; head -c 0 /proc/self/status && echo own-proc"
+
+
+@pytest.mark.parametrize("userns", [False, True], ids=["host-userns", "own-userns"])
+def test_no_pivot_leaves_no_host_procfs_to_mount_a_bare_one(side_by_side, cid, tmp_path, userns):
+    """With --no-pivot the host's proc and sysfs are detached (or covered) before the move, so
+    the kernel refuses a fresh procfs to a process that owns a new user and pid namespace."""
+    config = base_config(["sh", "-c", NESTED_PROC])
+    config["process"]["user"] = {"uid": 1000, "gid": 1000}  # unshare -r may map only its own uid
+    if userns:
+        config = _in_user_namespace(config)
+    bundle = make_bundle(tmp_path, config)
+    if userns:
+        make_traversable(bundle)
+    result = side_by_side.run(cid, bundle, "--no-pivot").check()
+    assert "mounted" not in result.stdout
+    assert result.stdout.splitlines() == ["mount: permission denied (are you root?)", "own-proc"]

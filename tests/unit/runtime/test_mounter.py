@@ -7,6 +7,7 @@ import pytest
 from boxen.common import posixos
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
+from boxen.runtime import mounter
 from boxen.runtime.mounter import Mounter, open_bind_sources
 from boxen.runtime.plan import plan_container
 from support.specs import changed, spec_of
@@ -60,14 +61,17 @@ def test_switch_root_pivots_and_detaches_the_old_root(bundle, monkeypatch):
     assert k.calls[2] == ("umount", ".", C.MNT_DETACH)
 
 
-def test_no_pivot_moves_and_chroots(bundle, monkeypatch):
+def test_no_pivot_detaches_the_host_proc_and_sys_then_moves_and_chroots(bundle, monkeypatch):
     path, config = bundle
     m, k = _mounter(path, config)
     m.plan = m.plan.replace(no_pivot=True)
     monkeypatch.setattr(posixos, "chdir", lambda p: None)
+    monkeypatch.setattr(mounter, "revealing_mounts", lambda text, rootfs: ["/proc", "/sys"])
     m.switch_root()
-    assert [c[0] for c in k.calls] == ["mount", "chroot"]
-    assert k.calls[0][4] == C.MS_MOVE
+    assert k.calls[:4] == [("mount", None, "/proc", None, C.MS_SLAVE | C.MS_REC, None), ("umount", "/proc", C.MNT_DETACH),
+                           ("mount", None, "/sys", None, C.MS_SLAVE | C.MS_REC, None), ("umount", "/sys", C.MNT_DETACH)]
+    assert [c[0] for c in k.calls[4:]] == ["mount", "chroot"]
+    assert k.calls[4][4] == C.MS_MOVE
 
 
 def test_make_in_root_makes_what_is_missing_and_follows_a_dangling_symlink(bundle):
