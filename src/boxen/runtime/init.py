@@ -25,16 +25,15 @@ host's Python binary, and a process that can open ``/proc/<pid>/exe`` and write 
 replace it for the whole host (runc's CVE-2019-5736). Three defences: the processes are
 non-dumpable from before they enter the container's namespaces (the kernel then refuses other
 processes access to their ``/proc/<pid>`` entries); every descriptor but stdio and
-``--preserve-fds`` is closed on exec; and the program to run is opened and checked first (and so
-is each interpreter of a ``#!`` script, which is run by the runtime the way the kernel would run
-it) so that the host interpreter itself, however it is named (``/proc/self/exe``), is refused,
-and the file checked is the one executed (``execveat`` on the opened descriptor).
+``--preserve-fds`` is closed before the working directory is entered
+(``boxen.runtime.workdir``); and the program to run is opened and checked first, so that the
+host interpreter itself, however it is named, is refused, and the file checked is the one
+executed (``boxen.runtime.program``).
 """
 
 from __future__ import annotations
 
 import _signal
-import stat
 
 from boxen.common import posixos as os
 from boxen.common.errors import (
@@ -42,13 +41,13 @@ from boxen.common.errors import (
     FailedPrecondition,
     InvalidArgument,
     KernelError,
-    NotFound,
     PermissionDenied,
     Unimplemented,
 )
 from boxen.runtime import capabilities, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
+from boxen.runtime.program import find_executable, open_program
 from boxen.runtime.state import hook_state
 from boxen.runtime.workdir import WorkingDirectory, close_descriptors, cwd_error
 
@@ -56,10 +55,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from boxen.runtime.linux.kernel import Kernel
     from boxen.runtime.plan import ProcessPlan
-
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_MAX_SCRIPT_DEPTH = 4
-
 
 class InitContext:
     """What the forked processes of ``create`` need, prepared by the parent before forking."""
@@ -534,63 +529,6 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     except OSError:
         pass
     return "/"
-
-
-def find_executable(name: str, env: list[str]) -> str:
-    """Resolve ``args[0]`` the way execvp does, with the process's own PATH."""
-    if "/" in name:
-        return name
-    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
-    for directory in path.split(":"):
-        candidate = f"{directory or '.'}/{name}"
-        try:
-            st = os.stat(candidate)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
-            return candidate
-    raise NotFound(f'exec: "{name}": executable file not found in $PATH', field="process.args[0]")
-
-
-def open_program(path: str, argv: list[str], interpreter, depth: int = 0) -> tuple[int, list[str]]:
-    """Open the program to run; for a ``#!`` script, open its interpreter (recursively) instead.
-
-    Returns the descriptor to ``execveat`` and the argument vector, built as the kernel's
-    ``binfmt_script`` would: ``interpreter [optional-arg] script args...``.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except PermissionError:
-        fd = os.open(path, C.O_PATH | os.O_CLOEXEC)  # execute-only binaries cannot be read
-    except FileNotFoundError:
-        raise NotFound(f'exec: "{path}": no such file or directory', field="process.args[0]") from None
-    except OSError as exc:
-        raise InvalidArgument(f'exec: "{path}": {os.strerror(exc.errno or 0)}', field="process.args[0]") from None
-    st = os.fstat(fd)
-    if interpreter is not None and (st.st_dev, st.st_ino) == interpreter:
-        os.close(fd)
-        raise PermissionDenied(f'exec: "{path}" is the runtime\'s own interpreter; refusing to run it in a container',
-                               field="process.args[0]")
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise InvalidArgument(f'exec: "{path}": not a regular file', field="process.args[0]")
-    try:
-        head = os.pread(fd, 256, 0)
-    except OSError:
-        head = b""
-    if not head.startswith(b"#!"):
-        return fd, argv
-    if depth >= _MAX_SCRIPT_DEPTH:
-        os.close(fd)
-        raise InvalidArgument(f'exec: "{path}": too many levels of #! interpreters', field="process.args[0]")
-    line = head[2:].split(b"\n", 1)[0].strip()
-    os.close(fd)
-    if not line:
-        raise InvalidArgument(f'exec: "{path}": empty #! line', field="process.args[0]")
-    parts = line.split(None, 1)
-    interp = os.fsdecode(parts[0])
-    new_argv = [interp] + ([os.fsdecode(parts[1].strip())] if len(parts) > 1 else []) + [path] + argv[1:]
-    return open_program(interp, new_argv, interpreter, depth + 1)
 
 
 # --- exec ------------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ import os
 import pytest
 
 from boxen.common import posixos
+from boxen.runtime import mounter
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
-from boxen.runtime import mounter
 from boxen.runtime.mounter import Mounter, open_bind_sources
 from boxen.runtime.plan import plan_container
 from support.specs import changed, spec_of
