@@ -36,6 +36,7 @@ from __future__ import annotations
 import _signal
 
 from boxen.common import posixos as os
+from boxen.common.record import Record
 from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,
@@ -53,62 +54,56 @@ from boxen.runtime.workdir import WorkingDirectory, close_descriptors, cwd_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from boxen.oci.runtime import Hooks
+    from boxen.runtime.cgroups.manager import Manager
     from boxen.runtime.linux.kernel import Kernel
-    from boxen.runtime.plan import ProcessPlan
+    from boxen.runtime.plan import ContainerPlan, ProcessPlan
+    from boxen.runtime.sync import Channel
 
-class InitContext:
-    """What the forked processes of ``create`` need, prepared by the parent before forking."""
+class InitContext(Record):
+    """What the forked processes of ``create`` need, prepared by the parent before forking.
 
-    __slots__ = (
-        "cgroup",
-        "cgroup_mounts",
-        "cgroup_version",
-        "channel",
-        "cloned",
-        "console_fd",
-        "error_fd",
-        "fifo_fd",
-        "hooks",
-        "idmap_fds",
-        "interpreter",
-        "join_cgroup",
-        "kernel",
-        "ns_fds",
-        "plan",
-        "preserve_fds",
-        "seccomp_program",
-        "setgroups",
-        "source_fds",
-    )
+    A record: every field must be given, and a misspelt one is refused, so a child never finds
+    None where its parent forgot to pass something.
+    """
 
-    def __init__(self, **values: object) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
+    kernel: Kernel
+    plan: ContainerPlan
+    channel: Channel
+    ns_fds: dict[str, int]  # namespaces joined by path, opened by the parent
+    fifo_fd: int  # the exec FIFO, read until ``start``
+    error_fd: int  # where an error after ``create`` returned is left for ``start``
+    cgroup: Manager
+    cgroup_mounts: tuple[tuple[str, str], ...]
+    cgroup_version: int
+    console_fd: int | None  # the console socket (or the runtime's end of a pair) with a terminal
+    preserve_fds: int
+    interpreter: tuple[int, int]  # (st_dev, st_ino) of the runtime's interpreter: never run
+    hooks: Hooks | None
+    seccomp_program: bytes | None
+    setgroups: bool
+    idmap_fds: dict[str, int]  # user namespaces of idmapped mounts, by destination
+    source_fds: dict[int, int]  # bind sources opened before a user namespace, by mount index
+    cloned: bool  # made by clone(2) straight into its namespaces (no setup stage)
+    join_cgroup: bool  # the init moves itself into its cgroup after GO
 
 
-class ExecContext:
-    """What the forked processes of ``exec`` need."""
+class ExecContext(Record):
+    """What the forked processes of ``exec`` need (a record too: see :class:`InitContext`)."""
 
-    __slots__ = (
-        "bundle",
-        "cgroup",
-        "channel",
-        "console_fd",
-        "container_id",
-        "detach",
-        "interpreter",
-        "kernel",
-        "notify",
-        "ns_fds",
-        "preserve_fds",
-        "process",
-        "seccomp_program",
-        "setgroups",
-    )
-
-    def __init__(self, **values: object) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
+    kernel: Kernel
+    process: ProcessPlan
+    channel: Channel
+    ns_fds: dict[str, int]  # the container's namespaces, by kind
+    cgroup: Manager | None
+    console_fd: int | None
+    preserve_fds: int
+    interpreter: tuple[int, int]
+    setgroups: bool
+    detach: bool
+    container_id: str
+    seccomp_program: bytes | None
+    bundle: str
 
 
 # --- the setup stage ------------------------------------------------------------------------------
@@ -125,8 +120,7 @@ def setup_stage(ctx: InitContext) -> None:
     try:
         reset_signals()
         k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
-        if ctx.cgroup is not None:
-            ctx.cgroup.join(0)
+        ctx.cgroup.join(0)
         _enter_user_namespace(ctx, k, channel, "user" in plan.new_kinds)
         k.prctl(C.PR_SET_DUMPABLE, 0)
         for kind, path in plan.joined:
@@ -200,8 +194,8 @@ def init_stage(ctx: InitContext) -> None:
         fifo = ctx.fifo_fd
         late_error = ctx.error_fd  # where an error after ``create`` returned is left for ``start``
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
-        mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
-                          cgroup_version=ctx.cgroup_version or 1,
+        mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts,
+                          cgroup_version=ctx.cgroup_version,
                           new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds,
                           source_fds=ctx.source_fds)
         # Without a mount namespace of its own the container cannot mount anything (it would
@@ -249,7 +243,7 @@ def init_stage(ctx: InitContext) -> None:
             awaiting_go = _await_go(channel, join=join)
         program = None
         if process is not None:
-            program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
+            program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
                                       seccomp_program, notify, keep=(channel.fd, fifo, late_error))
         channel.send(sync.CREATED)
     except BaseException as exc:
@@ -539,8 +533,8 @@ def exec_setup_stage(ctx: ExecContext) -> None:
     try:
         reset_signals()
         k, channel = ctx.kernel, ctx.channel
-        ctx.notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
-                                                 "pid": os.getpid(), "bundle": ctx.bundle})
+        notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
+                                             "pid": os.getpid(), "bundle": ctx.bundle})
         k.prctl(C.PR_SET_DUMPABLE, 0)
         initial, final = ctx.process.cpu_affinity or (None, None)
         if initial:
@@ -556,7 +550,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
                 k.setns(ctx.ns_fds[kind], FLAGS[kind], kind)
         pid = os.fork()
         if pid == 0:
-            exec_process_stage(ctx)
+            exec_process_stage(ctx, notify)
         channel.send(sync.INIT_PID, pid=pid)
         os._exit(0)
     except BaseException as exc:
@@ -564,8 +558,9 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         os._exit(1)
 
 
-def exec_process_stage(ctx: ExecContext) -> None:
-    """The exec'd process inside the container: set up, then execveat (which closes the channel)."""
+def exec_process_stage(ctx: ExecContext, notify) -> None:
+    """The exec'd process inside the container: set up, then execveat (which closes the channel).
+    ``notify``: the seccomp agent's socket and state, connected by the setup stage, or None."""
     k, channel, process = ctx.kernel, ctx.channel, ctx.process
     try:
         if process.terminal:
@@ -578,10 +573,10 @@ def exec_process_stage(ctx: ExecContext) -> None:
             os.setsid()
         if process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
-        if ctx.notify is not None:
-            ctx.notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
-        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  ctx.seccomp_program, ctx.notify, keep=(channel.fd,))
+        if notify is not None:
+            notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
+                                  ctx.seccomp_program, notify, keep=(channel.fd,))
         program.execute(k)
     except BaseException as exc:
         channel.send_error(exc)

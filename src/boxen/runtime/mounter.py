@@ -56,7 +56,7 @@ def open_bind_sources(k: Kernel, plan: RootfsPlan) -> dict[int, int]:
     """
     trees = {}
     for index, op in enumerate(plan.mounts):
-        if op.kind != "bind" or op.idmap is not None:
+        if op.kind != "bind" or op.idmap is not None or op.source is None:
             continue
         flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if op.flags & C.MS_REC else 0)
         try:
