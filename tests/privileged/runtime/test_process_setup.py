@@ -61,3 +61,11 @@ def test_a_read_only_dev_with_a_terminal(side_by_side, cid, tmp_path, tty):
     result = side_by_side.run(cid, make_bundle(tmp_path, config), stdin=tty).check()
     assert result.stdout.replace("\r", "").splitlines() == ["/dev/pts/0", "console",
                                                             "touch: /dev/x: Read-only file system", "read-only"]
+
+
+def test_a_relative_program_is_found_from_the_working_directory(side_by_side, cid, tmp_path):
+    """runc looks the program up after entering process.cwd; so does boxen."""
+    config = base_config(["./echo", "relative"])
+    config["process"]["cwd"] = "/bin"
+    result = side_by_side.run(cid, make_bundle(tmp_path, config)).check()
+    assert result.stdout == "relative\n"
