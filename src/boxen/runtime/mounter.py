@@ -13,7 +13,7 @@ from __future__ import annotations
 import stat
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, KernelError, NotFound, PermissionDenied
+from boxen.common.errors import InvalidArgument, KernelError, NotFound, PermissionDenied, kernel_error
 from boxen.runtime.linux import constants as C
 from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits, revealing_mounts
 
@@ -64,6 +64,19 @@ def open_bind_sources(k: Kernel, plan: RootfsPlan) -> dict[int, int]:
         except KernelError:
             continue
     return trees
+
+
+def _make(parent: int, name: str, is_file: bool, display: str, wanted: str) -> None:
+    """Create ``name`` (a file or a directory) in ``parent``. A refusal (a read-only rootfs, a
+    user namespace's root that may not write in the host's rootfs) names what was being made."""
+    try:
+        if is_file:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
+        else:
+            os.mkdir(name, 0o755, dir_fd=parent)
+    except OSError as exc:
+        raise kernel_error(exc.errno or 0, "create" if is_file else "mkdir", display,
+                           f"making {wanted} inside the rootfs") from None
 
 
 class Mounter:
@@ -132,10 +145,8 @@ class Mounter:
                     base = link if link.startswith("/") else f"{parent_path}/{link}"
                     rest = "/".join(parts[i + 1:])
                     return self.make_in_root(clean_destination(f"{base}/{rest}"), target_type, links + 1)
-                if i == len(parts) - 1 and target_type == "file":
-                    os.close(os.open(parts[i], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
-                else:
-                    os.mkdir(parts[i], 0o755, dir_fd=parent)
+                _make(parent, parts[i], i == len(parts) - 1 and target_type == "file",
+                      "/" + "/".join(parts[: i + 1]), path)
             finally:
                 os.close(parent)
         return self.open_in_root(path)

@@ -35,6 +35,24 @@ def test_a_bind_source_in_a_root_only_directory_in_a_user_namespace(side_by_side
     assert os.stat(private).st_mode & 0o777 == 0o700
 
 
+def test_a_mount_point_the_user_namespace_may_not_make_is_a_clear_error(side_by_side, cid, tmp_path):
+    """The container's root (host uid 200000) may not write in the host's rootfs: the error
+    names the mount point being made, and nothing is left behind."""
+    source = tmp_path / "source"
+    source.mkdir()
+    config = _in_user_namespace(base_config(["true"]))
+    config["mounts"].append({"destination": "/data", "type": "bind", "source": str(source), "options": ["rbind"]})
+    bundle = make_bundle(tmp_path, config)
+    make_traversable(bundle)
+    result = side_by_side.run(cid, bundle)
+    assert result.returncode != 0
+    assert "mkdir" in result.stderr and "/data" in result.stderr
+    assert "permission denied" in result.stderr.lower()
+    assert "Errno" not in result.stderr
+    assert side_by_side.ids() == []
+    assert not (bundle / "rootfs" / "data").exists()
+
+
 NESTED_PROC = "unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' 2>&1; head -c 0 /proc/self/status && echo own-proc"
 
 
