@@ -350,7 +350,9 @@ class Creation:
             foreground: bool = False) -> None:
         from boxen.runtime import sync
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
+        from boxen.runtime.workdir import hold_preserved
 
+        hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None

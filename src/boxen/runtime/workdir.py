@@ -15,7 +15,8 @@ links ``/proc/self/fd/N`` lead to them *now*, so ``process.cwd: /proc/self/fd/9`
 defences, each sufficient on its own:
 
 * :func:`close_descriptors` really closes every descriptor but stdio, the ``--preserve-fds``
-  range and the few the runtime still needs, before the working directory is entered;
+  range and the few the runtime still needs, before the working directory is entered (and
+  :func:`hold_preserved` keeps the runtime's own descriptors out of that range);
 * :func:`enter` resolves the working directory *inside* the root with ``openat2`` under
   ``RESOLVE_IN_ROOT`` (``..`` and absolute symbolic links stay in the root) and
   ``RESOLVE_NO_MAGICLINKS`` (no ``/proc/<pid>/fd`` or ``/cwd`` jumps), ``fchdir``\\ s to the
@@ -40,6 +41,30 @@ if TYPE_CHECKING:
     from boxen.runtime.linux.kernel import Kernel
 
 _ALL = 0xFFFFFFFF
+
+
+def hold_preserved(count: int) -> None:
+    """Fill with /dev/null each of the descriptors 3 to 3+count-1 that the caller left closed.
+
+    Called by the runtime before it opens anything of its own: the kernel gives out the lowest
+    free number, so otherwise the runtime's own descriptors (the exec FIFO, a host namespace,
+    the channel to the init) would land in the ``--preserve-fds`` range and be passed on to the
+    container as if the caller had given them.
+    """
+    null = None
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        if null is None:
+            null = os.open("/dev/null", os.O_RDWR)
+            if null == fd:  # the lowest free number: this one
+                continue
+        os.dup2(null, fd)
+    if null is not None and not 3 <= null < 3 + count:
+        os.close(null)
 
 
 def close_descriptors(k: Kernel, first: int, keep: tuple[int, ...] = ()) -> None:

@@ -144,3 +144,28 @@ def test_process_cwd_cannot_reach_a_host_directory_through_an_inherited_descript
     assert result.returncode != 0
     assert "chdir to cwd" in result.stderr and "/proc/self/fd/9" in result.stderr
     assert boxen.ids() == []
+
+
+def test_preserved_fds_the_caller_did_not_give_are_empty_not_the_runtimes(boxen, cid, tmp_path):
+    """--preserve-fds 4 with nothing open on 3 to 6: the runtime's own descriptors (exec FIFO,
+    its error file, the channel) must not land there and reach the container."""
+    listing = "for fd in /proc/self/fd/*; do echo ${fd##*/} $(readlink $fd); done"
+    bundle = make_bundle(tmp_path, base_config(["sh", "-c", listing]))
+    result = boxen.run(cid, bundle, "--preserve-fds", "4").check()
+    targets = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert {fd: targets[fd] for fd in ("3", "4", "5", "6")} == dict.fromkeys(("3", "4", "5", "6"), "/dev/null")
+    assert not any("exec.fifo" in t or "socket:" in t for t in targets.values())
+    assert set(targets) <= {"0", "1", "2", "3", "4", "5", "6", "7"}  # 7: the shell's own listing
+
+
+def test_preserved_fds_the_caller_did_not_give_are_empty_in_exec(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["sleep", "60"]))
+    boxen.run(cid, bundle, "--detach").check()
+    try:
+        result = boxen.exec(cid, "sh", "-c", "readlink /proc/self/fd/3; readlink /proc/self/fd/4; ls /proc/self/fd",
+                            flags=("--preserve-fds", "2")).check()
+        lines = result.stdout.split()
+        assert lines[:2] == ["/dev/null", "/dev/null"]
+        assert sorted(int(x) for x in lines[2:]) == [0, 1, 2, 3, 4, 5]  # 5: ls's own directory
+    finally:
+        boxen.delete(cid, "--force")

@@ -8,7 +8,7 @@ from boxen.common.errors import NotFound, PermissionDenied
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
 from boxen.runtime.linux.kernel import Kernel
-from boxen.runtime.workdir import WorkingDirectory, close_descriptors
+from boxen.runtime.workdir import WorkingDirectory, close_descriptors, hold_preserved
 
 
 def test_every_descriptor_but_the_kept_ones_is_closed():
@@ -50,3 +50,25 @@ def test_a_magic_link_to_a_directory_is_refused(tmp_path, monkeypatch):
 def test_a_missing_working_directory_is_named(tmp_path):
     with pytest.raises(NotFound, match=r'chdir to cwd \(".*/missing"\) set in config.json failed: no such file'):
         WorkingDirectory(Kernel(), str(tmp_path / "missing"))
+
+
+def test_the_preserved_range_is_held_with_dev_null_where_the_caller_left_it_closed():
+    """In a child (the test process's own descriptors are not to be touched): 3 is the
+    caller's, 4 and 5 were closed; the next descriptor opened lands above the range."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            out = os.dup2(write_end, 1000)
+            os.dup2(os.open("/etc/hostname", os.O_RDONLY), 3)
+            os.closerange(4, 1000)
+            hold_preserved(3)
+            report = [os.readlink(f"/proc/self/fd/{fd}") for fd in (3, 4, 5)]
+            report.append(str(os.open("/dev/null", os.O_RDONLY) >= 6))
+            os.write(out, "\n".join(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as f:
+        assert f.read().split("\n") == ["/etc/hostname", "/dev/null", "/dev/null", "True"]
