@@ -11,9 +11,12 @@ namespaces given by path and creates the new ones, and forks the **init** (a new
 only applies to children). It reports the init's pid and exits.
 
 **init** (:func:`init_stage`) builds the root filesystem (``boxen.runtime.mounter``), sets the
-hostname and sysctls, lets the parent run its hooks, switches root, sets up the terminal, then
-turns itself into the container's process: rlimits, session keyring, capabilities bounding set,
-user and groups, capability sets, working directory, umask, no_new_privs, seccomp. It reports
+hostname and sysctls, lets the parent run its hooks, switches root, sets up the terminal (while
+/dev is still writable), locks the tree down (masked and read-only paths), then turns itself
+into the container's process: session keyring, rlimits, every other descriptor closed, working
+directory entered (``boxen.runtime.workdir``), program opened and checked
+(``boxen.runtime.program``), capabilities bounding set, user and groups, the working directory
+again if root could not enter it, capability sets, umask, no_new_privs, seccomp. It reports
 *created* and waits on the exec FIFO until ``start``. Then it runs the ``startContainer`` hooks
 and calls ``execveat``.
 
