@@ -169,3 +169,24 @@ def test_preserved_fds_the_caller_did_not_give_are_empty_in_exec(boxen, cid, tmp
         assert sorted(int(x) for x in lines[2:]) == [0, 1, 2, 3, 4, 5]  # 5: ls's own directory
     finally:
         boxen.delete(cid, "--force")
+
+
+def test_exec_cwd_through_links_stays_in_the_container(boxen, cid, tmp_path):
+    """Symbolic links in the image resolve inside the root; /proc magic links are refused."""
+    bundle = make_bundle(tmp_path, base_config(["sleep", "60"]))
+    (tmp_path / "host-marker").write_text("")
+    os.symlink("../../../../../../../../../..", bundle / "rootfs" / "escape")
+    os.symlink(str(tmp_path), bundle / "rootfs" / "absolute")
+    boxen.run(cid, bundle, "--detach").check()
+    try:
+        escape = boxen.exec(cid, "sh", "-c", "pwd; ls", flags=("--cwd", "/escape")).check()
+        assert escape.stdout.split()[0] == "/" and "escape" in escape.stdout.split()
+        absolute = boxen.exec(cid, "ls", flags=("--cwd", "/absolute"))
+        assert absolute.returncode != 0 and "host-marker" not in absolute.stdout
+        assert "no such file or directory" in absolute.stderr
+        for magic in ("/proc/self/cwd", "/proc/1/cwd", "/proc/self/root/..", "/proc/1/root"):
+            result = boxen.exec(cid, "pwd", flags=("--cwd", magic))
+            assert result.returncode != 0, magic
+            assert "magic link" in result.stderr
+    finally:
+        boxen.delete(cid, "--force")
