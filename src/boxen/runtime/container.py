@@ -398,12 +398,10 @@ class Creation:
                 if op.idmap is not None and op.idmap[1] is not None:
                     idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
                     fds.append(idmap_fds[op.destination])
-            source_fds = {}
-            if "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined):
-                from boxen.runtime.mounter import open_bind_sources
+            from boxen.runtime.mounter import open_bind_sources
 
-                source_fds = open_bind_sources(k, plan.rootfs)
-                fds.extend(source_fds.values())
+            source_fds = open_bind_sources(k, plan)  # with a user namespace: see there
+            fds.extend(source_fds.values())
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair(k)
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)

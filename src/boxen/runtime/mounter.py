@@ -20,6 +20,7 @@ from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bi
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from boxen.runtime.linux.kernel import Kernel
+    from boxen.runtime.plan import ContainerPlan
     from boxen.runtime.rootfs import DeviceNode, MountOp, RootfsPlan
 
 _RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
@@ -44,7 +45,7 @@ def locked_flags(path: str) -> int:
     return flags
 
 
-def open_bind_sources(k: Kernel, plan: RootfsPlan) -> dict[int, int]:
+def open_bind_sources(k: Kernel, plan: ContainerPlan) -> dict[int, int]:
     """Bind-mount sources as detached trees (``open_tree(OPEN_TREE_CLONE)``), by mount index.
 
     Called by the runtime, as the host's root, before the init enters a user namespace: its
@@ -52,10 +53,14 @@ def open_bind_sources(k: Kernel, plan: RootfsPlan) -> dict[int, int]:
     directory only the host's root may search (mode 0700). The init then only attaches each
     tree (``move_mount``), which needs no access to the source's path; runc passes its init
     such descriptors too. A source that cannot be opened here is left to the init, whose error
-    names the mount.
+    names the mount. Nothing is opened without a user namespace (the init is the host's root
+    then), nor when the container joins a mount namespace, where the sources are its paths.
     """
+    joined = dict(plan.joined)
+    if ("user" not in plan.new_kinds and "user" not in joined) or "mount" in joined:
+        return {}
     trees = {}
-    for index, op in enumerate(plan.mounts):
+    for index, op in enumerate(plan.rootfs.mounts):
         if op.kind != "bind" or op.idmap is not None or op.source is None:
             continue
         flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if op.flags & C.MS_REC else 0)
