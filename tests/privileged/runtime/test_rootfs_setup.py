@@ -53,14 +53,19 @@ def test_a_mount_point_the_user_namespace_may_not_make_is_a_clear_error(side_by_
     assert not (bundle / "rootfs" / "data").exists()
 
 
-NESTED_PROC = "unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' 2>&1; head -c 0 /proc/self/status && echo own-proc"
+#: A process that owns new user, mount and pid (or network) namespaces tries a fresh procfs (sysfs).
+NESTED_MOUNT = {
+    "proc": "unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' 2>&1",
+    "sysfs": "unshare -mrpfn sh -c 'mount -t sysfs none /sys && echo mounted' 2>&1",
+}
 
 
+@pytest.mark.parametrize("fstype", ["proc", "sysfs"])
 @pytest.mark.parametrize("userns", [False, True], ids=["host-userns", "own-userns"])
-def test_no_pivot_leaves_no_host_procfs_to_mount_a_bare_one(side_by_side, cid, tmp_path, userns):
+def test_no_pivot_leaves_no_host_procfs_to_mount_a_bare_one(side_by_side, cid, tmp_path, userns, fstype):
     """With --no-pivot the host's proc and sysfs are detached (or covered) before the move, so
-    the kernel refuses a fresh procfs to a process that owns a new user and pid namespace."""
-    config = base_config(["sh", "-c", NESTED_PROC])
+    the kernel refuses a fresh procfs or sysfs (mount_too_revealing)."""
+    config = base_config(["sh", "-c", NESTED_MOUNT[fstype] + "; head -c 0 /proc/self/status && echo own-proc"])
     config["process"]["user"] = {"uid": 1000, "gid": 1000}  # unshare -r may map only its own uid
     if userns:
         config = _in_user_namespace(config)
