@@ -144,7 +144,8 @@ def cwd_error(path: str, errno: int) -> Exception:
     """The error for a working directory that cannot be entered (worded as runc's)."""
     reason = os.strerror(errno).lower()
     if errno == E.ELOOP:
-        reason += " (a /proc magic link such as /proc/self/fd/N could lead outside the container: refused)"
+        reason += (" (a symbolic link loop, or a /proc magic link such as /proc/self/fd/N, refused as it"
+                   " could lead outside the container)")
     message = f"chdir to cwd (\"{path}\") set in config.json failed: {reason}"
     if errno == E.ENOENT:
         return NotFound(message, field="process.cwd")
