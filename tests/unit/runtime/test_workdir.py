@@ -72,3 +72,38 @@ def test_the_preserved_range_is_held_with_dev_null_where_the_caller_left_it_clos
     os.waitpid(pid, 0)
     with os.fdopen(read_end) as f:
         assert f.read().split("\n") == ["/etc/hostname", "/dev/null", "/dev/null", "True"]
+
+
+def test_a_directory_root_may_not_enter_is_tried_again_as_the_user(tmp_path, monkeypatch):
+    """Before the user switch a refusal is remembered; after it, it is the error."""
+    from boxen.common import posixos
+
+    monkeypatch.chdir("/")
+    refusals = iter([PermissionError(13, "Permission denied")])
+
+    def fchdir(fd):
+        error = next(refusals, None)
+        if error is not None:
+            raise error
+        os.fchdir(fd)
+
+    monkeypatch.setattr(posixos, "fchdir", fchdir)
+    cwd = WorkingDirectory(Kernel(), str(tmp_path))
+    cwd.enter(Kernel(), final=False)
+    assert not cwd.entered and os.getcwd() == "/"
+    cwd.enter(Kernel(), final=True)
+    assert cwd.entered and os.getcwd() == str(tmp_path) and cwd.fd is None
+
+
+def test_a_refusal_after_the_user_switch_is_the_error(tmp_path, monkeypatch):
+    from boxen.common import posixos
+
+    def refuse(fd):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(posixos, "fchdir", refuse)
+    cwd = WorkingDirectory(Kernel(), str(tmp_path))
+    cwd.enter(Kernel(), final=False)
+    with pytest.raises(PermissionDenied, match="set in config.json failed: permission denied"):
+        cwd.enter(Kernel(), final=True)
+    os.close(cwd.fd)
