@@ -69,7 +69,7 @@ def set_size(fd: int, rows: int, columns: int) -> None:
     fcntl.ioctl(fd, C.TIOCSWINSZ, rows.to_bytes(2, "little") + columns.to_bytes(2, "little") + bytes(4))
 
 
-def setup_in_container(kernel, socket_fd: int, size: tuple[int, int] | None, mount_console: bool,
+def setup_in_container(kernel, socket_fd: int | None, size: tuple[int, int] | None, mount_console: bool,
                        uid: int) -> None:
     """In the container (after the root switch): make the pty, send its master, adopt its slave.
 
@@ -79,6 +79,9 @@ def setup_in_container(kernel, socket_fd: int, size: tuple[int, int] | None, mou
     """
     import fcntl
 
+    if socket_fd is None:  # the runtime connects one (or makes a pair) whenever there is a terminal
+        raise InvalidArgument("process.terminal is true but there is no console socket to send the pty to",
+                              field="--console-socket")
     master, slave = os.openpty()
     slave_path = os.ttyname(slave)
     try:
