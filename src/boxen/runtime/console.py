@@ -16,6 +16,7 @@ itself and proxies between it and its own terminal (:class:`Proxy`).
 from __future__ import annotations
 
 import _socket
+import errno
 
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unavailable
@@ -68,12 +69,28 @@ def set_size(fd: int, rows: int, columns: int) -> None:
     fcntl.ioctl(fd, C.TIOCSWINSZ, rows.to_bytes(2, "little") + columns.to_bytes(2, "little") + bytes(4))
 
 
-def setup_in_container(kernel, socket_fd: int, size: tuple[int, int] | None, mount_console: bool) -> None:
-    """In the container (after the root switch): make the pty, send its master, adopt its slave."""
+def setup_in_container(kernel, socket_fd: int | None, size: tuple[int, int] | None, mount_console: bool,
+                       uid: int) -> None:
+    """In the container (after the root switch): make the pty, send its master, adopt its slave.
+
+    The slave is given to ``uid``, the container's user, so that it can use its own terminal
+    (``mesg``, ``tty``, re-opening ``/dev/tty``); its group stays the one devpts gave it (``tty``,
+    from the ``gid=5`` mount option), as runc does.
+    """
     import fcntl
 
+    if socket_fd is None:  # the runtime connects one (or makes a pair) whenever there is a terminal
+        raise InvalidArgument("process.terminal is true but there is no console socket to send the pty to",
+                              field="--console-socket")
     master, slave = os.openpty()
     slave_path = os.ttyname(slave)
+    try:
+        os.fchown(slave, uid, -1)
+    except OSError as exc:
+        # As runc: a uid not mapped in the user namespace (EINVAL), a slave whose owner is
+        # not mapped (EPERM) or a read-only /dev (EROFS) leave the terminal to root.
+        if exc.errno not in (errno.EINVAL, errno.EPERM, errno.EROFS):
+            raise
     if size:
         set_size(master, *size)
     if mount_console:

@@ -350,7 +350,9 @@ class Creation:
             foreground: bool = False) -> None:
         from boxen.runtime import sync
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
+        from boxen.runtime.workdir import hold_preserved
 
+        hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None
@@ -396,6 +398,10 @@ class Creation:
                 if op.idmap is not None and op.idmap[1] is not None:
                     idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
                     fds.append(idmap_fds[op.destination])
+            from boxen.runtime.mounter import open_bind_sources
+
+            source_fds = open_bind_sources(k, plan)  # with a user namespace: see there
+            fds.extend(source_fds.values())
             interpreter = os.stat("/proc/self/exe")
             parent, child = sync.Channel.pair(k)
             k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
@@ -405,7 +411,7 @@ class Creation:
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
-                idmap_fds=idmap_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
+                idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init

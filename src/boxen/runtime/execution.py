@@ -28,7 +28,9 @@ class Execution:
         from boxen.runtime.container import write_pid_file
         from boxen.runtime.init import ExecContext, compile_seccomp, exec_setup_stage, preload
         from boxen.runtime.plan import plan_process
+        from boxen.runtime.workdir import hold_preserved
 
+        hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
         runtime, state, k = self.runtime, self.state, self.runtime.kernel
         seccomp_json = state.data.get("seccomp")
         seccomp = from_json(LinuxSeccomp, seccomp_json, "linux.seccomp") if seccomp_json else None

@@ -93,7 +93,7 @@ def lines(runtime, container_id: str, bundle: str, opts: dict) -> list[str]:
     if "mount" not in plan.new_kinds and "mount" not in dict(plan.joined):
         pass
     elif rootfs.no_pivot:
-        out.append("   - move the rootfs onto / and chroot into it (--no-pivot)")
+        out.append("   - detach the host's proc and sysfs mounts, move the rootfs onto / and chroot into it (--no-pivot)")
     else:
         out.append("   - pivot_root into the rootfs and detach the old root: the host's files are gone")
     for path in rootfs.masked_paths:

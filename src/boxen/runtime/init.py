@@ -11,9 +11,12 @@ namespaces given by path and creates the new ones, and forks the **init** (a new
 only applies to children). It reports the init's pid and exits.
 
 **init** (:func:`init_stage`) builds the root filesystem (``boxen.runtime.mounter``), sets the
-hostname and sysctls, lets the parent run its hooks, switches root, sets up the terminal, then
-turns itself into the container's process: rlimits, session keyring, capabilities bounding set,
-user and groups, capability sets, working directory, umask, no_new_privs, seccomp. It reports
+hostname and sysctls, lets the parent run its hooks, switches root, sets up the terminal (while
+/dev is still writable), locks the tree down (masked and read-only paths), then turns itself
+into the container's process: session keyring, rlimits, every other descriptor closed, working
+directory entered (``boxen.runtime.workdir``), program opened and checked
+(``boxen.runtime.program``), capabilities bounding set, user and groups, the working directory
+again if root could not enter it, capability sets, umask, no_new_privs, seccomp. It reports
 *created* and waits on the exec FIFO until ``start``. Then it runs the ``startContainer`` hooks
 and calls ``execveat``.
 
@@ -25,93 +28,85 @@ host's Python binary, and a process that can open ``/proc/<pid>/exe`` and write 
 replace it for the whole host (runc's CVE-2019-5736). Three defences: the processes are
 non-dumpable from before they enter the container's namespaces (the kernel then refuses other
 processes access to their ``/proc/<pid>`` entries); every descriptor but stdio and
-``--preserve-fds`` is closed on exec; and the program to run is opened and checked first (and so
-is each interpreter of a ``#!`` script, which is run by the runtime the way the kernel would run
-it) so that the host interpreter itself, however it is named (``/proc/self/exe``), is refused,
-and the file checked is the one executed (``execveat`` on the opened descriptor).
+``--preserve-fds`` is closed before the working directory is entered
+(``boxen.runtime.workdir``); and the program to run is opened and checked first, so that the
+host interpreter itself, however it is named, is refused, and the file checked is the one
+executed (``boxen.runtime.program``).
 """
 
 from __future__ import annotations
 
 import _signal
-import stat
 
 from boxen.common import posixos as os
+from boxen.common.record import Record
 from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,
     InvalidArgument,
     KernelError,
-    NotFound,
     PermissionDenied,
     Unimplemented,
 )
 from boxen.runtime import capabilities, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
+from boxen.runtime.program import find_executable, open_program
 from boxen.runtime.state import hook_state
+from boxen.runtime.workdir import WorkingDirectory, close_descriptors, cwd_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from boxen.oci.runtime import Hooks
+    from boxen.runtime.cgroups.manager import Manager
     from boxen.runtime.linux.kernel import Kernel
-    from boxen.runtime.plan import ProcessPlan
+    from boxen.runtime.plan import ContainerPlan, ProcessPlan
+    from boxen.runtime.sync import Channel
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_MAX_SCRIPT_DEPTH = 4
+class InitContext(Record):
+    """What the forked processes of ``create`` need, prepared by the parent before forking.
 
+    A record: every field must be given, and a misspelt one is refused, so a child never finds
+    None where its parent forgot to pass something.
+    """
 
-class InitContext:
-    """What the forked processes of ``create`` need, prepared by the parent before forking."""
-
-    __slots__ = (
-        "cgroup",
-        "cgroup_mounts",
-        "cgroup_version",
-        "channel",
-        "cloned",
-        "console_fd",
-        "error_fd",
-        "fifo_fd",
-        "hooks",
-        "idmap_fds",
-        "interpreter",
-        "join_cgroup",
-        "kernel",
-        "ns_fds",
-        "plan",
-        "preserve_fds",
-        "seccomp_program",
-        "setgroups",
-    )
-
-    def __init__(self, **values: object) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
+    kernel: Kernel
+    plan: ContainerPlan
+    channel: Channel
+    ns_fds: dict[str, int]  # namespaces joined by path, opened by the parent
+    fifo_fd: int  # the exec FIFO, read until ``start``
+    error_fd: int  # where an error after ``create`` returned is left for ``start``
+    cgroup: Manager
+    cgroup_mounts: tuple[tuple[str, str], ...]
+    cgroup_version: int
+    console_fd: int | None  # the console socket (or the runtime's end of a pair) with a terminal
+    preserve_fds: int
+    interpreter: tuple[int, int]  # (st_dev, st_ino) of the runtime's interpreter: never run
+    hooks: Hooks | None
+    seccomp_program: bytes | None
+    setgroups: bool
+    idmap_fds: dict[str, int]  # user namespaces of idmapped mounts, by destination
+    source_fds: dict[int, int]  # bind sources opened before a user namespace, by mount index
+    cloned: bool  # made by clone(2) straight into its namespaces (no setup stage)
+    join_cgroup: bool  # the init moves itself into its cgroup after GO
 
 
-class ExecContext:
-    """What the forked processes of ``exec`` need."""
+class ExecContext(Record):
+    """What the forked processes of ``exec`` need (a record too: see :class:`InitContext`)."""
 
-    __slots__ = (
-        "bundle",
-        "cgroup",
-        "channel",
-        "console_fd",
-        "container_id",
-        "detach",
-        "interpreter",
-        "kernel",
-        "notify",
-        "ns_fds",
-        "preserve_fds",
-        "process",
-        "seccomp_program",
-        "setgroups",
-    )
-
-    def __init__(self, **values: object) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
+    kernel: Kernel
+    process: ProcessPlan
+    channel: Channel
+    ns_fds: dict[str, int]  # the container's namespaces, by kind
+    cgroup: Manager | None
+    console_fd: int | None
+    preserve_fds: int
+    interpreter: tuple[int, int]
+    setgroups: bool
+    detach: bool
+    container_id: str
+    seccomp_program: bytes | None
+    bundle: str
 
 
 # --- the setup stage ------------------------------------------------------------------------------
@@ -128,8 +123,7 @@ def setup_stage(ctx: InitContext) -> None:
     try:
         reset_signals()
         k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
-        if ctx.cgroup is not None:
-            ctx.cgroup.join(0)
+        ctx.cgroup.join(0)
         _enter_user_namespace(ctx, k, channel, "user" in plan.new_kinds)
         k.prctl(C.PR_SET_DUMPABLE, 0)
         for kind, path in plan.joined:
@@ -203,9 +197,10 @@ def init_stage(ctx: InitContext) -> None:
         fifo = ctx.fifo_fd
         late_error = ctx.error_fd  # where an error after ``create`` returned is left for ``start``
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
-        mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts or (),
-                          cgroup_version=ctx.cgroup_version or 1,
-                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds)
+        mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts,
+                          cgroup_version=ctx.cgroup_version,
+                          new_cgroupns=bool(plan.new_namespaces & C.CLONE_NEWCGROUP), idmap_fds=ctx.idmap_fds,
+                          source_fds=ctx.source_fds)
         # Without a mount namespace of its own the container cannot mount anything (it would
         # change the host's mounts): its root is only a chroot, as with runc.
         own_mounts = "mount" in plan.new_kinds or any(kind == "mount" for kind, _ in plan.joined)
@@ -232,14 +227,18 @@ def init_stage(ctx: InitContext) -> None:
                                 cwd=plan.rootfs.rootfs)
         if own_mounts:
             mounter.switch_root()
-            mounter.finalize()
         else:
             k.chroot(plan.rootfs.rootfs)
             os.chdir("/")
         if process is not None and process.terminal:
+            # Before finalize, as runc does: /dev/console is made and mounted on while /dev
+            # (or the root) is still writable; a read-only /dev becomes so in finalize.
             from boxen.runtime import console
 
-            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts)
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=own_mounts,
+                                       uid=process.uid)
+        if own_mounts:
+            mounter.finalize()
         if plan.personality is not None:
             k.personality(plan.personality)
         if not plan.no_new_keyring:
@@ -248,8 +247,8 @@ def init_stage(ctx: InitContext) -> None:
             awaiting_go = _await_go(channel, join=join)
         program = None
         if process is not None:
-            program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                      seccomp_program, notify)
+            program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
+                                      seccomp_program, notify, keep=(channel.fd, fifo, late_error))
         channel.send(sync.CREATED)
     except BaseException as exc:
         channel.send_error(exc)
@@ -374,7 +373,10 @@ def _report_late(exc: BaseException, error_fd: int) -> None:
 
 def _make_cwd(mounter, cwd: str) -> None:
     """Create the working directory inside the rootfs if the image lacks it (as runc does)."""
-    fd = mounter.make_in_root(cwd, "dir")
+    try:
+        fd = mounter.make_in_root(cwd, "dir")
+    except KernelError as exc:
+        raise cwd_error(cwd, exc.errno) from None
     os.close(fd)
 
 
@@ -433,12 +435,15 @@ class Program:
 
 
 def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: bool, preserve_fds: int,
-                    seccomp_program: bytes | None = None, notify=None) -> Program:
+                    seccomp_program: bytes | None = None, notify=None, keep: tuple[int, ...] = ()) -> Program:
     """Everything between "the container exists" and "exec": limits, identity, privileges, program.
 
-    The seccomp filter is loaded here when it must be (without no_new_privs, loading needs
-    CAP_SYS_ADMIN, so before capabilities are dropped), otherwise just before exec, so that as few
-    of the runtime's own system calls as possible run under it.
+    ``keep`` are the runtime's descriptors still needed until exec (the channel to the parent,
+    the exec FIFO); every other one beyond stdio and ``--preserve-fds`` is closed before the
+    working directory is entered (see ``boxen.runtime.workdir``). The seccomp filter is loaded
+    here when it must be (without no_new_privs, loading needs CAP_SYS_ADMIN, so before
+    capabilities are dropped), otherwise just before exec, so that as few of the runtime's own
+    system calls as possible run under it.
     """
     _set_rlimits(k, process)
     if process.scheduling is not None:
@@ -446,28 +451,25 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
             k.sched_setattr(process.scheduling.sched_attr)
         if process.scheduling.ioprio is not None:
             k.ioprio_set(process.scheduling.ioprio)
-    env = list(process.env)
-    if not any(e.startswith("HOME=") for e in env):
-        env.append(f"HOME={home_of(process.uid)}")
-    program_path = find_executable(process.args[0], env)
-    fd, argv = open_program(program_path, list(process.args), interpreter)
-    # Every descriptor beyond stdio and --preserve-fds closes on exec. Done before a seccomp
-    # filter is loaded: older profiles do not know close_range and would refuse it.
-    k.close_range(3 + preserve_fds, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC)
+    # Done before a seccomp filter is loaded: older profiles do not know close_range or openat2.
+    close_descriptors(k, 3 + preserve_fds, keep + ((notify[0],) if notify is not None else ()))
     for extra in range(3, 3 + preserve_fds):
         try:
             os.set_inheritable(extra, True)
         except OSError:
             pass
+    cwd = WorkingDirectory(k, process.cwd)
+    cwd.enter(k, final=False)
+    env = list(process.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home_of(process.uid)}")
+    program_path = find_executable(process.args[0], env)
+    fd, argv = open_program(program_path, list(process.args), interpreter)
     early_seccomp = process.seccomp is not None and not process.no_new_privileges
     if early_seccomp:
         load_seccomp(process.seccomp, seccomp_program, notify)
     _set_identity(k, process, setgroups)
-    try:
-        os.chdir(process.cwd)
-    except OSError as exc:
-        raise PermissionDenied(f"cannot change to working directory {process.cwd}: {os.strerror(exc.errno or 0)}",
-                               field="process.cwd") from None
+    cwd.enter(k, final=True)
     os.umask(process.umask if process.umask is not None else 0o022)
     if process.no_new_privileges:
         k.prctl(C.PR_SET_NO_NEW_PRIVS, 1)
@@ -527,63 +529,6 @@ def home_of(uid: int, passwd: str = "/etc/passwd") -> str:
     return "/"
 
 
-def find_executable(name: str, env: list[str]) -> str:
-    """Resolve ``args[0]`` the way execvp does, with the process's own PATH."""
-    if "/" in name:
-        return name
-    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
-    for directory in path.split(":"):
-        candidate = f"{directory or '.'}/{name}"
-        try:
-            st = os.stat(candidate)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
-            return candidate
-    raise NotFound(f'exec: "{name}": executable file not found in $PATH', field="process.args[0]")
-
-
-def open_program(path: str, argv: list[str], interpreter, depth: int = 0) -> tuple[int, list[str]]:
-    """Open the program to run; for a ``#!`` script, open its interpreter (recursively) instead.
-
-    Returns the descriptor to ``execveat`` and the argument vector, built as the kernel's
-    ``binfmt_script`` would: ``interpreter [optional-arg] script args...``.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except PermissionError:
-        fd = os.open(path, C.O_PATH | os.O_CLOEXEC)  # execute-only binaries cannot be read
-    except FileNotFoundError:
-        raise NotFound(f'exec: "{path}": no such file or directory', field="process.args[0]") from None
-    except OSError as exc:
-        raise InvalidArgument(f'exec: "{path}": {os.strerror(exc.errno or 0)}', field="process.args[0]") from None
-    st = os.fstat(fd)
-    if interpreter is not None and (st.st_dev, st.st_ino) == interpreter:
-        os.close(fd)
-        raise PermissionDenied(f'exec: "{path}" is the runtime\'s own interpreter; refusing to run it in a container',
-                               field="process.args[0]")
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise InvalidArgument(f'exec: "{path}": not a regular file', field="process.args[0]")
-    try:
-        head = os.pread(fd, 256, 0)
-    except OSError:
-        head = b""
-    if not head.startswith(b"#!"):
-        return fd, argv
-    if depth >= _MAX_SCRIPT_DEPTH:
-        os.close(fd)
-        raise InvalidArgument(f'exec: "{path}": too many levels of #! interpreters', field="process.args[0]")
-    line = head[2:].split(b"\n", 1)[0].strip()
-    os.close(fd)
-    if not line:
-        raise InvalidArgument(f'exec: "{path}": empty #! line', field="process.args[0]")
-    parts = line.split(None, 1)
-    interp = os.fsdecode(parts[0])
-    new_argv = [interp] + ([os.fsdecode(parts[1].strip())] if len(parts) > 1 else []) + [path] + argv[1:]
-    return open_program(interp, new_argv, interpreter, depth + 1)
-
-
 # --- exec ------------------------------------------------------------------------------------------------
 
 
@@ -592,8 +537,8 @@ def exec_setup_stage(ctx: ExecContext) -> None:
     try:
         reset_signals()
         k, channel = ctx.kernel, ctx.channel
-        ctx.notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
-                                                 "pid": os.getpid(), "bundle": ctx.bundle})
+        notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
+                                             "pid": os.getpid(), "bundle": ctx.bundle})
         k.prctl(C.PR_SET_DUMPABLE, 0)
         initial, final = ctx.process.cpu_affinity or (None, None)
         if initial:
@@ -609,7 +554,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
                 k.setns(ctx.ns_fds[kind], FLAGS[kind], kind)
         pid = os.fork()
         if pid == 0:
-            exec_process_stage(ctx)
+            exec_process_stage(ctx, notify)
         channel.send(sync.INIT_PID, pid=pid)
         os._exit(0)
     except BaseException as exc:
@@ -617,23 +562,25 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         os._exit(1)
 
 
-def exec_process_stage(ctx: ExecContext) -> None:
-    """The exec'd process inside the container: set up, then execveat (which closes the channel)."""
+def exec_process_stage(ctx: ExecContext, notify) -> None:
+    """The exec'd process inside the container: set up, then execveat (which closes the channel).
+    ``notify``: the seccomp agent's socket and state, connected by the setup stage, or None."""
     k, channel, process = ctx.kernel, ctx.channel, ctx.process
     try:
         if process.terminal:
             from boxen.runtime import console
 
             os.setsid()
-            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=False)
+            console.setup_in_container(k, ctx.console_fd, process.console_size, mount_console=False,
+                                       uid=process.uid)
         elif ctx.detach:
             os.setsid()
         if process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
-        if ctx.notify is not None:
-            ctx.notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
-        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds or 0,
-                                  ctx.seccomp_program, ctx.notify)
+        if notify is not None:
+            notify[1]["pid"] = os.getpid()  # the exec'd process, as its container sees it
+        program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
+                                  ctx.seccomp_program, notify, keep=(channel.fd,))
         program.execute(k)
     except BaseException as exc:
         channel.send_error(exc)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import stat
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
+from boxen.common.errors import InvalidArgument, KernelError, NotFound, PermissionDenied, kernel_error
 from boxen.runtime.linux import constants as C
-from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits
+from boxen.runtime.rootfs import DEV_SYMLINKS, clean_destination, device_type_bits, revealing_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from boxen.runtime.linux.kernel import Kernel
+    from boxen.runtime.plan import ContainerPlan
     from boxen.runtime.rootfs import DeviceNode, MountOp, RootfsPlan
 
 _RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
@@ -44,12 +45,56 @@ def locked_flags(path: str) -> int:
     return flags
 
 
+def open_bind_sources(k: Kernel, plan: ContainerPlan) -> dict[int, int]:
+    """Bind-mount sources as detached trees (``open_tree(OPEN_TREE_CLONE)``), by mount index.
+
+    Called by the runtime, as the host's root, before the init enters a user namespace: its
+    root there is an unprivileged host user, who may not even reach a source that lies in a
+    directory only the host's root may search (mode 0700). The init then only attaches each
+    tree (``move_mount``), which needs no access to the source's path; runc passes its init
+    such descriptors too. A source that cannot be opened here is left to the init, whose error
+    names the mount. Nothing is opened without a user namespace (the init is the host's root
+    then), nor when the container joins a mount namespace, where the sources are its paths.
+    """
+    joined = dict(plan.joined)
+    if ("user" not in plan.new_kinds and "user" not in joined) or "mount" in joined:
+        return {}
+    trees = {}
+    for index, op in enumerate(plan.rootfs.mounts):
+        if op.kind != "bind" or op.idmap is not None or op.source is None:
+            continue
+        flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if op.flags & C.MS_REC else 0)
+        try:
+            trees[index] = k.open_tree(C.AT_FDCWD, op.source, flags, display=op.source)
+        except KernelError:
+            continue
+    return trees
+
+
+def _make(parent: int, name: str, is_file: bool, display: str, wanted: str) -> None:
+    """Create ``name`` (a file or a directory) in ``parent``. A refusal (a read-only rootfs, a
+    user namespace's root that may not write in the host's rootfs) names what was being made."""
+    try:
+        if is_file:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
+        else:
+            os.mkdir(name, 0o755, dir_fd=parent)
+    except OSError as exc:
+        raise kernel_error(exc.errno or 0, "create" if is_file else "mkdir", display,
+                           f"making {wanted} inside the rootfs") from None
+
+
 class Mounter:
-    """Builds the tree of one container. ``root_fd`` is an ``O_PATH`` descriptor of the rootfs."""
+    """Builds the tree of one container. ``root_fd`` is an ``O_PATH`` descriptor of the rootfs.
+
+    ``source_fds`` are bind-mount sources opened beforehand (:func:`open_bind_sources`), by
+    index in ``plan.mounts``; each is closed once attached.
+    """
 
     def __init__(self, kernel: Kernel, plan: RootfsPlan, *, in_userns: bool,
                  cgroup_mounts: tuple[tuple[str, str], ...] = (), cgroup_version: int = 1,
-                 new_cgroupns: bool = False, idmap_fds: dict[str, int] | None = None) -> None:
+                 new_cgroupns: bool = False, idmap_fds: dict[str, int] | None = None,
+                 source_fds: dict[int, int] | None = None) -> None:
         self.k = kernel
         self.plan = plan
         self.in_userns = in_userns
@@ -57,6 +102,7 @@ class Mounter:
         self.cgroup_version = cgroup_version
         self.new_cgroupns = new_cgroupns
         self.idmap_fds = idmap_fds or {}
+        self.source_fds = source_fds or {}
         self.root_fd = -1
         self.readonly_later: list[str] = []
 
@@ -104,10 +150,8 @@ class Mounter:
                     base = link if link.startswith("/") else f"{parent_path}/{link}"
                     rest = "/".join(parts[i + 1:])
                     return self.make_in_root(clean_destination(f"{base}/{rest}"), target_type, links + 1)
-                if i == len(parts) - 1 and target_type == "file":
-                    os.close(os.open(parts[i], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=parent))
-                else:
-                    os.mkdir(parts[i], 0o755, dir_fd=parent)
+                _make(parent, parts[i], i == len(parts) - 1 and target_type == "file",
+                      "/" + "/".join(parts[: i + 1]), path)
             finally:
                 os.close(parent)
         return self.open_in_root(path)
@@ -129,8 +173,8 @@ class Mounter:
             self._make_parent_private(plan.rootfs)
         k.mount(plan.rootfs, plan.rootfs, None, C.MS_BIND | C.MS_REC)
         self.root_fd = os.open(plan.rootfs, _PATH | os.O_DIRECTORY)
-        for op in plan.mounts:
-            self.mount(op)
+        for index, op in enumerate(plan.mounts):
+            self.mount(op, self.source_fds.pop(index, None))
         if plan.setup_dev:
             self.populate_dev()
 
@@ -144,7 +188,8 @@ class Mounter:
                     best = point
         self.k.mount(None, best, None, C.MS_PRIVATE)
 
-    def mount(self, op: MountOp) -> None:
+    def mount(self, op: MountOp, tree: int | None = None) -> None:
+        """Make one mount; ``tree`` is its source opened beforehand (a bind), closed here."""
         if op.kind == "cgroup":
             self._mount_cgroup(op)
             return
@@ -160,12 +205,17 @@ class Mounter:
             if op.kind == "bind":
                 if op.idmap is not None:
                     self._idmapped_bind(op, fd)
+                elif tree is not None:
+                    self.k.move_mount(tree, fd, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH,
+                                      display=op.destination)
                 else:
                     self.k.mount(op.source, fd_path(fd), None, op.flags, display=op.destination)
             else:
                 self._mount_fs(op, fd)
         finally:
             os.close(fd)
+            if tree is not None:
+                os.close(tree)
         self._adjust(op.destination, op.remount_flags if op.kind == "bind" else 0, op.propagation,
                      op.attr_set, op.attr_clear)
 
@@ -350,6 +400,7 @@ class Mounter:
     def switch_root(self) -> None:
         k, rootfs = self.k, self.plan.rootfs
         if self.plan.no_pivot:
+            self._detach_host_proc_and_sys()
             os.chdir(rootfs)
             k.mount(rootfs, "/", None, C.MS_MOVE)
             k.chroot(".")
@@ -370,6 +421,23 @@ class Mounter:
         if self.root_fd >= 0:
             os.close(self.root_fd)
             self.root_fd = -1
+
+    def _detach_host_proc_and_sys(self) -> None:
+        """Before ``--no-pivot``'s move: the host's whole procfs and sysfs mounts would stay in
+        the namespace, and make a fresh procfs mountable (see ``boxen.runtime.rootfs``, step 5)."""
+        k = self.k
+        with open("/proc/self/mountinfo", "rb") as f:
+            points = revealing_mounts(f.read(), self.plan.rootfs)
+        for point in points:
+            try:
+                k.mount(None, point, None, C.MS_SLAVE | C.MS_REC)  # the detach must not reach the host
+            except NotFound:
+                continue  # under a mount detached already
+            try:
+                k.umount(point, C.MNT_DETACH)
+            except (InvalidArgument, PermissionDenied):
+                # Locked in place (a mount inherited by a user namespace): cover it instead.
+                k.mount("tmpfs", point, "tmpfs", C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC, None)
 
     def finalize(self) -> None:
         """Masked and read-only paths, read-only leftovers, read-only root, root propagation."""

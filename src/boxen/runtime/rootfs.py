@@ -17,7 +17,13 @@ the root:
    mounts of the host's nodes inside a user namespace, where ``mknod`` is not allowed), and the
    usual symlinks (``/dev/fd``, ``/dev/stdin``, ``/dev/ptmx`` -> ``pts/ptmx``...).
 5. **Switch root** with ``pivot_root`` (or ``MS_MOVE`` + ``chroot`` for ``--no-pivot``), then
-   detach the old root so nothing of the host stays reachable.
+   detach the old root so nothing of the host stays reachable. ``--no-pivot`` cannot detach
+   it: the host's tree stays in the namespace, under the moved rootfs. So, first, the host's
+   full ``proc`` and ``sysfs`` mounts there are detached (:func:`revealing_mounts`). The
+   kernel lets a process that owns a new user and pid namespace mount a fresh procfs (or
+   sysfs) only if one is already fully visible in its mount namespace (``mount_too_revealing``):
+   the container's own /proc has masked paths over it, the host's had none, and a process
+   in the container could otherwise get an unmasked procfs.
 6. **Lock down**: ``maskedPaths`` get /dev/null or an empty read-only tmpfs on top,
    ``readonlyPaths`` a read-only bind of themselves, and a ``readonly`` root is remounted so.
 
@@ -349,3 +355,31 @@ def plan_rootfs(spec, bundle: str, rootfs: str, *, no_pivot: bool, source_is_dir
         readonly_paths=tuple(linux.readonlyPaths or ()) if linux else (),
         no_pivot=no_pivot,
     )
+
+
+def revealing_mounts(mountinfo: bytes, rootfs: str) -> list[str]:
+    """The mount points of whole ``proc`` and ``sysfs`` file systems outside ``rootfs``, from a
+    ``/proc/self/mountinfo`` text (``36 25 0:5 / /proc rw,nosuid - proc proc rw``: the fourth
+    field is the mounted directory of the file system, ``/`` for a whole one; the fifth is the
+    mount point, with space, tab, newline and backslash escaped as ``\\ooo``)."""
+    inside = rootfs.rstrip("/") + "/"
+    points = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        try:
+            fstype = fields[fields.index(b"-", 6) + 1]
+        except (ValueError, IndexError):
+            continue
+        if fstype not in (b"proc", b"sysfs") or fields[3] != b"/":
+            continue
+        point = _unescape(fields[4])
+        if point != rootfs and not point.startswith(inside):
+            points.append(point)
+    return points
+
+
+def _unescape(field: bytes) -> str:
+    head, *rest = field.split(b"\\")
+    for part in rest:
+        head += bytes((int(part[:3], 8),)) + part[3:]
+    return head.decode(errors="surrogateescape")

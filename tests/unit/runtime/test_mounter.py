@@ -2,10 +2,13 @@
 
 import os
 
+import pytest
+
 from boxen.common import posixos
+from boxen.runtime import mounter
 from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
-from boxen.runtime.mounter import Mounter
+from boxen.runtime.mounter import Mounter, open_bind_sources
 from boxen.runtime.plan import plan_container
 from support.specs import changed, spec_of
 
@@ -58,14 +61,17 @@ def test_switch_root_pivots_and_detaches_the_old_root(bundle, monkeypatch):
     assert k.calls[2] == ("umount", ".", C.MNT_DETACH)
 
 
-def test_no_pivot_moves_and_chroots(bundle, monkeypatch):
+def test_no_pivot_detaches_the_host_proc_and_sys_then_moves_and_chroots(bundle, monkeypatch):
     path, config = bundle
     m, k = _mounter(path, config)
     m.plan = m.plan.replace(no_pivot=True)
     monkeypatch.setattr(posixos, "chdir", lambda p: None)
+    monkeypatch.setattr(mounter, "revealing_mounts", lambda text, rootfs: ["/proc", "/sys"])
     m.switch_root()
-    assert [c[0] for c in k.calls] == ["mount", "chroot"]
-    assert k.calls[0][4] == C.MS_MOVE
+    assert k.calls[:4] == [("mount", None, "/proc", None, C.MS_SLAVE | C.MS_REC, None), ("umount", "/proc", C.MNT_DETACH),
+                           ("mount", None, "/sys", None, C.MS_SLAVE | C.MS_REC, None), ("umount", "/sys", C.MNT_DETACH)]
+    assert [c[0] for c in k.calls[4:]] == ["mount", "chroot"]
+    assert k.calls[4][4] == C.MS_MOVE
 
 
 def test_make_in_root_makes_what_is_missing_and_follows_a_dangling_symlink(bundle):
@@ -83,3 +89,42 @@ def test_make_in_root_makes_what_is_missing_and_follows_a_dangling_symlink(bundl
     assert (rootfs / "a" / "b" / "c" / "d").is_dir()
     assert (rootfs / "a" / "b" / "file").is_file()
     assert (rootfs / "a" / "x" / "y").is_dir() and (rootfs / "link").is_symlink()
+
+
+def test_bind_sources_are_opened_beforehand_as_detached_trees(bundle):
+    path, config = bundle
+    (path / "a").mkdir()
+    (path / "b").mkdir()
+    config = changed(config, "mounts", [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/a", "type": "bind", "source": "a", "options": ["rbind"]},
+        {"destination": "/b", "type": "bind", "source": "b", "options": ["bind", "ro"]}])
+    plan = plan_container(spec_of(config), "c1", str(path))
+    k = FakeKernel()
+    assert open_bind_sources(k, plan) == {}  # no user namespace: the init, host's root, binds by path
+    assert open_bind_sources(k, plan.replace(new_kinds=(*plan.new_kinds, "user"))) == {1: 0, 2: 0}  # fake fds: 0
+    joined_mount = plan.replace(new_kinds=(*plan.new_kinds, "user"), joined=(("mount", "/proc/1/ns/mnt"),))
+    assert open_bind_sources(k, joined_mount) == {}  # the sources are paths of the joined namespace
+    assert k.calls == [
+        ("open_tree", C.AT_FDCWD, str(path / "a"), C.OPEN_TREE_CLONE | os.O_CLOEXEC | C.AT_RECURSIVE, str(path / "a")),
+        ("open_tree", C.AT_FDCWD, str(path / "b"), C.OPEN_TREE_CLONE | os.O_CLOEXEC, str(path / "b")),
+    ]
+
+
+def test_a_bind_source_opened_beforehand_is_attached_not_mounted_by_path(bundle):
+    path, config = bundle
+    (path / "data").mkdir()
+    config = changed(config, "mounts", [{"destination": "/data", "type": "bind", "source": "data",
+                                         "options": ["rbind", "ro"]}])
+    plan = plan_container(spec_of(config), "c1", str(path)).rootfs.replace(setup_dev=False)
+    tree = os.open(os.devnull, os.O_RDONLY)
+    k = FakeKernel()
+    m = Mounter(k, plan, in_userns=False, source_fds={0: tree})
+    m.prepare()
+    os.close(m.root_fd)
+    assert [c[0] for c in k.calls][2:] == ["move_mount", "mount"]
+    assert k.calls[2][1] == tree and k.calls[2][-1] == "/data"
+    assert k.calls[3][1:5] == (None, "/data", None, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY)
+    assert m.source_fds == {}
+    with pytest.raises(OSError):  # closed once attached
+        os.fstat(tree)

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound, PermissionDenied
-from boxen.runtime.init import find_executable, open_program
+from boxen.runtime.program import find_executable, open_program
 
 
 def _script(path, text):
