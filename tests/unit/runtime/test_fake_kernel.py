@@ -67,8 +67,15 @@ def _setup_calls(monkeypatch, plan, ns_fds) -> tuple[FakeKernel, FakeChannel]:
     monkeypatch.setattr(init, "reset_signals", lambda: None)
     monkeypatch.setattr(posixos, "fork", lambda: (_ for _ in ()).throw(_Forked()))
     monkeypatch.setattr(posixos, "_exit", lambda code: (_ for _ in ()).throw(_Exited(code)))
+    class _Cgroup:  # the setup stage joins the container's cgroup first
+        def join(self, pid):
+            assert pid == 0
+
     k, channel = FakeKernel(), FakeChannel()
-    ctx = init.InitContext(kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, cgroup=None)
+    ctx = init.InitContext(kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=-1, error_fd=-1,
+                           cgroup=_Cgroup(), cgroup_mounts=(), cgroup_version=1, console_fd=None, preserve_fds=0,
+                           interpreter=(0, 0), hooks=None, seccomp_program=None, setgroups=True, idmap_fds={},
+                           source_fds={}, cloned=False, join_cgroup=False)
     with pytest.raises(_Exited):
         init.setup_stage(ctx)
     assert isinstance(channel.error, _Forked), channel.error

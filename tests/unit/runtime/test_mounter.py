@@ -102,12 +102,15 @@ def test_bind_sources_are_opened_beforehand_as_detached_trees(bundle):
     plan = plan_container(spec_of(config), "c1", str(path))
     k = FakeKernel()
     assert open_bind_sources(k, plan) == {}  # no user namespace: the init, host's root, binds by path
-    assert open_bind_sources(k, plan.replace(new_kinds=(*plan.new_kinds, "user"))) == {1: 0, 2: 0}  # fake fds: 0
+    trees = open_bind_sources(k, plan.replace(new_kinds=(*plan.new_kinds, "user")))
+    assert sorted(trees) == [1, 2]  # mount index -> the fake's descriptor (of /dev/null)
+    for fd in trees.values():
+        os.close(fd)
     joined_mount = plan.replace(new_kinds=(*plan.new_kinds, "user"), joined=(("mount", "/proc/1/ns/mnt"),))
     assert open_bind_sources(k, joined_mount) == {}  # the sources are paths of the joined namespace
     assert k.calls == [
-        ("open_tree", C.AT_FDCWD, str(path / "a"), C.OPEN_TREE_CLONE | os.O_CLOEXEC | C.AT_RECURSIVE, str(path / "a")),
-        ("open_tree", C.AT_FDCWD, str(path / "b"), C.OPEN_TREE_CLONE | os.O_CLOEXEC, str(path / "b")),
+        ("open_tree", C.AT_FDCWD, str(path / "a"), C.OPEN_TREE_CLONE | os.O_CLOEXEC | C.AT_RECURSIVE),
+        ("open_tree", C.AT_FDCWD, str(path / "b"), C.OPEN_TREE_CLONE | os.O_CLOEXEC),
     ]
 
 

@@ -16,16 +16,16 @@ def test_every_descriptor_but_the_kept_ones_is_closed():
     close_descriptors(k, 5, keep=(10, 7, 2, 7))
     assert k.calls == [
         ("close_range", 5, 0xFFFFFFFF, C.CLOSE_RANGE_CLOEXEC),  # the kept ones close on exec
-        ("close_range", 5, 6),
-        ("close_range", 8, 9),
-        ("close_range", 11, 0xFFFFFFFF),
+        ("close_range", 5, 6, 0),
+        ("close_range", 8, 9, 0),
+        ("close_range", 11, 0xFFFFFFFF, 0),
     ]
 
 
 def test_a_kept_descriptor_at_the_start_leaves_no_empty_range():
     k = FakeKernel()
     close_descriptors(k, 3, keep=(3, 4))
-    assert k.calls[1:] == [("close_range", 5, 0xFFFFFFFF)]
+    assert k.calls[1:] == [("close_range", 5, 0xFFFFFFFF, 0)]
 
 
 def test_the_working_directory_is_entered(tmp_path, monkeypatch):
