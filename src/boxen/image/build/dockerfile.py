@@ -32,7 +32,6 @@ names the file and line (``Dockerfile:7``).
 
 from __future__ import annotations
 
-from boxen.common import jsonio
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 
@@ -279,12 +278,20 @@ def split_flags(args: str) -> tuple[tuple[tuple[str, str | None], ...], str]:
 
 
 def parse_json_array(text: str) -> tuple[str, ...] | None:
-    """The strings of ``text`` if it is a JSON array of strings, else ``None``."""
+    """The strings of ``text`` if it is a JSON array of strings, else ``None``.
+
+    ``None`` (the shell form, as docker falls back to it) also for text that only looks like
+    JSON: ``RUN [ "$(id -u)" = "0" ]`` is the shell's ``test``, ``CMD ["echo",["x"]]`` a
+    string. The standard ``json`` module reads it: its decoder is what ``_json`` needs to
+    report a syntax error (the build is not on a start-up path).
+    """
     if not text.startswith("["):
         return None
+    import json
+
     try:
-        value = jsonio.loads(text)
-    except InvalidArgument:
+        value = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None

@@ -64,6 +64,25 @@ def test_json_form_and_shell_form():
     assert df.instructions[3].json is None  # not an array of strings: shell form
 
 
+def test_text_that_only_looks_like_json_is_the_shell_form_in_a_fresh_interpreter():
+    # _json's error path needs json.decoder; a launcher that never imported it got SystemError.
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from boxen.image.build.dockerfile import parse\n"
+        "df = parse(sys.stdin.read())\n"
+        "print([(i.json, i.args) for i in df.instructions[1:]])\n"
+    )
+    text = 'FROM a\nRUN [ "$(id -u)" = "0" ]\nCMD ["echo",["x"]]\nCMD ["a" "b"]\n'
+    done = subprocess.run([sys.executable, "-S", "-c", program], input=text, capture_output=True,
+                          text=True, env={"PYTHONPATH": ":".join(sys.path)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr([(None, '[ "$(id -u)" = "0" ]'), (None, '["echo",["x"]]'),
+                                        (None, '["a" "b"]')])
+
+
 def test_flags_are_split_off_and_checked():
     ins = parse_instruction("COPY --from=build --chown=1:2 a b /c/", 3)
     assert ins.flags == (("from", "build"), ("chown", "1:2"))
