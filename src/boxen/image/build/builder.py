@@ -365,7 +365,7 @@ class Builder:
             tree, sources = copies[id(mount)]
             root = self.workspace.mkdtemp("mount")
             [selected] = sources if len(sources) == 1 else (None,)
-            dest = "/" if selected is None or selected.is_dir else "/" + os.path.basename(selected.rel)
+            dest = "/" if selected is None or selected.is_dir else "/" + selected.name
             owner = (0, 0) if tree is self.context else None
             copy = plans.CopyStep(tuple(s.rel for s in sources), dest, dest)
             Copier(root, copy, tree, owner=owner, field=mount.target).copy(sources)

@@ -170,7 +170,7 @@ class Copier:
                 self._extract(source, archive, self.root.directory(dest))
             elif into or self.root.is_directory(dest):
                 parent = self.root.directory(dest)
-                self._file(source.path, os.stat(source.path), f"{parent}/{os.path.basename(source.rel)}")
+                self._file(source.path, os.stat(source.path), f"{parent}/{source.name}")
             else:
                 head, _, name = dest.rstrip("/").rpartition("/")
                 parent = self.root.directory(head or "/")

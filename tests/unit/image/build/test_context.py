@@ -82,8 +82,7 @@ def test_select_globs_paths_and_symlinks(tmp_path):
     assert absolute.rel == "sub" and absolute.is_dir
     assert tree.select(["/sub/../a.txt"])[0].rel == "a.txt"
     assert tree.select(["."])[0].rel == ""
-    with pytest.raises(NotFound, match="matches"):
-        tree.select(["*.none"])
+    assert tree.select(["*.none"]) == []  # BuildKit: a wildcard matching nothing copies nothing
     with pytest.raises(NotFound, match="does not exist"):
         tree.select(["missing"])
 
@@ -108,3 +107,16 @@ def test_digest_covers_content_and_mode_not_times(tmp_path):
     assert digest_sources(tree, sources)[1] != changed
     assert digest_sources(tree, tree.select(["d/x"]))[0] == "file"
     assert digest_sources(tree, tree.select(["d/x", "d/y"]))[0] == "multi"
+
+
+def test_names_with_a_leading_dot_keep_it(tmp_path):
+    tree = make(tmp_path, {".hidden": "h", ".config/x": "x", "sub/.muttrc": "m"})
+    assert [(s.rel, s.name) for s in tree.select([".hidden", ".config/x", "./sub/.muttrc"])] == [
+        (".hidden", ".hidden"), (".config/x", "x"), ("sub/.muttrc", ".muttrc")]
+    assert tree.select([".config"])[0].is_dir
+
+
+def test_a_symlink_source_keeps_its_own_name(tmp_path):
+    tree = make(tmp_path, {"sub/c.txt": "c", "link": "->sub/c.txt"})
+    link = tree.select(["link"])[0]
+    assert (link.rel, link.name) == ("sub/c.txt", "link")

@@ -3,6 +3,7 @@
 import io
 import os
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +74,23 @@ def test_directory_contents_not_the_directory(ctx, rootfs):
 def test_symlink_source_is_followed(ctx, rootfs):
     copy(rootfs, ctx, ["tolink"], "/followed")
     assert not os.path.islink(rootfs / "followed") and (rootfs / "followed").read_text() == "file\n"
+
+
+def test_symlink_source_into_a_directory_keeps_the_links_name(ctx, rootfs):
+    copy(rootfs, ctx, ["tolink"], "/existing/")
+    assert sorted(os.listdir(rootfs / "existing")) == ["tolink"]
+    assert (rootfs / "existing" / "tolink").read_text() == "file\n"
+
+
+def test_hidden_files_are_copied(ctx, rootfs):
+    (Path(ctx.root) / ".hidden").write_text("h\n")
+    copy(rootfs, ctx, [".hidden"], "/")
+    assert (rootfs / ".hidden").read_text() == "h\n"
+
+
+def test_a_wildcard_that_matches_nothing_copies_nothing(ctx, rootfs):
+    result = copy(rootfs, ctx, ["*.none"], "/existing/")
+    assert result.entries == 0 and os.listdir(rootfs / "existing") == []
 
 
 def test_destination_follows_the_images_symlinks_inside_the_root(ctx, rootfs):
