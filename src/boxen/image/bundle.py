@@ -36,18 +36,19 @@ _PREFIX = "org.opencontainers.image."
 _MAX_DB = 8 << 20  # refuse /etc/passwd or /etc/group files larger than this
 
 
-def _database(rootfs: str, path: str) -> list[list[str]]:
-    """The colon-separated records of ``/etc/passwd`` or ``/etc/group`` in ``rootfs`` ([] if absent)."""
-    from boxen.image.layers.paths import resolve
+def read_database(rootfs: str, path: str) -> list[list[str]]:
+    """The colon-separated records of ``/etc/passwd`` or ``/etc/group`` in ``rootfs`` ([] if absent).
+
+    The file is opened inside the root (:func:`boxen.image.layers.rootfiles.read_file`) and
+    must be a regular file: a FIFO there would block the lookup, a device node would be opened
+    on the host, so either is an error naming the file.
+    """
+    from boxen.image.layers.rootfiles import read_file
 
     try:
-        host = resolve(rootfs, path)
+        data = read_file(rootfs, path, _MAX_DB, field=path)
     except NotFound:
         return []
-    with open(host, "rb") as f:
-        data = f.read(_MAX_DB + 1)
-    if len(data) > _MAX_DB:
-        raise InvalidArgument(f"{path} in the image is larger than {_MAX_DB} bytes", field=path)
     return [line.split(":") for line in data.decode("utf-8", "replace").splitlines()
             if line and not line.startswith("#")]
 
@@ -61,7 +62,7 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
     if not user:
         return {"uid": 0, "gid": 0}
     name, _, group = user.partition(":")
-    passwd = _database(rootfs, "/etc/passwd")
+    passwd = read_database(rootfs, "/etc/passwd")
     uid = _id(name)
     entry = next((e for e in passwd if len(e) >= 4 and (e[2] == name if uid is not None else e[0] == name)), None)
     if uid is None:
@@ -73,14 +74,14 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
     if group:
         gid = _id(group)
         if gid is None:
-            found = next((e for e in _database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
+            found = next((e for e in read_database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
             if found is None or _id(found[2]) is None:
                 raise InvalidArgument(f"group {group!r} is not in the image's /etc/group", field="config.User")
             gid = int(found[2])
         result["gid"] = gid
     elif _id(name) is None:
         extra = []
-        for e in _database(rootfs, "/etc/group"):
+        for e in read_database(rootfs, "/etc/group"):
             if len(e) >= 4 and name in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
                 extra.append(int(e[2]))
         if extra:

@@ -32,6 +32,7 @@ from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
+from boxen.image.bundle import read_database
 from boxen.image.layers.paths import resolve
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -42,15 +43,6 @@ class CopyResult(Record):
 
     entries: int
     bytes: int
-
-
-def _records(rootfs: str, path: str) -> list[list[str]]:
-    try:
-        host = resolve(rootfs, path)
-    except NotFound:
-        return []
-    with open(host, encoding="utf-8", errors="replace") as f:
-        return [line.split(":") for line in f.read(8 << 20).splitlines() if line and not line.startswith("#")]
 
 
 def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
@@ -65,7 +57,7 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
     if user.isdigit():
         uid, primary = int(user), int(user)
     else:
-        entry = next((e for e in _records(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
+        entry = next((e for e in read_database(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
         if entry is None or not entry[2].isdigit() or not entry[3].isdigit():
             raise InvalidArgument(f"--chown={spec}: no user {user!r} in the image's /etc/passwd", field=field)
         uid, primary = int(entry[2]), int(entry[3])
@@ -73,7 +65,7 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
         return uid, primary
     if group.isdigit():
         return uid, int(group)
-    found = next((e for e in _records(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
+    found = next((e for e in read_database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
     if found is None or not found[2].isdigit():
         raise InvalidArgument(f"--chown={spec}: no group {group!r} in the image's /etc/group", field=field)
     return uid, int(found[2])
@@ -105,7 +97,7 @@ class ImageRoot:
     def is_directory(self, path: str) -> bool:
         try:
             return os.path.isdir(resolve(self.rootfs, path))
-        except (NotFound, InvalidArgument, NotADirectoryError):
+        except (NotFound, InvalidArgument):
             return False
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from boxen.common.errors import InvalidArgument
@@ -96,6 +99,28 @@ def test_etc_passwd_as_a_symlink_out_of_the_root_is_read_inside_it(tmp_path):
     (root / str(outside).lstrip("/")).mkdir(parents=True)
     (root / str(outside).lstrip("/") / "passwd").write_text("inside:x:5:6::/:/bin/sh\n")
     assert resolve_user("inside", str(root)) == {"uid": 5, "gid": 6}
+
+
+def test_a_fifo_in_place_of_etc_passwd_is_an_error_not_a_hang(rootfs):
+    (rootfs / "etc/passwd").unlink()
+    os.mkfifo(rootfs / "etc/passwd")  # opening it for reading would wait for a writer for ever
+    with pytest.raises(InvalidArgument, match="/etc/passwd in the image is a FIFO, not a regular file") as caught:
+        resolve_user("app", str(rootfs))
+    assert caught.value.field == "/etc/passwd"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root (CAP_MKNOD)")
+def test_a_device_node_in_place_of_etc_group_is_an_error(rootfs):
+    (rootfs / "etc/group").unlink()
+    os.mknod(rootfs / "etc/group", stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero's numbers
+    with pytest.raises(InvalidArgument, match="/etc/group in the image is a character device"):
+        resolve_user("app", str(rootfs))
+
+
+def test_a_directory_walked_through_a_file_is_absent(rootfs):
+    (rootfs / "etc/passwd").unlink()
+    (rootfs / "etc/passwd").symlink_to("group/x")  # group is a file: nothing there
+    assert resolve_user("12", str(rootfs)) == {"uid": 12, "gid": 0}
 
 
 def test_annotations_from_the_config_and_labels_win():
