@@ -401,3 +401,42 @@ def test_built_image_pushes_and_skopeo_reads_it(boxen, tmp_path, registry):
     config = subprocess.run(["skopeo", "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{remote}"],
                             check=True, capture_output=True).stdout
     assert "sha256:" + hashlib.sha256(config).hexdigest() == image_id
+
+
+def test_dockerfiles_that_crashed_the_builder(boxen, tmp_path):
+    """Issue 9's crashes: JSON-looking shell forms, sources with a leading dot, a symlink
+    source's name, a wildcard matching nothing."""
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+COPY .hidden /
+ADD .muttrc /home/
+COPY .config/x /cfg/
+COPY tolink /linked/
+COPY *.none /nothing/
+RUN [ "$(id -u)" = "0" ]
+CMD ["echo",["x"]]
+""", **{".hidden": "hidden\n", ".muttrc": "mutt\n", "target.txt": "target\n"})
+    (ctx / ".config").mkdir()
+    (ctx / ".config" / "x").write_text("x\n")
+    (ctx / "tolink").symlink_to("target.txt")
+    boxen.build(ctx, "-q", "-t", "localhost/crashes:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/crashes:1", str(bundle))
+    rootfs = bundle / "rootfs"
+    assert (rootfs / ".hidden").read_text() == "hidden\n"
+    assert (rootfs / "home" / ".muttrc").read_text() == "mutt\n"
+    assert (rootfs / "cfg" / "x").read_text() == "x\n"
+    assert os.listdir(rootfs / "linked") == ["tolink"] and (rootfs / "linked" / "tolink").read_text() == "target\n"
+    assert not (rootfs / "nothing").exists() or os.listdir(rootfs / "nothing") == []
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["process"]["args"] == ["/bin/sh", "-c", '["echo",["x"]]']
+
+
+def test_a_fifo_or_device_at_etc_passwd_is_a_clear_error_not_a_hang(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER 1000\n")
+    boxen.build(ctx, "-q", "-t", "localhost/fifo-passwd:1")
+    bundle = tmp_path / "bundle"
+    proc = subprocess.run([BIN, "--root", boxen.root, "unpack", "localhost/fifo-passwd:1", str(bundle)],
+                          env=boxen.env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "/etc/passwd in the image is a FIFO, not a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr
