@@ -147,10 +147,15 @@ def _read_directives(lines: list[str], name: str) -> tuple[dict[str, str], int]:
 
 
 def _continues(line: str, escape: str) -> str | None:
-    """The line without its trailing escape character if it continues, else ``None``."""
+    """The line without its trailing escape character if it continues, else ``None``.
+
+    As in BuildKit, an escape character that is itself escaped (``ENV C a\\\\``) is text,
+    not a continuation: the line continues only if the character before the last escape is
+    something else.
+    """
     stripped = line.rstrip(" \t\r")
-    if stripped.endswith(escape):
-        return stripped[: -len(escape)]
+    if stripped.endswith(escape) and not stripped.endswith(escape * 2):
+        return stripped[:-1]
     return None
 
 

@@ -135,6 +135,13 @@ def test_trailing_continuation_at_end_of_file():
         parse("FROM a\n\\\n")
 
 
+def test_an_escaped_escape_at_the_end_of_a_line_ends_it():
+    df = parse("FROM a\nENV C a\\\\\nRUN echo b\\\n  c\n")
+    assert [(i.keyword, i.args) for i in df.instructions[1:]] == [("ENV", "C a\\\\"), ("RUN", "echo b  c")]
+    df = parse("# escape=`\nFROM a\nENV C a``\nRUN b`\n c\n")
+    assert [(i.keyword, i.args) for i in df.instructions[1:]] == [("ENV", "C a``"), ("RUN", "b c")]
+
+
 def test_byte_order_mark_is_ignored():
     assert parse("\ufeff# escape=`\nFROM a\n").escape == "`"
 
