@@ -13,6 +13,9 @@ one pattern per line, with docker's rules:
 * ``!pattern`` is an **exception**: it brings back what earlier patterns excluded. The *last*
   matching line decides. An excluded directory is only searched for exceptions if an
   exception pattern starts with its path (``!build/keep.txt`` after ``build``), as docker does.
+  A ``!`` with no pattern is an error;
+* a Dockerfile may have its own ignore file beside it, ``Dockerfile.dockerignore`` (the
+  Dockerfile's name plus ``.dockerignore``), which is then used instead of the context's.
 
 The same patterns are used by :meth:`Tree.select` to expand wildcards in ``COPY`` sources
 (``COPY *.txt /dst/``), where ``*`` and ``?`` never cross a ``/`` (Go's ``filepath.Match``);
@@ -94,15 +97,18 @@ class IgnorePattern(Record):
 class IgnoreRules:
     """The patterns of a ``.dockerignore`` file (see the module docstring)."""
 
-    def __init__(self, lines: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, lines: list[str] | tuple[str, ...] = (), *, source: str = ".dockerignore") -> None:
         self.patterns: list[IgnorePattern] = []
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
             exception = text.startswith("!")
             if exception:
                 text = text[1:].strip()
+                if not text:
+                    raise InvalidArgument('illegal exclusion pattern "!": an exception needs a pattern after "!"',
+                                          field=f"{source}:{number}")
             text = posixpath.normpath(text)
             if text.startswith("/") and len(text) > 1:
                 text = text.lstrip("/")
@@ -134,12 +140,19 @@ class IgnoreRules:
         return any(p.exception and (p.text + "/").startswith(prefix) for p in self.patterns)
 
 
-def read_ignore(directory: str) -> IgnoreRules:
-    """The rules of ``directory``'s ``.dockerignore`` (or ``.containerignore``), none if absent."""
-    for name in IGNORE_FILES:
+def read_ignore(directory: str, dockerfile: str | None = None) -> IgnoreRules:
+    """The rules for the context ``directory``, none if it has no ignore file.
+
+    A per-Dockerfile ignore file, ``DOCKERFILE.dockerignore`` beside the Dockerfile
+    (``Dockerfile.dockerignore``, ``app.Dockerfile.dockerignore``), wins over the context's
+    ``.dockerignore`` (or ``.containerignore``), as BuildKit reads them.
+    """
+    candidates = [f"{dockerfile}.dockerignore"] if dockerfile else []
+    candidates += [os.path.join(directory, name) for name in IGNORE_FILES]
+    for path in candidates:
         try:
-            with open(os.path.join(directory, name), encoding="utf-8", errors="surrogateescape") as f:
-                return IgnoreRules(f.read().splitlines())
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
         except FileNotFoundError:
             continue
     return IgnoreRules()

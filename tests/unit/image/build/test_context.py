@@ -120,3 +120,33 @@ def test_a_symlink_source_keeps_its_own_name(tmp_path):
     tree = make(tmp_path, {"sub/c.txt": "c", "link": "->sub/c.txt"})
     link = tree.select(["link"])[0]
     assert (link.rel, link.name) == ("sub/c.txt", "link")
+
+
+def test_a_lone_exclamation_mark_is_refused(tmp_path):
+    (tmp_path / ".dockerignore").write_text("a\n# comment\n!\n")
+    with pytest.raises(InvalidArgument, match='illegal exclusion pattern "!"') as caught:
+        read_ignore(str(tmp_path))
+    assert caught.value.field == ".dockerignore:3"
+
+
+def test_the_dockerfiles_own_ignore_file_wins(tmp_path):
+    (tmp_path / ".dockerignore").write_text("a\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert read_ignore(str(tmp_path), str(tmp_path / "Dockerfile")).excluded("a")
+    (tmp_path / "Dockerfile.dockerignore").write_text("b\n")
+    rules = read_ignore(str(tmp_path), str(tmp_path / "Dockerfile"))
+    assert rules.excluded("b") and not rules.excluded("a")
+    assert read_ignore(str(tmp_path)).excluded("a")  # without a Dockerfile: the context's
+
+
+def test_the_dockerfile_is_found_under_docker_and_podman_names(tmp_path):
+    from boxen.image.build.builder import find_dockerfile
+
+    with pytest.raises(NotFound, match="no Dockerfile"):
+        find_dockerfile(str(tmp_path), None)
+    (tmp_path / "Containerfile").write_text("FROM scratch\n")
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "Containerfile")
+    (tmp_path / "dockerfile").write_text("FROM scratch\n")  # lower case, as docker accepts it
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "dockerfile")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "Dockerfile")
