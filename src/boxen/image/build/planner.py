@@ -50,6 +50,10 @@ from boxen.image.build.plan import (
 from boxen.image.build.words import Lexer, pairs
 from boxen.oci.image import ContainerConfig, History, ImageConfig, Platform, RootFS
 
+# Every key BuildKit's RUN --mount knows, whatever the type (a type refuses those it does not take).
+MOUNT_KEYS = frozenset({"type", "target", "dst", "destination", "source", "src", "from", "ro", "readonly", "rw",
+                        "readwrite", "id", "sharing", "mode", "uid", "gid", "size", "required", "env"})
+
 
 def platform_args(target: Platform, build: Platform) -> dict[str, str]:
     """The automatic global ARGs: ``TARGETOS``, ``TARGETARCH``, ``TARGETPLATFORM``, ``BUILDOS``..."""
@@ -437,6 +441,9 @@ class Planner:
         for part in text.split(","):
             key, eq, value = part.partition("=")
             key = key.strip().lower()
+            if key and key not in MOUNT_KEYS:
+                raise InvalidArgument(f"unknown key {key!r} in --mount (a mount takes {', '.join(sorted(MOUNT_KEYS))})",
+                                      field=where)
             if key:
                 options[key] = self.lexer.word(value, variables) if eq else None
         kind = options.pop("type", None) or "bind"
@@ -545,6 +552,9 @@ class Planner:
         from_stage = from_image = None
         from_flag = ins.flag("from")
         if from_flag is not None:
+            if "$" in from_flag:  # BuildKit reads the stage graph before any variable has a value
+                raise InvalidArgument(f"--from={from_flag}: variable expansion is not supported in {ins.keyword} "
+                                      "--from; name the stage or image", field=where)
             name = self.lexer.word(from_flag, variables)
             if not name:
                 raise InvalidArgument("--from names nothing", field=where)

@@ -354,7 +354,14 @@ def test_run_mounts_are_planned():
     ("--mount=type=cache,target=/c,sharing=sometimes", InvalidArgument, "sharing=sometimes"),
     ("--mount=target=/a --mount=type=tmpfs,target=/a", InvalidArgument, "same target"),
     ("--mount=target=/", InvalidArgument, "cannot cover the root"),
+    ("--mount=typ=tmpfs,target=/t", InvalidArgument, "unknown key 'typ' in --mount"),
 ])
 def test_bad_run_mounts(flag, error, match):
     with pytest.raises(error, match=match):
         plan(f"FROM busybox\nRUN {flag} true\n")
+
+
+@pytest.mark.parametrize("text", ["ARG S=build\nCOPY --from=$S /a /b\n", "COPY --from=${S:-build} /a /b\n"])
+def test_copy_from_a_variable_says_expansion_is_not_supported(text):
+    with pytest.raises(InvalidArgument, match="variable expansion is not supported in COPY --from"):
+        plan("FROM busybox AS build\nFROM busybox\n" + text)
