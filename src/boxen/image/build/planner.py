@@ -47,7 +47,7 @@ from boxen.image.build.plan import (
     Stage,
     Step,
 )
-from boxen.image.build.words import Lexer, pairs
+from boxen.image.build.words import Lexer, pairs, raw_words
 from boxen.oci.image import ContainerConfig, History, ImageConfig, Platform, RootFS
 
 # Every key BuildKit's RUN --mount knows, whatever the type (a type refuses those it does not take).
@@ -510,11 +510,18 @@ class Planner:
     def _copy(self, state: _Stage, index: int, ins: Instruction) -> CopyStep:
         where = self.where(ins)
         variables = state.variables()
-        words = ([self.lexer.word(w, variables) for w in ins.json] if ins.json is not None
-                 else self.lexer.words(ins.args, variables))
-        if len(words) < 2:
+        # The destination is the last word as written, expanded on its own: one that expands to
+        # nothing (COPY a $UNSET) is the WORKDIR, as BuildKit has it, not a missing argument.
+        raw = list(ins.json) if ins.json is not None else raw_words(ins.args, self.lexer.escape)
+        if len(raw) < 2:
             raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
-        *sources, dest_text = words
+        if ins.json is not None:
+            sources = [self.lexer.word(w, variables) for w in raw[:-1]]
+        else:
+            sources = self.lexer.words(" ".join(raw[:-1]), variables)
+        if not sources:
+            raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
+        dest_text = self.lexer.word(raw[-1], variables)
         inline = self._inline(ins, sources, variables) if ins.heredocs else ()
         if inline:
             sources = [name for name, _ in inline]
@@ -538,7 +545,7 @@ class Planner:
                 raise InvalidArgument(f"--checksum={checksum}: expected sha256:<64 hex digits>, for one URL",
                                       field=where)
         dest = dest_text
-        directory = dest.endswith(("/", "/.", "/..")) or dest in (".", "..")
+        directory = dest.endswith(("/", "/.", "/..")) or dest in ("", ".", "..")
         if not dest.startswith("/"):
             dest = posixpath.join(state.workdir or "/", dest)
         dest = posixpath.normpath(dest)

@@ -365,3 +365,15 @@ def test_bad_run_mounts(flag, error, match):
 def test_copy_from_a_variable_says_expansion_is_not_supported(text):
     with pytest.raises(InvalidArgument, match="variable expansion is not supported in COPY --from"):
         plan("FROM busybox AS build\nFROM busybox\n" + text)
+
+
+@pytest.mark.parametrize("text, sources, dest", [
+    ("COPY a $EMPTY\n", ("a",), "/w/"),
+    ("COPY a ${UNSET}\n", ("a",), "/w/"),
+    ('COPY ["a", "$EMPTY"]\n', ("a",), "/w/"),
+    ("COPY $FILES /d/\n", ("x", "y"), "/d/"),
+    ("COPY a $EMPTY/sub/\n", ("a",), "/sub/"),
+])
+def test_an_empty_destination_is_the_workdir(text, sources, dest):
+    step = plan("FROM busybox\nWORKDIR /w\nARG EMPTY=\nARG FILES='x y'\n" + text).stage(0).steps[-1].copy
+    assert (step.sources, step.dest) == (sources, dest)
