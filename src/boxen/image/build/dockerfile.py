@@ -326,7 +326,10 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
     if keyword == "ONBUILD":
         if not args:
             raise InvalidArgument("ONBUILD needs an instruction to run later", field=where)
-        trigger = parse_instruction(args, line, name)
+        try:
+            trigger = parse_instruction(args, line, name)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"ONBUILD trigger {args!r}: {exc.message}", field=where) from None
         if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
             raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger", field=where)
     if keyword == "SHELL" and json is None:

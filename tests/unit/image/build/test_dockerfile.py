@@ -181,3 +181,9 @@ def test_an_unterminated_here_document_names_its_line():
     with pytest.raises(InvalidArgument, match="<<EOF has no end line") as exc:
         parse("FROM scratch\nRUN <<EOF\necho\n")
     assert exc.value.field == "Dockerfile:2"
+
+
+def test_a_bad_onbuild_trigger_is_named():
+    with pytest.raises(InvalidArgument, match="ONBUILD trigger 'FROOB x': unknown instruction: FROOB") as caught:
+        parse("FROM a\nONBUILD FROOB x\n")
+    assert caught.value.field == "Dockerfile:2"
