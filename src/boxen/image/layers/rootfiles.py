@@ -73,6 +73,8 @@ class _Descriptors:
             st = os.stat(part, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
             return MISSING, None
+        except OSError as exc:  # a name longer than NAME_MAX, a directory we may not search...
+            raise kernel_error(exc.errno or errno.EIO, "fstatat", "/" + "/".join([*stack, part])) from None
         if stat.S_ISDIR(st.st_mode):
             return DIRECTORY, None
         if stat.S_ISLNK(st.st_mode):
@@ -138,7 +140,10 @@ def open_file(root: str, path: str, *, field: str | None = None, kernel: bool = 
     ``kernel=False`` skips ``openat2`` and walks in user space (as where the kernel lacks it).
     """
     field = field or path
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(f"the root directory {root} does not exist", field=field) from None
     try:
         probe = _opened(root_fd, path, os.O_PATH, field, kernel=kernel)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import threading
 
 import pytest
@@ -184,9 +185,11 @@ def test_links_swapped_during_the_walk_never_lead_out(tree, kernel):
     (root / "d" / "passwd").write_bytes(b"inside")
     (root / "d" / "file-or-link").write_bytes(b"inside")
     stop = threading.Event()
+    flips = []
 
     def flip() -> None:
         while not stop.is_set():
+            flips.append(1)
             os.rename(root / "d", root / "d.dir")
             os.symlink(str(outside), root / "d")
             os.unlink(root / "d")
@@ -195,6 +198,8 @@ def test_links_swapped_during_the_walk_never_lead_out(tree, kernel):
             os.rename(root / "d.dir", root / "d")
 
     flipper = threading.Thread(target=flip)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the flips land inside walks
     flipper.start()
     seen = set()
     try:
@@ -206,7 +211,8 @@ def test_links_swapped_during_the_walk_never_lead_out(tree, kernel):
     finally:
         stop.set()
         flipper.join()
-    assert b"OUTSIDE" not in seen
+        sys.setswitchinterval(interval)
+    assert flips and b"OUTSIDE" not in seen
     assert read(root, "d/passwd", kernel) == b"inside"
 
 
@@ -223,3 +229,38 @@ def test_the_walk_stands_in_when_the_kernel_has_no_openat2(tree, monkeypatch):
     root, _ = tree
     assert read_file(str(root), "/etc/passwd", 100) == b"inside"
     assert calls  # the kernel was asked first
+
+
+@pytest.mark.parametrize("kernel", OPENERS)
+def test_names_the_kernel_cannot_hold_and_a_missing_root_are_clear_errors(tree, kernel):
+    root, _ = tree
+    with pytest.raises(KernelError) as caught:
+        open_file(str(root), "etc/" + "n" * 300, kernel=kernel)
+    assert caught.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(NotFound, match="does not exist"):
+        open_file(str(root / "nothing"), "etc/passwd", kernel=kernel)
+
+
+def test_a_directory_swapped_for_a_symlink_right_after_it_was_checked(tree, monkeypatch):
+    """The race made certain: the walk has seen ``d`` as a directory, then ``d`` becomes a link
+    to the host's directory before the walk goes on. The descriptor walk notices; a path
+    string, opened afterwards, would have gone through the link."""
+    from boxen.image.layers import rootfiles
+
+    root, outside = tree
+    (root / "d").mkdir()
+    (root / "d" / "passwd").write_bytes(b"inside")
+    looked = rootfiles._Descriptors.look
+
+    def look_then_swap(self, stack, part):
+        kind = looked(self, stack, part)
+        if part == "d" and not (root / "d.dir").exists():
+            os.rename(root / "d", root / "d.dir")
+            os.symlink(str(outside), root / "d")
+        return kind
+
+    monkeypatch.setattr(rootfiles._Descriptors, "look", look_then_swap)
+    with pytest.raises(InvalidArgument, match="/d changed while it was walked"):
+        read_file(str(root), "d/passwd", 100, kernel=False)
+    with open(str(root / "d" / "passwd"), "rb") as naive:  # what opening by path string now reads
+        assert naive.read() == b"OUTSIDE"
