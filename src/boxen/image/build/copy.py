@@ -13,8 +13,8 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
 * files keep their mode bits and modification time; owners become ``0:0``, or the
   ``--chown`` user and group (names looked up in the image's ``/etc/passwd`` and
   ``/etc/group``; a user without a group uses the same number for the group), or, for
-  ``COPY --from``, stay what they were in the source stage. ``--chmod`` replaces the mode
-  bits of everything copied;
+  ``COPY --from``, stay what they were in the source stage. ``--chmod`` sets the mode bits
+  of everything copied (octal), or changes each one's own (symbolic: ``go-w``);
 * missing parent directories of the destination are created (``0755``, owned like the
   copied files); existing directories keep their owner and mode;
 * ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
@@ -30,6 +30,7 @@ import stat
 
 from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
+from boxen.image.build import modes
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
 from boxen.image.bundle import read_database
@@ -173,7 +174,9 @@ class Copier:
         return (st.st_uid, st.st_gid) if self.keep_owner else self.owner
 
     def _mode(self, st: os.stat_result) -> int:
-        return self.step.chmod if self.step.chmod is not None else stat.S_IMODE(st.st_mode)
+        if self.step.chmod is None:
+            return stat.S_IMODE(st.st_mode)
+        return modes.apply(self.step.chmod, stat.S_IMODE(st.st_mode), directory=stat.S_ISDIR(st.st_mode))
 
     def _file(self, source: str, st: os.stat_result, target: str) -> None:
         rel = target[len(self.root.rootfs):] or "/"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import posixpath
 
 from boxen.common.errors import BoxenError, InvalidArgument, NotFound, Unimplemented
-from boxen.image.build import settings
+from boxen.image.build import modes, settings
 from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
 from boxen.image.build.plan import (
     DEFAULT_PATH,
@@ -574,13 +574,10 @@ class Planner:
                 from_image = name
         chown = ins.flag("chown")
         chown = self.lexer.word(chown, variables) if chown is not None else None
-        chmod_text = ins.flag("chmod")
-        chmod = None
-        if chmod_text is not None:
-            chmod_text = self.lexer.word(chmod_text, variables)
-            if not chmod_text or any(c not in "01234567" for c in chmod_text) or int(chmod_text, 8) > 0o7777:
-                raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
-            chmod = int(chmod_text, 8)
+        chmod = ins.flag("chmod")
+        if chmod is not None:
+            chmod = self.lexer.word(chmod, variables)
+            modes.check(chmod, field=where)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
                         chown or None, chmod, inline, urls, checksum)
 

@@ -102,12 +102,19 @@ def test_destination_follows_the_images_symlinks_inside_the_root(ctx, rootfs):
 
 
 def test_chmod_and_owner(ctx, rootfs):
-    copy(rootfs, ctx, ["dir"], "/owned/", chmod=0o600, owner=(1000, 50))
+    copy(rootfs, ctx, ["dir"], "/owned/", chmod="600", owner=(1000, 50))
     st = os.lstat(rootfs / "owned" / "a")
     assert st.st_mode & 0o7777 == 0o600
     if ROOT:
         assert (st.st_uid, st.st_gid) == (1000, 50)
         assert os.stat(rootfs / "owned").st_uid == 1000  # created parents belong to the --chown user
+
+
+def test_symbolic_chmod_changes_each_files_own_bits(ctx, rootfs):
+    os.chmod(Path(ctx.root) / "dir" / "a", 0o666)
+    copy(rootfs, ctx, ["dir"], "/sym/", chmod="go-w,u+x")
+    assert os.lstat(rootfs / "sym" / "a").st_mode & 0o7777 == 0o744
+    assert os.lstat(rootfs / "sym" / "sub").st_mode & 0o7777 == 0o755  # 0755 from mkdir: go-w keeps it
 
 
 def test_file_cannot_replace_a_directory(ctx, rootfs):

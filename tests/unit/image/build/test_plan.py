@@ -1,5 +1,7 @@
 """Build plans: stages, ARG scoping, ENV expansion, config instructions, history, steps."""
 
+import re
+
 import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
@@ -269,7 +271,7 @@ COPY ["with space", "$BASEVAR/"]
     copies = [s.copy for s in p.stage(0).steps if s.copy]
     assert [(c.dest, c.dest_text) for c in copies] == [
         ("/w/rel", "rel"), ("/w/", "."), ("/w/dir/", "dir/"), ("/x", "/abs/../x"), ("/", "/"), ("/w/base/", "base/")]
-    assert copies[3].chown == "nobody:1" and copies[3].chmod == 0o640
+    assert copies[3].chown == "nobody:1" and copies[3].chmod == "0640"
     assert copies[4].add and copies[5].sources == ("with space",)
 
 
@@ -278,8 +280,10 @@ def test_copy_errors():
         plan("FROM busybox\nCOPY a b /dest\n")
     with pytest.raises(InvalidArgument, match="at least one source"):
         plan("FROM busybox\nCOPY a\n")
-    with pytest.raises(InvalidArgument, match="octal"):
-        plan("FROM busybox\nCOPY --chmod=u+x a /b\n")
+    assert plan("FROM busybox\nCOPY --chmod=u+x,go-w a /b\n").stage(0).steps[-1].copy.chmod == "u+x,go-w"
+    for bad in ("u+y", "0888", "19999", "u", "+x,", "q=r"):
+        with pytest.raises(InvalidArgument, match=re.escape(f"--chmod={bad}: ") + ".*octal bits like 0644"):
+            plan(f"FROM busybox\nCOPY --chmod={bad} a /b\n")
     with pytest.raises(InvalidArgument, match="COPY cannot fetch URLs"):
         plan("FROM busybox\nCOPY http://x/y /b\n")
     with pytest.raises(Unimplemented, match="URLs together with other sources"):
