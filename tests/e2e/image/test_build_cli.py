@@ -440,3 +440,23 @@ def test_a_fifo_or_device_at_etc_passwd_is_a_clear_error_not_a_hang(boxen, tmp_p
     assert proc.returncode == 1
     assert "/etc/passwd in the image is a FIFO, not a regular file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_buildkit_readings_of_destinations_modes_and_substitutions(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+WORKDIR /w
+ARG EMPTY=
+ARG F=dir/sub/file.tar.gz
+COPY --chmod=go-w,u+x payload $EMPTY
+ENV NAME=${{F##*/}} STEM=${{F%%.*}} DASHED=${{F//\\//-}} POSITIONAL=[$1$@]
+ENV C=a\\\\
+ENV D=d
+""", payload="p\n")
+    os.chmod(ctx / "payload", 0o666)
+    boxen.build(ctx, "-q", "-t", "localhost/readings:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/readings:1", str(bundle))
+    assert os.stat(bundle / "rootfs" / "w" / "payload").st_mode & 0o7777 == 0o744
+    env = json.loads((bundle / "config.json").read_text())["process"]["env"]
+    assert {"NAME=file.tar.gz", "STEM=dir/sub/file", "DASHED=dir-sub-file.tar.gz", "POSITIONAL=[]",
+            "C=a\\", "D=d"} <= set(env)
