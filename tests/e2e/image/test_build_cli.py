@@ -451,12 +451,20 @@ COPY --chmod=go-w,u+x payload $EMPTY
 ENV NAME=${{F##*/}} STEM=${{F%%.*}} DASHED=${{F//\\//-}} POSITIONAL=[$1$@]
 ENV C=a\\\\
 ENV D=d
+ADD --chown=1000:1000 arch.tar /arch/
 """, payload="p\n")
     os.chmod(ctx / "payload", 0o666)
+    with tarfile.open(ctx / "arch.tar", "w") as tar:
+        info = tarfile.TarInfo("in/file")
+        info.size, info.uid, info.gid = 2, 7, 7
+        tar.addfile(info, io.BytesIO(b"f\n"))
     boxen.build(ctx, "-q", "-t", "localhost/readings:1")
     bundle = tmp_path / "bundle"
     boxen("unpack", "localhost/readings:1", str(bundle))
     assert os.stat(bundle / "rootfs" / "w" / "payload").st_mode & 0o7777 == 0o744
+    for path in ("arch/in", "arch/in/file"):
+        st = os.lstat(bundle / "rootfs" / path)
+        assert (st.st_uid, st.st_gid) == (1000, 1000), path
     env = json.loads((bundle / "config.json").read_text())["process"]["env"]
     assert {"NAME=file.tar.gz", "STEM=dir/sub/file", "DASHED=dir-sub-file.tar.gz", "POSITIONAL=[]",
             "C=a\\", "D=d"} <= set(env)

@@ -19,7 +19,8 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
   copied files); existing directories keep their owner and mode;
 * ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
   content, not its name) extracts it into the destination directory with the same safe
-  extraction as image layers (:func:`boxen.image.layers.apply_layer`).
+  extraction as image layers (:func:`boxen.image.layers.apply_layer`); its files keep the
+  archive's owners unless ``--chown`` gives them one.
 """
 
 from __future__ import annotations
@@ -190,20 +191,22 @@ class Copier:
             raise kernel_error(exc.errno or errno.EIO, "copy", rel, f"COPY of {source}") from None
         self.entries += 1
 
-    def _directory(self, source: Source, target: str) -> None:
-        """The contents of directory ``source`` into the existing directory ``target``.
+    def _directory(self, source: Source, target: str, tree: Tree | None = None) -> None:
+        """The contents of directory ``source`` (of ``tree``, by default the step's) into the
+        existing directory ``target``.
 
         Entries come parents first, and every directory on the way is made a real directory
         (an image's symlink in its place is replaced, as unpacking a layer replaces it), so no
         path below ``target`` ever passes through a symlink.
         """
+        tree = tree or self.tree
         made: list[tuple[str, os.stat_result]] = []
         prefix = f"{source.rel}/" if source.rel else ""
-        for rel, path, st in self.tree.entries(source, passages=True):
+        for rel, path, st in tree.entries(source, passages=True):
             host = f"{target}/{rel}"
             mode = st.st_mode
             if stat.S_ISDIR(mode):
-                passage = self.tree.excluded(prefix + rel)
+                passage = tree.excluded(prefix + rel)
                 try:
                     existing = os.lstat(host)
                 except FileNotFoundError:
@@ -235,14 +238,29 @@ class Copier:
             os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def _extract(self, source: Source, kind: str, target: str) -> None:
+        """Extract archive ``source`` into ``target``: its files keep the archive's owners, or,
+        with ``--chown``, are extracted unowned beside the root and copied in as that owner."""
+        if self.step.chown is None:
+            self.entries += self._unpack(source, kind, target, rootless=os.geteuid() != 0)
+            return
+        import shutil
+        import tempfile
+
+        staging = tempfile.mkdtemp(prefix="add-", dir=os.path.dirname(self.root.rootfs))
+        try:
+            self._unpack(source, kind, staging, rootless=True)
+            self._directory(Source("", staging, True, ""), target, Tree(staging, name=f"archive {source.rel}"))
+        finally:
+            shutil.rmtree(staging)
+
+    def _unpack(self, source: Source, kind: str, target: str, *, rootless: bool) -> int:
         from boxen.image.layers import apply_layer
 
         with open(source.path, "rb") as raw, _decompressing(raw, kind) as blob:
             try:
-                result = apply_layer(blob, target, rootless=os.geteuid() != 0)
+                return apply_layer(blob, target, rootless=rootless).entries
             except InvalidArgument as exc:
                 raise InvalidArgument(f"ADD {source.rel}: {exc.message}", field=exc.field) from None
-        self.entries += result.entries
 
 
 def _decompressing(raw, kind: str):

@@ -158,6 +158,20 @@ def test_add_extracts_local_archives(tmp_path, rootfs, mode, kind):
     assert (rootfs / "opt" / "x" / "y.txt").read_text() == "y\n"
 
 
+def test_add_chown_applies_to_an_extracted_archives_files(tmp_path, rootfs):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    _tar(context / "a.tar.gz", "w:gz", entries=(("x/y.txt", b"y\n"), ("z", b"z\n")))
+    copy(rootfs, Tree(str(context)), ["a.tar.gz"], "/opt/", add=True, chown="1000:50", owner=(1000, 50),
+         chmod="go-w")
+    assert (rootfs / "opt" / "x" / "y.txt").read_text() == "y\n"
+    assert os.lstat(rootfs / "opt" / "z").st_mode & 0o7777 == 0o644
+    if ROOT:
+        for path in ("opt/x", "opt/x/y.txt", "opt/z"):
+            assert (os.lstat(rootfs / path).st_uid, os.lstat(rootfs / path).st_gid) == (1000, 50), path
+    assert sorted(os.listdir(tmp_path)) == ["ctx", "rootfs"]  # the staging directory is gone
+
+
 def test_add_of_a_non_archive_copies_and_copy_never_extracts(tmp_path, rootfs):
     context = tmp_path / "ctx"
     context.mkdir()
