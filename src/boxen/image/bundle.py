@@ -20,9 +20,11 @@ image config                         runtime config
 
 ``User`` is ``user``, ``uid``, ``user:group``, ``uid:gid`` and so on. Names are looked up in
 the image's own ``/etc/passwd`` and ``/etc/group`` (read inside the root file system, never
-following a link out of it); a name that is not there is an error, as the spec requires. A
-user given by name, without a group, also gets the supplementary groups ``/etc/group`` lists
-it in. ``Volumes`` are not turned into mounts: the engine decides where volumes live.
+following a link out of it, and only if they are regular files); a name that is not there is
+an error, as the spec requires. A user found in ``/etc/passwd`` (by name or by number), without
+a group, also gets the supplementary groups ``/etc/group`` lists it in, as docker gives them,
+and so does root when there is no ``User``. A rootless bundle has no supplementary groups: its
+user namespace maps one id, and may not call ``setgroups``. ``Volumes`` are not turned into mounts: the engine decides where volumes live.
 """
 
 from __future__ import annotations
@@ -57,10 +59,22 @@ def _id(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _member_of(rootfs: str, name: str) -> list[int]:
+    """The ids of the groups ``/etc/group`` lists ``name`` in (its supplementary groups)."""
+    extra: list[int] = []
+    for e in read_database(rootfs, "/etc/group"):
+        if len(e) >= 4 and name in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
+            extra.append(int(e[2]))
+    return extra
+
+
 def resolve_user(user: str | None, rootfs: str) -> dict:
     """``process.user`` for the image config's ``User`` (see the module docstring)."""
     if not user:
-        return {"uid": 0, "gid": 0}
+        try:  # root, with the groups the image lists root in; databases that cannot be read give none
+            return resolve_user("0", rootfs)
+        except InvalidArgument:
+            return {"uid": 0, "gid": 0}
     name, _, group = user.partition(":")
     passwd = read_database(rootfs, "/etc/passwd")
     uid = _id(name)
@@ -79,11 +93,8 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
                 raise InvalidArgument(f"group {group!r} is not in the image's /etc/group", field="config.User")
             gid = int(found[2])
         result["gid"] = gid
-    elif _id(name) is None:
-        extra = []
-        for e in read_database(rootfs, "/etc/group"):
-            if len(e) >= 4 and name in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
-                extra.append(int(e[2]))
+    elif entry is not None:
+        extra = _member_of(rootfs, entry[0])
         if extra:
             result["additionalGids"] = extra
     return result
@@ -134,6 +145,8 @@ def runtime_config(image: ImageConfig, rootfs: str, *, rootless: bool = False, b
     workdir = config.WorkingDir if config else None
     process["cwd"] = os.path.join("/", workdir) if workdir else "/"
     process["user"] = resolve_user(config.User if config else None, rootfs)
+    if rootless:
+        process["user"].pop("additionalGids", None)
     spec["process"] = process
     spec["annotations"] = {**(spec.get("annotations") or {}), **image_annotations(image)}
     return spec

@@ -64,7 +64,7 @@ def test_the_template_is_not_modified(rootfs):
     (None, {"uid": 0, "gid": 0}),
     ("www", {"uid": 33, "gid": 33, "additionalGids": [10]}),
     ("app", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),
-    ("1000", {"uid": 1000, "gid": 1001}),
+    ("1000", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),  # found by number: docker's groups
     ("4242", {"uid": 4242, "gid": 0}),
     ("app:audio", {"uid": 1000, "gid": 29}),
     ("app:7", {"uid": 1000, "gid": 7}),
@@ -72,6 +72,17 @@ def test_the_template_is_not_modified(rootfs):
 ])
 def test_user_is_resolved_in_the_images_files(rootfs, user, expected):
     assert resolve_user(user, str(rootfs)) == expected
+
+
+def test_root_gets_its_groups_when_no_user_is_set(rootfs):
+    (rootfs / "etc/group").write_text(GROUP + "adm:x:4:root,app\n")
+    assert resolve_user(None, str(rootfs)) == {"uid": 0, "gid": 0, "additionalGids": [4]}
+    assert runtime_config(image(), str(rootfs), base=BASE)["process"]["user"]["additionalGids"] == [4]
+    # a rootless bundle's user namespace maps one id: no setgroups there
+    assert runtime_config(image(), str(rootfs), base=BASE, rootless=True)["process"]["user"] == {"uid": 0, "gid": 0}
+    (rootfs / "etc/group").unlink()
+    os.mkfifo(rootfs / "etc/group")
+    assert resolve_user(None, str(rootfs)) == {"uid": 0, "gid": 0}  # nothing asked for: no error
 
 
 @pytest.mark.parametrize("user", ["nobody-here", "app:nogroup"])
