@@ -104,7 +104,8 @@ class _Stage:
         self.os = base.os if base is not None else platform.os
         self.variant = base.variant if base is not None else platform.variant
         self.author = base.author if base is not None else None
-        self.env = list(c.Env or ())
+        # FROM scratch starts with the default PATH, as docker's builders give it
+        self.env = list(c.Env or ()) if base is not None else [DEFAULT_PATH]
         self.cmd = c.Cmd
         self.entrypoint = c.Entrypoint
         self.user = c.User or ""

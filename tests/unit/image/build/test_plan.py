@@ -381,3 +381,9 @@ def test_copy_from_a_variable_says_expansion_is_not_supported(text):
 def test_an_empty_destination_is_the_workdir(text, sources, dest):
     step = plan("FROM busybox\nWORKDIR /w\nARG EMPTY=\nARG FILES='x y'\n" + text).stage(0).steps[-1].copy
     assert (step.sources, step.dest) == (sources, dest)
+
+
+def test_an_image_from_scratch_gets_the_default_path():
+    assert config("FROM scratch\nENV A=1\n").Env == (DEFAULT_PATH, "A=1")
+    assert config("FROM scratch\nENV PATH=/bin\n").Env == ("PATH=/bin",)
+    assert config("FROM busybox\n").Env == (DEFAULT_PATH, "BASEVAR=base")  # a base's Env is kept as it is
