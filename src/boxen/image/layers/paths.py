@@ -144,7 +144,7 @@ def look_in(root: str) -> Look:
     """The ``look`` of :func:`walk` for a plain directory ``root`` (``lstat`` and ``readlink``)."""
 
     def look(stack: list[str], part: str) -> tuple[str, str | None]:
-        host = "/".join((root, *stack, part))
+        host = _host(root, [*stack, part])
         try:
             st = os.lstat(host)
         except FileNotFoundError:
@@ -171,7 +171,6 @@ def resolve(root: str, path: str, *, make_directory=None) -> str:
     path string: use :mod:`boxen.image.layers.rootfiles` to *open* files of a tree that
     someone else may be changing.
     """
-    root = root.rstrip("/") or "/"
     if make_directory is None:
         try:
             stack = walk(path, look_in(root), field=path)
@@ -179,10 +178,17 @@ def resolve(root: str, path: str, *, make_directory=None) -> str:
             raise NotFound(exc.message, field=path) from None
     else:
         def create(stack: list[str], part: str, _detail: str | None) -> None:
-            make_directory("/".join((root, *stack, part)))
+            make_directory(_host(root, [*stack, part]))
 
         stack = walk(path, look_in(root), field=path, create=create, leaf=False)
-    return "/".join((root, *stack)) if stack else root
+    return _host(root, stack)
+
+
+def _host(root: str, parts: list[str]) -> str:
+    """The host path of the components ``parts`` below ``root``."""
+    if not parts:
+        return root
+    return root.rstrip("/") + "/" + "/".join(parts)
 
 
 class Resolver:
