@@ -197,6 +197,8 @@ def heredoc_markers(text: str) -> list[tuple[str, bool, bool]]:
 
 def _takes_heredocs(text: str) -> bool:
     keyword, _, after = text.partition(" ")
+    if keyword.upper() == "ONBUILD":  # the trigger's here-documents follow the ONBUILD line
+        return _takes_heredocs(after.strip())
     if keyword.upper() not in HEREDOC_KEYWORDS:
         return False
     _, args = split_flags(after.strip())
@@ -327,7 +329,7 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
         if not args:
             raise InvalidArgument("ONBUILD needs an instruction to run later", field=where)
         try:
-            trigger = parse_instruction(args, line, name)
+            trigger = parse_instruction(args, line, name, heredocs)
         except InvalidArgument as exc:
             raise InvalidArgument(f"ONBUILD trigger {args!r}: {exc.message}", field=where) from None
         if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
@@ -337,6 +339,21 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
     if not args and keyword not in ("CMD", "ENTRYPOINT"):
         raise InvalidArgument(f"{keyword} requires at least one argument", field=where)
     return Instruction(keyword, args, flags, json, line, text, after, trigger, heredocs)
+
+
+def trigger_text(instruction: Instruction) -> str:
+    """What an image config's ``OnBuild`` keeps of ``ONBUILD`` ``instruction``: the trigger's
+    line, then the bodies and end lines of its here-documents, as BuildKit keeps them."""
+    return instruction.args + "".join(f"\n{doc.content}{doc.name}" for doc in instruction.heredocs)
+
+
+def parse_trigger(text: str, line: int, name: str) -> Instruction:
+    """An ``OnBuild`` entry of a base image (see :func:`trigger_text`) as an :class:`Instruction`."""
+    first, _, rest = text.partition("\n")
+    docs: tuple[Heredoc, ...] = ()
+    if rest:
+        docs, _ = _read_heredocs(rest.split("\n"), 0, first, name, line)
+    return parse_instruction(first, line, name, docs)
 
 
 def parse(text: str, name: str = "Dockerfile") -> Dockerfile:

@@ -31,7 +31,7 @@ import posixpath
 
 from boxen.common.errors import BoxenError, InvalidArgument, NotFound, Unimplemented
 from boxen.image.build import modes, settings
-from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
+from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_trigger, trigger_text
 from boxen.image.build.plan import (
     DEFAULT_PATH,
     DEFAULT_SHELL,
@@ -289,7 +289,7 @@ class Planner:
         triggers = state.onbuild
         state.onbuild = []
         for text in triggers:
-            trigger = parse_instruction(text, instruction.line, f"{self.dockerfile.name} (ONBUILD of {image})")
+            trigger = parse_trigger(text, instruction.line, f"{self.dockerfile.name} (ONBUILD of {image})")
             self._instruction(state, index, trigger, trigger=True)
         for child in body:
             self._instruction(state, index, child)
@@ -373,7 +373,7 @@ class Planner:
                 raise InvalidArgument("SHELL needs at least the executable", field=where)
             state.shell = ins.json
         elif keyword == "ONBUILD":
-            state.onbuild.append(ins.args)
+            state.onbuild.append(trigger_text(ins))
         elif keyword == "MAINTAINER":
             state.author = ins.args
         self._step(state, index, ins, nop, trigger=trigger)

@@ -387,3 +387,13 @@ def test_an_image_from_scratch_gets_the_default_path():
     assert config("FROM scratch\nENV A=1\n").Env == (DEFAULT_PATH, "A=1")
     assert config("FROM scratch\nENV PATH=/bin\n").Env == ("PATH=/bin",)
     assert config("FROM busybox\n").Env == (DEFAULT_PATH, "BASEVAR=base")  # a base's Env is kept as it is
+
+
+def test_onbuild_here_documents_are_kept_and_run_in_the_child():
+    parent = config("FROM busybox\nONBUILD RUN <<EOF\necho from a trigger\nEOF\nONBUILD COPY <<-f.txt /f\n\tbody\n\tf.txt\n")
+    assert parent.OnBuild == ("RUN <<EOF\necho from a trigger\nEOF", "COPY <<-f.txt /f\nbody\nf.txt")
+    images = Images(parent=BASE.replace(config=parent))
+    child = plan("FROM parent\n", images=images).stage(0)
+    run, copy = [s for s in child.steps if s.run or s.copy]
+    assert "echo from a trigger" in " ".join(run.run.args)
+    assert copy.copy.inline == (("f.txt", "body\n"),)
