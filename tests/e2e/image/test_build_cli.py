@@ -440,6 +440,7 @@ def test_a_fifo_or_device_at_etc_passwd_is_a_clear_error_not_a_hang(boxen, tmp_p
     assert proc.returncode == 1
     assert "/etc/passwd in the image is a FIFO, not a regular file" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not bundle.exists()  # nothing of the failed unpack is left
 
 
 def test_buildkit_readings_of_destinations_modes_and_substitutions(boxen, tmp_path):
