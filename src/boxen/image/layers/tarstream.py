@@ -70,6 +70,7 @@ _MAX_ID = (1 << 32) - 2  # uid_t is 32 bits and (uid_t)-1 means "leave unchanged
 _MAX_SIZE = (1 << 63) - 1  # off_t
 _MAX_SECONDS = (1 << 63) - 1  # time_t
 _MAX_DEVICE = (1 << 32) - 1  # major and minor numbers are unsigned int in makedev(3)
+_MIN_NS, _MAX_NS = (-_MAX_SECONDS - 1) * 1_000_000_000, _MAX_SECONDS * 1_000_000_000 + 999_999_999
 
 
 class TarEntry(Record):
@@ -384,16 +385,18 @@ class TarReader:
             if "linkpath" in records:
                 linkname = _decode(records["linkpath"])
             xattrs = {key[len(_XATTR):]: value for key, value in records.items() if key.startswith(_XATTR)} or None
-        _no_nul(name, "path", name)
-        _no_nul(linkname, "link target", name)
-        for key in xattrs or ():
-            _no_nul(key, "extended attribute name", name)
+        if "\0" in name or "\0" in linkname or (xattrs and any("\0" in key for key in xattrs)):
+            _no_nul(name, "path", name)
+            _no_nul(linkname, "link target", name)
+            for key in xattrs or ():
+                _no_nul(key, "extended attribute name", name)
         if size < 0 or uid < 0 or gid < 0:
             raise InvalidArgument("negative size, uid or gid in the tar header", field=name)
-        _check_range(size, 0, _MAX_SIZE, "size", name)
-        _check_range(uid, 0, _MAX_ID, "uid", name)
-        _check_range(gid, 0, _MAX_ID, "gid", name)
-        _check_range(mtime_ns // 1_000_000_000, -_MAX_SECONDS - 1, _MAX_SECONDS, "mtime (seconds)", name)
+        if size > _MAX_SIZE or uid > _MAX_ID or gid > _MAX_ID or not _MIN_NS <= mtime_ns <= _MAX_NS:
+            _check_range(size, 0, _MAX_SIZE, "size", name)
+            _check_range(uid, 0, _MAX_ID, "uid", name)
+            _check_range(gid, 0, _MAX_ID, "gid", name)
+            _check_range(mtime_ns // 1_000_000_000, -_MAX_SECONDS - 1, _MAX_SECONDS, "mtime (seconds)", name)
         if kind in (REGULAR,):
             self._data_left, self._padding = size, -size % BLOCK
         elif size:
