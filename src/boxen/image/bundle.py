@@ -20,10 +20,11 @@ image config                         runtime config
 
 ``User`` is ``user``, ``uid``, ``user:group``, ``uid:gid`` and so on. Names are looked up in
 the image's own ``/etc/passwd`` and ``/etc/group`` (read inside the root file system, never
-following a link out of it); a name that is not there is an error, as the spec requires. A
-user given by name, without a group, also gets the supplementary groups ``/etc/group`` lists
-it in; so does a user given by number that ``/etc/passwd`` names, and root when ``User`` is
-empty, as docker's builders and runtimes resolve them (an explicit group drops them). ``Volumes`` are not turned into mounts: the engine decides where volumes live.
+following a link out of it, and only if they are regular files); a name that is not there is
+an error, as the spec requires. A user found in ``/etc/passwd`` (by name or by number), without
+a group, also gets the supplementary groups ``/etc/group`` lists it in, as docker gives them,
+and so does root when there is no ``User``. A rootless bundle has no supplementary groups: its
+user namespace maps one id, and may not call ``setgroups``. ``Volumes`` are not turned into mounts: the engine decides where volumes live.
 """
 
 from __future__ import annotations
@@ -37,18 +38,19 @@ _PREFIX = "org.opencontainers.image."
 _MAX_DB = 8 << 20  # refuse /etc/passwd or /etc/group files larger than this
 
 
-def _database(rootfs: str, path: str) -> list[list[str]]:
-    """The colon-separated records of ``/etc/passwd`` or ``/etc/group`` in ``rootfs`` ([] if absent)."""
-    from boxen.image.layers.paths import resolve
+def read_database(rootfs: str, path: str) -> list[list[str]]:
+    """The colon-separated records of ``/etc/passwd`` or ``/etc/group`` in ``rootfs`` ([] if absent).
+
+    The file is opened inside the root (:func:`boxen.image.layers.rootfiles.read_file`) and
+    must be a regular file: a FIFO there would block the lookup, a device node would be opened
+    on the host, so either is an error naming the file.
+    """
+    from boxen.image.layers.rootfiles import read_file
 
     try:
-        host = resolve(rootfs, path)
+        data = read_file(rootfs, path, _MAX_DB, field=path)
     except NotFound:
         return []
-    with open(host, "rb") as f:
-        data = f.read(_MAX_DB + 1)
-    if len(data) > _MAX_DB:
-        raise InvalidArgument(f"{path} in the image is larger than {_MAX_DB} bytes", field=path)
     return [line.split(":") for line in data.decode("utf-8", "replace").splitlines()
             if line and not line.startswith("#")]
 
@@ -57,10 +59,24 @@ def _id(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _member_of(rootfs: str, name: str) -> list[int]:
+    """The ids of the groups ``/etc/group`` lists ``name`` in (its supplementary groups)."""
+    extra: list[int] = []
+    for e in read_database(rootfs, "/etc/group"):
+        if len(e) >= 4 and name in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
+            extra.append(int(e[2]))
+    return extra
+
+
 def resolve_user(user: str | None, rootfs: str) -> dict:
     """``process.user`` for the image config's ``User`` (see the module docstring)."""
-    name, _, group = (user or "0").partition(":")
-    passwd = _database(rootfs, "/etc/passwd")
+    if not user:
+        try:  # root, with the groups the image lists root in; databases that cannot be read give none
+            return resolve_user("0", rootfs)
+        except InvalidArgument:
+            return {"uid": 0, "gid": 0}
+    name, _, group = user.partition(":")
+    passwd = read_database(rootfs, "/etc/passwd")
     uid = _id(name)
     entry = next((e for e in passwd if len(e) >= 4 and (e[2] == name if uid is not None else e[0] == name)), None)
     if uid is None:
@@ -72,17 +88,13 @@ def resolve_user(user: str | None, rootfs: str) -> dict:
     if group:
         gid = _id(group)
         if gid is None:
-            found = next((e for e in _database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
+            found = next((e for e in read_database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
             if found is None or _id(found[2]) is None:
                 raise InvalidArgument(f"group {group!r} is not in the image's /etc/group", field="config.User")
             gid = int(found[2])
         result["gid"] = gid
     elif entry is not None:
-        # Membership is by name: a user given by number gets the groups of its passwd entry's name.
-        extra = []
-        for e in _database(rootfs, "/etc/group"):
-            if len(e) >= 4 and entry[0] in e[3].split(",") and _id(e[2]) is not None and int(e[2]) not in extra:
-                extra.append(int(e[2]))
+        extra = _member_of(rootfs, entry[0])
         if extra:
             result["additionalGids"] = extra
     return result
@@ -133,6 +145,8 @@ def runtime_config(image: ImageConfig, rootfs: str, *, rootless: bool = False, b
     workdir = config.WorkingDir if config else None
     process["cwd"] = os.path.join("/", workdir) if workdir else "/"
     process["user"] = resolve_user(config.User if config else None, rootfs)
+    if rootless:
+        process["user"].pop("additionalGids", None)
     spec["process"] = process
     spec["annotations"] = {**(spec.get("annotations") or {}), **image_annotations(image)}
     return spec

@@ -430,3 +430,71 @@ def test_built_image_pushes_and_skopeo_reads_it(boxen, tmp_path, registry):
     config = subprocess.run(["skopeo", "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{remote}"],
                             check=True, capture_output=True).stdout
     assert "sha256:" + hashlib.sha256(config).hexdigest() == image_id
+
+
+def test_dockerfiles_that_crashed_the_builder(boxen, tmp_path):
+    """Issue 9's crashes: JSON-looking shell forms, sources with a leading dot, a symlink
+    source's name, a wildcard matching nothing."""
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+COPY .hidden /
+ADD .muttrc /home/
+COPY .config/x /cfg/
+COPY tolink /linked/
+COPY *.none /nothing/
+RUN [ "$(id -u)" = "0" ]
+CMD ["echo",["x"]]
+""", **{".hidden": "hidden\n", ".muttrc": "mutt\n", "target.txt": "target\n"})
+    (ctx / ".config").mkdir()
+    (ctx / ".config" / "x").write_text("x\n")
+    (ctx / "tolink").symlink_to("target.txt")
+    boxen.build(ctx, "-q", "-t", "localhost/crashes:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/crashes:1", str(bundle))
+    rootfs = bundle / "rootfs"
+    assert (rootfs / ".hidden").read_text() == "hidden\n"
+    assert (rootfs / "home" / ".muttrc").read_text() == "mutt\n"
+    assert (rootfs / "cfg" / "x").read_text() == "x\n"
+    assert os.listdir(rootfs / "linked") == ["tolink"] and (rootfs / "linked" / "tolink").read_text() == "target\n"
+    assert not (rootfs / "nothing").exists() or os.listdir(rootfs / "nothing") == []
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["process"]["args"] == ["/bin/sh", "-c", '["echo",["x"]]']
+
+
+def test_a_fifo_or_device_at_etc_passwd_is_a_clear_error_not_a_hang(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER 1000\n")
+    boxen.build(ctx, "-q", "-t", "localhost/fifo-passwd:1")
+    bundle = tmp_path / "bundle"
+    proc = subprocess.run([BIN, "--root", boxen.root, "unpack", "localhost/fifo-passwd:1", str(bundle)],
+                          env=boxen.env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "/etc/passwd in the image is a FIFO, not a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not bundle.exists()  # nothing of the failed unpack is left
+
+
+def test_buildkit_readings_of_destinations_modes_and_substitutions(boxen, tmp_path):
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+WORKDIR /w
+ARG EMPTY=
+ARG F=dir/sub/file.tar.gz
+COPY --chmod=go-w,u+x payload $EMPTY
+ENV NAME=${{F##*/}} STEM=${{F%%.*}} DASHED=${{F//\\//-}} POSITIONAL=[$1$@]
+ENV C=a\\\\
+ENV D=d
+ADD --chown=1000:1000 arch.tar /arch/
+""", payload="p\n")
+    os.chmod(ctx / "payload", 0o666)
+    with tarfile.open(ctx / "arch.tar", "w") as tar:
+        info = tarfile.TarInfo("in/file")
+        info.size, info.uid, info.gid = 2, 7, 7
+        tar.addfile(info, io.BytesIO(b"f\n"))
+    boxen.build(ctx, "-q", "-t", "localhost/readings:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/readings:1", str(bundle))
+    assert os.stat(bundle / "rootfs" / "w" / "payload").st_mode & 0o7777 == 0o744
+    for path in ("arch/in", "arch/in/file"):
+        st = os.lstat(bundle / "rootfs" / path)
+        assert (st.st_uid, st.st_gid) == (1000, 1000), path
+    env = json.loads((bundle / "config.json").read_text())["process"]["env"]
+    assert {"NAME=file.tar.gz", "STEM=dir/sub/file", "DASHED=dir-sub-file.tar.gz", "POSITIONAL=[]",
+            "C=a\\", "D=d"} <= set(env)

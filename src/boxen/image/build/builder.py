@@ -117,12 +117,13 @@ def now() -> str:
 
 
 def find_dockerfile(context: str, dockerfile: str | None) -> str:
-    """The Dockerfile given, else ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``."""
+    """The Dockerfile given, else ``CONTEXT/Dockerfile`` (or ``dockerfile``, as docker looks for
+    it), else ``CONTEXT/Containerfile``."""
     if dockerfile is not None:
         if not os.path.isfile(dockerfile):
             raise NotFound(f"{dockerfile} does not exist", field="--file")
         return dockerfile
-    for name in ("Dockerfile", "Containerfile"):
+    for name in ("Dockerfile", "dockerfile", "Containerfile"):
         path = os.path.join(context, name)
         if os.path.isfile(path):
             return path
@@ -234,6 +235,7 @@ class Builder:
             text = f.read()
         inside = os.path.commonpath([context, os.path.abspath(path)]) == context
         dockerfile = parse(text, name=os.path.relpath(path, context) if inside else path)
+        ignore = read_ignore(context, path)
         names = tuple(image_name(references.parse(tag, field="--tag")) for tag in options.tags)
         self.platform = parse_platform(options.platform) if options.platform else host_platform()
         os.makedirs(self.directory, 0o700, exist_ok=True)
@@ -256,7 +258,7 @@ class Builder:
             work = self._stack.enter_context(_temporary(tmp))
             self.workspace = Workspace(self.snapshotter, self.content, work, compression=options.compression,
                                        explain=self.explain)
-            self.context = Tree(context, read_ignore(context))
+            self.context = Tree(context, ignore)
             self.where = dockerfile.name
             return self._execute(plan, names)
 
@@ -426,7 +428,7 @@ class Builder:
             tree, sources = copies[id(mount)]
             root = self.workspace.mkdtemp("mount")
             [selected] = sources if len(sources) == 1 else (None,)
-            dest = "/" if selected is None or selected.is_dir else "/" + os.path.basename(selected.rel)
+            dest = "/" if selected is None or selected.is_dir else "/" + selected.name
             owner = (0, 0) if tree is self.context else None
             copy = plans.CopyStep(tuple(s.rel for s in sources), dest, dest)
             Copier(root, copy, tree, owner=owner, field=mount.target).copy(sources)

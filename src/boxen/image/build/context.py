@@ -13,9 +13,14 @@ one pattern per line, with docker's rules:
 * ``!pattern`` is an **exception**: it brings back what earlier patterns excluded. The *last*
   matching line decides. An excluded directory is only searched for exceptions if an
   exception pattern starts with its path (``!build/keep.txt`` after ``build``), as docker does.
+  A ``!`` with no pattern is an error;
+* a Dockerfile may have its own ignore file beside it, ``Dockerfile.dockerignore`` (the
+  Dockerfile's name plus ``.dockerignore``), which is then used instead of the context's.
 
 The same patterns are used by :meth:`Tree.select` to expand wildcards in ``COPY`` sources
-(``COPY *.txt /dst/``), where ``*`` and ``?`` never cross a ``/`` (Go's ``filepath.Match``).
+(``COPY *.txt /dst/``), where ``*`` and ``?`` never cross a ``/`` (Go's ``filepath.Match``);
+a pattern that matches nothing selects nothing (BuildKit's COPY then copies nothing and
+succeeds), while a plain path that does not exist is an error.
 
 For the layer cache, a ``COPY`` is named by the **digest** of what it copies
 (:func:`digest_sources`): every path, type, mode and link target, and the sha256 of every
@@ -92,15 +97,18 @@ class IgnorePattern(Record):
 class IgnoreRules:
     """The patterns of a ``.dockerignore`` file (see the module docstring)."""
 
-    def __init__(self, lines: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, lines: list[str] | tuple[str, ...] = (), *, source: str = ".dockerignore") -> None:
         self.patterns: list[IgnorePattern] = []
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
             exception = text.startswith("!")
             if exception:
                 text = text[1:].strip()
+                if not text:
+                    raise InvalidArgument('illegal exclusion pattern "!": an exception needs a pattern after "!"',
+                                          field=f"{source}:{number}")
             text = posixpath.normpath(text)
             if text.startswith("/") and len(text) > 1:
                 text = text.lstrip("/")
@@ -132,12 +140,19 @@ class IgnoreRules:
         return any(p.exception and (p.text + "/").startswith(prefix) for p in self.patterns)
 
 
-def read_ignore(directory: str) -> IgnoreRules:
-    """The rules of ``directory``'s ``.dockerignore`` (or ``.containerignore``), none if absent."""
-    for name in IGNORE_FILES:
+def read_ignore(directory: str, dockerfile: str | None = None) -> IgnoreRules:
+    """The rules for the context ``directory``, none if it has no ignore file.
+
+    A per-Dockerfile ignore file, ``DOCKERFILE.dockerignore`` beside the Dockerfile
+    (``Dockerfile.dockerignore``, ``app.Dockerfile.dockerignore``), wins over the context's
+    ``.dockerignore`` (or ``.containerignore``), as BuildKit reads them.
+    """
+    candidates = [f"{dockerfile}.dockerignore"] if dockerfile else []
+    candidates += [os.path.join(directory, name) for name in IGNORE_FILES]
+    for path in candidates:
         try:
-            with open(os.path.join(directory, name), encoding="utf-8", errors="surrogateescape") as f:
-                return IgnoreRules(f.read().splitlines())
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
         except FileNotFoundError:
             continue
     return IgnoreRules()
@@ -145,11 +160,14 @@ def read_ignore(directory: str) -> IgnoreRules:
 
 class Source(Record):
     """A selected source: ``rel`` is its path in the tree, ``path`` where it is on the host
-    (symlinks in the path followed inside the tree), ``is_dir`` whether its contents are copied."""
+    (symlinks in the path followed inside the tree), ``is_dir`` whether its contents are copied,
+    ``name`` the last component as the Dockerfile named it (a file copied into a directory
+    keeps that name, even when it was reached through a symlink)."""
 
     rel: str
     path: str
     is_dir: bool
+    name: str
 
 
 class Tree:
@@ -201,7 +219,8 @@ class Tree:
             host = resolve(self.root, rel)
         except NotFound:
             raise NotFound(f"{rel or '/'} does not exist in the {self.name}", field=rel) from None
-        return os.path.relpath(host, self.root).replace(os.sep, "/").removeprefix(".")
+        real = os.path.relpath(host, self.root)
+        return "" if real == "." else real
 
     def select(self, sources: tuple[str, ...] | list[str]) -> list[Source]:
         """The sources a ``COPY`` names: paths (symlinks followed) or wildcard patterns."""
@@ -210,11 +229,10 @@ class Tree:
             rel = clean(source)
             if any(c in rel for c in "*?["):
                 regex = re.compile(_translate(rel, doublestar=False) + r"\Z", re.DOTALL)
-                matches = [(r, st) for r, st in self.walk() if regex.match(r)]
-                if not matches:
-                    raise NotFound(f"no file in the {self.name} matches {source!r}", field=source)
-                for match, st in matches:
-                    selected.append(self._source(match, source))
+                # a pattern that matches nothing copies nothing, as BuildKit does
+                for match, _ in self.walk():
+                    if regex.match(match):
+                        selected.append(self._source(match, source))
                 continue
             if rel and self.rules.excluded(rel) and not self.rules.may_reinclude(rel):
                 raise NotFound(f"{source!r} is excluded from the {self.name} by .dockerignore", field=source)
@@ -225,7 +243,7 @@ class Tree:
         real = self._resolve(rel)
         path = self.host(real)
         st = os.stat(path, follow_symlinks=False)
-        return Source(real, path, stat.S_ISDIR(st.st_mode))
+        return Source(real, path, stat.S_ISDIR(st.st_mode), rel.rpartition("/")[2])
 
     def entries(self, source: Source, *, passages: bool = False) -> Iterator[tuple[str, str, os.stat_result]]:
         """``(path relative to the source, host path, stat)`` of what copying ``source`` takes:

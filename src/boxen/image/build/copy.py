@@ -13,13 +13,14 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
 * files keep their mode bits and modification time; owners become ``0:0``, or the
   ``--chown`` user and group (names looked up in the image's ``/etc/passwd`` and
   ``/etc/group``; a user without a group uses the same number for the group), or, for
-  ``COPY --from``, stay what they were in the source stage. ``--chmod`` replaces the mode
-  bits of everything copied;
+  ``COPY --from``, stay what they were in the source stage. ``--chmod`` sets the mode bits
+  of everything copied (octal), or changes each one's own (symbolic: ``go-w``);
 * missing parent directories of the destination are created (``0755``, owned like the
   copied files); existing directories keep their owner and mode;
 * ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
   content, not its name) extracts it into the destination directory with the same safe
-  extraction as image layers (:func:`boxen.image.layers.apply_layer`).
+  extraction as image layers (:func:`boxen.image.layers.apply_layer`); its files keep the
+  archive's owners unless ``--chown`` gives them one.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import stat
 
 from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
+from boxen.image.build import modes
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
+from boxen.image.bundle import read_database
 from boxen.image.layers.paths import resolve
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -42,15 +45,6 @@ class CopyResult(Record):
 
     entries: int
     bytes: int
-
-
-def _records(rootfs: str, path: str) -> list[list[str]]:
-    try:
-        host = resolve(rootfs, path)
-    except NotFound:
-        return []
-    with open(host, encoding="utf-8", errors="replace") as f:
-        return [line.split(":") for line in f.read(8 << 20).splitlines() if line and not line.startswith("#")]
 
 
 def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
@@ -65,7 +59,7 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
     if user.isdigit():
         uid, primary = int(user), int(user)
     else:
-        entry = next((e for e in _records(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
+        entry = next((e for e in read_database(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
         if entry is None or not entry[2].isdigit() or not entry[3].isdigit():
             raise InvalidArgument(f"--chown={spec}: no user {user!r} in the image's /etc/passwd", field=field)
         uid, primary = int(entry[2]), int(entry[3])
@@ -73,7 +67,7 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
         return uid, primary
     if group.isdigit():
         return uid, int(group)
-    found = next((e for e in _records(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
+    found = next((e for e in read_database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
     if found is None or not found[2].isdigit():
         raise InvalidArgument(f"--chown={spec}: no group {group!r} in the image's /etc/group", field=field)
     return uid, int(found[2])
@@ -105,7 +99,7 @@ class ImageRoot:
     def is_directory(self, path: str) -> bool:
         try:
             return os.path.isdir(resolve(self.rootfs, path))
-        except (NotFound, InvalidArgument, NotADirectoryError):
+        except (NotFound, InvalidArgument):
             return False
 
 
@@ -170,7 +164,7 @@ class Copier:
                 self._extract(source, archive, self.root.directory(dest))
             elif into or self.root.is_directory(dest):
                 parent = self.root.directory(dest)
-                self._file(source.path, os.stat(source.path), f"{parent}/{os.path.basename(source.rel)}")
+                self._file(source.path, os.stat(source.path), f"{parent}/{source.name}")
             else:
                 head, _, name = dest.rstrip("/").rpartition("/")
                 parent = self.root.directory(head or "/")
@@ -181,7 +175,9 @@ class Copier:
         return (st.st_uid, st.st_gid) if self.keep_owner else self.owner
 
     def _mode(self, st: os.stat_result) -> int:
-        return self.step.chmod if self.step.chmod is not None else stat.S_IMODE(st.st_mode)
+        if self.step.chmod is None:
+            return stat.S_IMODE(st.st_mode)
+        return modes.apply(self.step.chmod, stat.S_IMODE(st.st_mode), directory=stat.S_ISDIR(st.st_mode))
 
     def _file(self, source: str, st: os.stat_result, target: str) -> None:
         rel = target[len(self.root.rootfs):] or "/"
@@ -195,20 +191,22 @@ class Copier:
             raise kernel_error(exc.errno or errno.EIO, "copy", rel, f"COPY of {source}") from None
         self.entries += 1
 
-    def _directory(self, source: Source, target: str) -> None:
-        """The contents of directory ``source`` into the existing directory ``target``.
+    def _directory(self, source: Source, target: str, tree: Tree | None = None) -> None:
+        """The contents of directory ``source`` (of ``tree``, by default the step's) into the
+        existing directory ``target``.
 
         Entries come parents first, and every directory on the way is made a real directory
         (an image's symlink in its place is replaced, as unpacking a layer replaces it), so no
         path below ``target`` ever passes through a symlink.
         """
+        tree = tree or self.tree
         made: list[tuple[str, os.stat_result]] = []
         prefix = f"{source.rel}/" if source.rel else ""
-        for rel, path, st in self.tree.entries(source, passages=True):
+        for rel, path, st in tree.entries(source, passages=True):
             host = f"{target}/{rel}"
             mode = st.st_mode
             if stat.S_ISDIR(mode):
-                passage = self.tree.excluded(prefix + rel)
+                passage = tree.excluded(prefix + rel)
                 try:
                     existing = os.lstat(host)
                 except FileNotFoundError:
@@ -240,14 +238,29 @@ class Copier:
             os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def _extract(self, source: Source, kind: str, target: str) -> None:
+        """Extract archive ``source`` into ``target``: its files keep the archive's owners, or,
+        with ``--chown``, are extracted unowned beside the root and copied in as that owner."""
+        if self.step.chown is None:
+            self.entries += self._unpack(source, kind, target, rootless=os.geteuid() != 0)
+            return
+        import shutil
+        import tempfile
+
+        staging = tempfile.mkdtemp(prefix="add-", dir=os.path.dirname(self.root.rootfs))
+        try:
+            self._unpack(source, kind, staging, rootless=True)
+            self._directory(Source("", staging, True, ""), target, Tree(staging, name=f"archive {source.rel}"))
+        finally:
+            shutil.rmtree(staging)
+
+    def _unpack(self, source: Source, kind: str, target: str, *, rootless: bool) -> int:
         from boxen.image.layers import apply_layer
 
         with open(source.path, "rb") as raw, _decompressing(raw, kind) as blob:
             try:
-                result = apply_layer(blob, target, rootless=os.geteuid() != 0)
+                return apply_layer(blob, target, rootless=rootless).entries
             except InvalidArgument as exc:
                 raise InvalidArgument(f"ADD {source.rel}: {exc.message}", field=exc.field) from None
-        self.entries += result.entries
 
 
 def _decompressing(raw, kind: str):

@@ -32,7 +32,6 @@ names the file and line (``Dockerfile:7``).
 
 from __future__ import annotations
 
-from boxen.common import jsonio
 from boxen.common.errors import InvalidArgument
 from boxen.common.record import Record
 
@@ -148,10 +147,15 @@ def _read_directives(lines: list[str], name: str) -> tuple[dict[str, str], int]:
 
 
 def _continues(line: str, escape: str) -> str | None:
-    """The line without its trailing escape character if it continues, else ``None``."""
+    """The line without its trailing escape character if it continues, else ``None``.
+
+    As in BuildKit, an escape character that is itself escaped (``ENV C a\\\\``) is text,
+    not a continuation: the line continues only if the character before the last escape is
+    something else.
+    """
     stripped = line.rstrip(" \t\r")
-    if stripped.endswith(escape):
-        return stripped[: -len(escape)]
+    if stripped.endswith(escape) and not stripped.endswith(escape * 2):
+        return stripped[:-1]
     return None
 
 
@@ -193,6 +197,8 @@ def heredoc_markers(text: str) -> list[tuple[str, bool, bool]]:
 
 def _takes_heredocs(text: str) -> bool:
     keyword, _, after = text.partition(" ")
+    if keyword.upper() == "ONBUILD":  # the trigger's here-documents follow the ONBUILD line
+        return _takes_heredocs(after.strip())
     if keyword.upper() not in HEREDOC_KEYWORDS:
         return False
     _, args = split_flags(after.strip())
@@ -279,12 +285,20 @@ def split_flags(args: str) -> tuple[tuple[tuple[str, str | None], ...], str]:
 
 
 def parse_json_array(text: str) -> tuple[str, ...] | None:
-    """The strings of ``text`` if it is a JSON array of strings, else ``None``."""
+    """The strings of ``text`` if it is a JSON array of strings, else ``None``.
+
+    ``None`` (the shell form, as docker falls back to it) also for text that only looks like
+    JSON: ``RUN [ "$(id -u)" = "0" ]`` is the shell's ``test``, ``CMD ["echo",["x"]]`` a
+    string. The standard ``json`` module reads it: its decoder is what ``_json`` needs to
+    report a syntax error (the build is not on a start-up path).
+    """
     if not text.startswith("["):
         return None
+    import json
+
     try:
-        value = jsonio.loads(text)
-    except InvalidArgument:
+        value = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None
@@ -314,7 +328,10 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
     if keyword == "ONBUILD":
         if not args:
             raise InvalidArgument("ONBUILD needs an instruction to run later", field=where)
-        trigger = parse_instruction(args, line, name)
+        try:
+            trigger = parse_instruction(args, line, name, heredocs)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"ONBUILD trigger {args!r}: {exc.message}", field=where) from None
         if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
             raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger", field=where)
     if keyword == "SHELL" and json is None:
@@ -322,6 +339,21 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
     if not args and keyword not in ("CMD", "ENTRYPOINT"):
         raise InvalidArgument(f"{keyword} requires at least one argument", field=where)
     return Instruction(keyword, args, flags, json, line, text, after, trigger, heredocs)
+
+
+def trigger_text(instruction: Instruction) -> str:
+    """What an image config's ``OnBuild`` keeps of ``ONBUILD`` ``instruction``: the trigger's
+    line, then the bodies and end lines of its here-documents, as BuildKit keeps them."""
+    return instruction.args + "".join(f"\n{doc.content}{doc.name}" for doc in instruction.heredocs)
+
+
+def parse_trigger(text: str, line: int, name: str) -> Instruction:
+    """An ``OnBuild`` entry of a base image (see :func:`trigger_text`) as an :class:`Instruction`."""
+    first, _, rest = text.partition("\n")
+    docs: tuple[Heredoc, ...] = ()
+    if rest:
+        docs, _ = _read_heredocs(rest.split("\n"), 0, first, name, line)
+    return parse_instruction(first, line, name, docs)
 
 
 def parse(text: str, name: str = "Dockerfile") -> Dockerfile:

@@ -87,7 +87,8 @@ class CopyStep(Record):
     ``from_stage``/``from_image``) to ``dest`` (absolute; a trailing ``/`` means a directory).
 
     ``dest_text`` is the destination as written, for the history. ``add`` extracts local tar
-    archives. ``chown`` is ``USER[:GROUP]``; ``chmod`` the mode bits for everything copied.
+    archives. ``chown`` is ``USER[:GROUP]``; ``chmod`` the mode for everything copied, octal
+    or symbolic (:mod:`boxen.image.build.modes`).
     ``inline`` holds here-documents as ``(name, content)``: then they are the sources, files
     named after their delimiters. ``urls`` are an ``ADD``'s remote sources (then its only
     ones), fetched by the builder, checked against ``checksum`` (``sha256:<hex>``) if given.
@@ -100,7 +101,7 @@ class CopyStep(Record):
     from_stage: int | None = None
     from_image: str | None = None
     chown: str | None = None
-    chmod: int | None = None
+    chmod: str | None = None
     inline: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()
     checksum: str | None = None

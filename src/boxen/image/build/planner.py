@@ -31,8 +31,8 @@ from __future__ import annotations
 import posixpath
 
 from boxen.common.errors import BoxenError, InvalidArgument, NotFound, Unimplemented
-from boxen.image.build import settings
-from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_instruction
+from boxen.image.build import modes, settings
+from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_trigger, trigger_text
 from boxen.image.build.plan import (
     DEFAULT_PATH,
     DEFAULT_SHELL,
@@ -48,8 +48,12 @@ from boxen.image.build.plan import (
     Stage,
     Step,
 )
-from boxen.image.build.words import Lexer, pairs
+from boxen.image.build.words import Lexer, pairs, raw_words
 from boxen.oci.image import ContainerConfig, History, ImageConfig, Platform, RootFS
+
+# Every key BuildKit's RUN --mount knows, whatever the type (a type refuses those it does not take).
+MOUNT_KEYS = frozenset({"type", "target", "dst", "destination", "source", "src", "from", "ro", "readonly", "rw",
+                        "readwrite", "id", "sharing", "mode", "uid", "gid", "size", "required", "env"})
 
 
 def platform_args(target: Platform, build: Platform) -> dict[str, str]:
@@ -101,7 +105,7 @@ class _Stage:
         self.os = base.os if base is not None else platform.os
         self.variant = base.variant if base is not None else platform.variant
         self.author = base.author if base is not None else None
-        # A stage FROM scratch starts with the default PATH in its Env, as docker's builders give it.
+        # FROM scratch starts with the default PATH, as docker's builders give it
         self.env = list(c.Env or ()) if base is not None else [DEFAULT_PATH]
         self.cmd = c.Cmd
         self.entrypoint = c.Entrypoint
@@ -299,7 +303,7 @@ class Planner:
         """Plan one ``ONBUILD`` trigger of the base ``image``; an error names the trigger and the FROM."""
         where = f"{self.where(instruction)}: ONBUILD trigger {text!r} of {image}"
         try:
-            trigger = parse_instruction(text, instruction.line, self.dockerfile.name)
+            trigger = parse_trigger(text, instruction.line, self.dockerfile.name)
             if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
                 raise InvalidArgument(f"{trigger.keyword} is not allowed as an ONBUILD trigger")
             self._instruction(state, index, trigger, trigger=True)
@@ -384,7 +388,7 @@ class Planner:
                 raise InvalidArgument("SHELL needs at least the executable", field=where)
             state.shell = ins.json
         elif keyword == "ONBUILD":
-            state.onbuild.append(ins.args)
+            state.onbuild.append(trigger_text(ins))
         elif keyword == "MAINTAINER":
             state.author = ins.args
         made = (state.workdir, state.user) if keyword == "WORKDIR" else None
@@ -452,6 +456,9 @@ class Planner:
         for part in text.split(","):
             key, eq, value = part.partition("=")
             key = key.strip().lower()
+            if key and key not in MOUNT_KEYS:
+                raise InvalidArgument(f"unknown key {key!r} in --mount (a mount takes {', '.join(sorted(MOUNT_KEYS))})",
+                                      field=where)
             if key:
                 options[key] = self.lexer.word(value, variables) if eq else None
         kind = options.pop("type", None) or "bind"
@@ -518,11 +525,18 @@ class Planner:
     def _copy(self, state: _Stage, index: int, ins: Instruction) -> CopyStep:
         where = self.where(ins)
         variables = state.variables()
-        words = ([self.lexer.word(w, variables) for w in ins.json] if ins.json is not None
-                 else self.lexer.words(ins.args, variables))
-        if len(words) < 2:
+        # The destination is the last word as written, expanded on its own: one that expands to
+        # nothing (COPY a $UNSET) is the WORKDIR, as BuildKit has it, not a missing argument.
+        raw = list(ins.json) if ins.json is not None else raw_words(ins.args, self.lexer.escape)
+        if len(raw) < 2:
             raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
-        *sources, dest_text = words
+        if ins.json is not None:
+            sources = [self.lexer.word(w, variables) for w in raw[:-1]]
+        else:
+            sources = self.lexer.words(" ".join(raw[:-1]), variables)
+        if not sources:
+            raise InvalidArgument(f"{ins.keyword} needs at least one source and a destination", field=where)
+        dest_text = self.lexer.word(raw[-1], variables)
         inline = self._inline(ins, sources, variables) if ins.heredocs else ()
         if inline:
             sources = [name for name, _ in inline]
@@ -546,7 +560,7 @@ class Planner:
                 raise InvalidArgument(f"--checksum={checksum}: expected sha256:<64 hex digits>, for one URL",
                                       field=where)
         dest = dest_text
-        directory = dest.endswith(("/", "/.", "/..")) or dest in (".", "..")
+        directory = dest.endswith(("/", "/.", "/..")) or dest in ("", ".", "..")
         if not dest.startswith("/"):
             dest = posixpath.join(state.workdir or "/", dest)
         dest = posixpath.normpath(dest)
@@ -560,6 +574,9 @@ class Planner:
         from_stage = from_image = None
         from_flag = ins.flag("from")
         if from_flag is not None:
+            if "$" in from_flag:  # BuildKit reads the stage graph before any variable has a value
+                raise InvalidArgument(f"--from={from_flag}: variable expansion is not supported in {ins.keyword} "
+                                      "--from; name the stage or image", field=where)
             name = self.lexer.word(from_flag, variables)
             if not name:
                 raise InvalidArgument("--from names nothing", field=where)
@@ -572,13 +589,10 @@ class Planner:
                 from_image = name
         chown = ins.flag("chown")
         chown = self.lexer.word(chown, variables) if chown is not None else None
-        chmod_text = ins.flag("chmod")
-        chmod = None
-        if chmod_text is not None:
-            chmod_text = self.lexer.word(chmod_text, variables)
-            if not chmod_text or any(c not in "01234567" for c in chmod_text) or int(chmod_text, 8) > 0o7777:
-                raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
-            chmod = int(chmod_text, 8)
+        chmod = ins.flag("chmod")
+        if chmod is not None:
+            chmod = self.lexer.word(chmod, variables)
+            modes.check(chmod, field=where)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
                         chown or None, chmod, inline, urls, checksum)
 

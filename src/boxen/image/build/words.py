@@ -15,7 +15,12 @@ which does its own expansion at run time.
   ``${NAME:-word}`` (``word`` if unset or empty), ``${NAME-word}`` (if unset),
   ``${NAME:+word}`` (``word`` if set and not empty), ``${NAME+word}`` (if set),
   ``${NAME:?message}`` and ``${NAME?message}`` (an error if unset) are the modifiers docker
-  supports. ``word`` is itself processed, so defaults may hold quotes and variables.
+  supports. ``word`` is itself processed, so defaults may hold quotes and variables;
+* ``${NAME#glob}`` and ``${NAME##glob}`` remove the shortest or longest prefix matching a
+  shell pattern (``*``, ``?``, ``[...]``), ``%`` and ``%%`` a suffix, ``${NAME/glob/text}``
+  replaces the first longest match and ``${NAME//glob/text}`` every one;
+* positional and special parameters (``$1``, ``$@``, ``$#``, ``$$``...) have no value in a
+  Dockerfile and expand to nothing, as BuildKit expands them.
 
 :meth:`Lexer.word` processes a text into one string (``WORKDIR /my dir`` is one path);
 :meth:`Lexer.words` also splits it at unquoted blanks, including blanks that an unquoted
@@ -110,13 +115,14 @@ class Lexer:
     # --- the scanner -----------------------------------------------------------------------
 
     def _process(self, text: str, env: Mapping[str, str], out: _Out, stop: str | None = None) -> int:
-        """Process ``text`` into ``out`` until ``stop`` (unquoted) or the end; returns the index reached."""
+        """Process ``text`` into ``out`` until one of the characters ``stop`` (unquoted) or the end;
+        returns the index reached."""
         i = 0
         n = len(text)
         escape = self.escape
         while i < n:
             c = text[i]
-            if stop is not None and c == stop:
+            if stop is not None and c in stop:
                 return i
             if c == "'":
                 end = text.find("'", i + 1)
@@ -141,7 +147,7 @@ class Lexer:
                 out.raw(c)
                 i += 1
         if stop is not None:
-            raise InvalidArgument(f"missing {stop!r} in variable substitution", field=text)
+            raise InvalidArgument(f"missing {' or '.join(map(repr, stop))} in variable substitution", field=text)
         return i
 
     def _double_quoted(self, text: str, i: int, env: Mapping[str, str], out: _Out) -> int:
@@ -171,36 +177,38 @@ class Lexer:
         n = len(text)
         if i < n and text[i] == "{":
             return self._braced(text, i + 1, env)
-        start = i
-        while i < n and _is_name_char(text[i]):
-            i += 1
-        if i == start:
+        name, i = _name(text, i)
+        if not name:
             return "$", i
-        return env.get(text[start:i], ""), i
+        return env.get(name, ""), i
+
+    def _word(self, text: str, env: Mapping[str, str], stop: str) -> tuple[str, int]:
+        """The processed word of a substitution up to one of the characters ``stop``, and the
+        length of its text."""
+        out = _Out(split=False)
+        end = self._process(text, env, out, stop=stop)
+        out.end()
+        return "".join(out.words), end
 
     def _braced(self, text: str, i: int, env: Mapping[str, str]) -> tuple[str, int]:
         n = len(text)
-        start = i
-        while i < n and _is_name_char(text[i]):
-            i += 1
-        name = text[start:i]
+        name, i = _name(text, i)
         if not name:
             raise InvalidArgument("bad substitution: expected a variable name after ${", field=text)
         if i >= n:
             raise InvalidArgument("missing '}' in variable substitution", field=text)
         if text[i] == "}":
             return env.get(name, ""), i + 1
+        if text[i] in "#%/":
+            return self._pattern(text, i, name, env)
         colon = text[i] == ":"
         if colon:
             i += 1
         modifier = text[i] if i < n else ""
         if modifier not in ("-", "+", "?"):
             raise InvalidArgument(f"unsupported modifier {(':' if colon else '') + modifier!r} in substitution "
-                                  f"of {name} (supported: :- - :+ + :? ?)", field=text)
-        word_out = _Out(split=False)
-        end = self._process(text[i + 1:], env, word_out, stop="}")
-        word_out.end()
-        word = "".join(word_out.words)
+                                  f"of {name} (supported: :- - :+ + :? ? # ## % %% / //)", field=text)
+        word, end = self._word(text[i + 1:], env, "}")
         value = env.get(name)
         is_set = value is not None and (value != "" or not colon)
         after = i + 1 + end + 1
@@ -211,6 +219,77 @@ class Lexer:
         if not is_set:
             raise InvalidArgument(f"{name}: {word or 'is not allowed to be unset'}", field=text)
         return value, after  # type: ignore[return-value]
+
+
+    def _pattern(self, text: str, i: int, name: str, env: Mapping[str, str]) -> tuple[str, int]:
+        """``${name#p}``, ``##``, ``%``, ``%%`` (remove the shortest or longest prefix or suffix
+        matching the glob ``p``) and ``${name/p/r}``, ``//`` (replace the first or every longest
+        match of ``p`` with ``r``), from the operator at ``i``."""
+        value = env.get(name, "")
+        op = text[i]
+        twice = text.startswith(op, i + 1)
+        i += 2 if twice else 1
+        if op != "/":
+            pattern, end = self._word(text[i:], env, "}")
+            return _strip(value, pattern, prefix=op == "#", longest=twice), i + end + 1
+        pattern, end = self._word(text[i:], env, "/}")
+        i += end
+        replacement = ""
+        if text[i] == "/":  # ${name/p} without a replacement deletes the match
+            replacement, end = self._word(text[i + 1:], env, "}")
+            i += 1 + end
+        return _replace(value, pattern, replacement, every=twice), i + 1
+
+
+# A name after ``$``: letters, digits and ``_``; or digits alone (a positional parameter) or one
+# of the shell's special parameters. Those have no value in a Dockerfile, so they expand to
+# nothing, as in BuildKit.
+_SPECIAL = frozenset("@*#?$!-")
+
+
+def _name(text: str, i: int) -> tuple[str, int]:
+    n = len(text)
+    start = i
+    if i < n and text[i].isdigit():
+        while i < n and text[i].isdigit():
+            i += 1
+        return text[start:i], i
+    if i < n and text[i] in _SPECIAL:
+        return text[i], i + 1
+    while i < n and _is_name_char(text[i]):
+        i += 1
+    return text[start:i], i
+
+
+def _strip(value: str, pattern: str, *, prefix: bool, longest: bool) -> str:
+    from fnmatch import fnmatchcase
+
+    lengths = range(len(value), -1, -1) if longest else range(len(value) + 1)
+    for k in lengths:
+        part = value[:k] if prefix else value[len(value) - k:]
+        if fnmatchcase(part, pattern):
+            return value[k:] if prefix else value[:len(value) - k]
+    return value
+
+
+def _replace(value: str, pattern: str, replacement: str, *, every: bool) -> str:
+    from fnmatch import fnmatchcase
+
+    if not pattern:
+        return value
+    out = []
+    i = 0
+    while i < len(value):
+        end = next((e for e in range(len(value), i, -1) if fnmatchcase(value[i:e], pattern)), None)
+        if end is None:
+            out.append(value[i])
+            i += 1
+            continue
+        out.append(replacement)
+        i = end
+        if not every:
+            break
+    return "".join(out) + value[i:]
 
 
 def raw_words(text: str, escape: str = "\\") -> list[str]:

@@ -1,34 +1,45 @@
-"""Paths inside a root directory that nothing can climb out of.
+"""Paths inside a root directory that nothing can climb out of: the one walker.
 
 A layer is untrusted input that names paths: ``etc/passwd`` is fine, but ``../../etc/passwd``,
 ``/etc/passwd``, or ``lib/x`` after an entry made ``lib`` a symlink to ``/`` would, taken
 naively, write over the host. The kernel's answer is ``openat2(2)`` with
 ``RESOLVE_IN_ROOT``: every lookup treats the directory as ``/``, so ``..`` at the root stays
-at the root and an absolute symlink restarts at the root. This module does the same walk in
-user space (it runs beside the files it creates, so there is no racing writer to defend
-against), one component at a time with ``lstat`` and ``readlink``:
+at the root and an absolute symlink restarts at the root. :func:`walk` does the same walk in
+user space, one component at a time, and is the only such walk in the image code: it asks a
+*view* what each component is (``look``) and decides alone what follows from it:
 
-* **entry names** (:func:`clean`) are normalised lexically; an absolute name, or one whose
-  ``..`` climbs above the root, is refused as a crafted archive;
-* **parent directories** are walked in the root (:meth:`Resolver.parent`): a symlink met on
-  the way is followed *inside* the root, as ``RESOLVE_IN_ROOT`` would, so Debian's
-  ``/lib -> usr/lib`` works and ``/evil -> /etc`` lands in the root's own ``etc``;
-* the **last component** is never followed: an entry replaces whatever is there.
+* a **directory** is entered; ``..`` leaves it, never above the root;
+* a **symlink**'s target is walked in its place, an absolute one from the root, and more
+  than 40 of them (Linux's ``MAXSYMLINKS``) is a loop;
+* a **missing** component is an error, or is made a directory when the caller creates;
+* anything else (a file, a FIFO, a device) ends the walk: it is an error if more of the
+  path goes through it (``etc/passwd/x``), as the kernel's ``ENOTDIR`` is.
 
-When the root is an overlayfs **upper directory**, the file system a container will see is the
-upper merged over its lower directories, so the walk looks at that merged view: a parent
-missing from the upper but present below is found there (and created in the upper with the
-lower directory's owner, mode and times, as overlayfs's copy-up would), a symlink in a lower
-layer is followed, and whiteouts (a 0/0 character device) and opaque directories
-(``trusted.overlay.opaque=y``) hide what lies beneath them, exactly as the kernel's lookup does.
+The views: :func:`resolve` looks at a plain directory by path (the build's COPY, the build
+context, the scanner's directory listings: trees that nobody changes while they are read);
+:class:`Resolver` looks at an overlay layer being unpacked; and
+:mod:`boxen.image.layers.rootfiles` looks through directory descriptors, for *opening* files
+of a tree that may change meanwhile. Archive **entry names** (:func:`clean`) are normalised
+lexically instead: an absolute name, or one whose ``..`` climbs above the root, is refused
+as a crafted archive.
+
+When :class:`Resolver` unpacks into an overlayfs **upper directory**, the file system a
+container will see is the upper merged over its lower directories, so the walk looks at that
+merged view: a parent missing from the upper but present below is found there (and created
+in the upper with the lower directory's owner, mode and times, as overlayfs's copy-up would),
+a symlink in a lower layer is followed, and whiteouts (a 0/0 character device) and opaque
+directories (``trusted.overlay.opaque=y``) hide what lies beneath them, exactly as the
+kernel's lookup does. The last component of an entry is never followed: an entry replaces
+whatever is there.
 """
-
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Callable
 
-from boxen.common.errors import InvalidArgument, NotFound
+from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
 OVERLAY_OPAQUE = "trusted.overlay.opaque"
@@ -71,13 +82,31 @@ def is_opaque(path: str) -> bool:
         return False
 
 
-def resolve(root: str, path: str, *, make_directory=None) -> str:
-    """The host path of ``path`` inside ``root``, following every symlink inside the root.
+Look = Callable[[list[str], str], tuple[str, "str | None"]]
 
-    For reading files of an unpacked root file system (``/etc/passwd`` for the image's user):
-    raises NotFound if a component does not exist. With ``make_directory(host_path)``, a missing
-    component is made a directory instead (where a symlink leads, if one does), and every
-    component must then be a directory (COPY's destination directories in a build).
+# What a component is, as a view's ``look`` reports it.
+DIRECTORY = "dir"
+SYMLINK = "link"  # detail: the link's target
+MISSING = "missing"  # detail: where a copy-up would come from (overlay), or None
+OTHER = "other"  # a file, device, FIFO or socket
+
+
+class NotADirectory(InvalidArgument):
+    """A component that the rest of the path goes through is not a directory."""
+
+
+def walk(path: str, look: Look, *, field: str, create: Callable[[list[str], str, str | None], None] | None = None,
+         leaf: bool = True) -> list[str]:
+    """The components of ``path`` resolved inside a root, as ``RESOLVE_IN_ROOT`` resolves them.
+
+    This is the one walker every in-root lookup uses; ``look(stack, part)`` says what ``part``
+    is in the directory ``stack`` of the view being walked (a plain directory, an overlay
+    upper over its lowers, or directory descriptors) as ``(kind, detail)``. ``..`` pops a
+    component (never above the root), a symlink's target is walked in its place (an absolute
+    one from the root), and more than :data:`MAX_SYMLINKS` symlinks is a loop. A missing
+    component is made by ``create(stack, part, detail)`` when given, else :class:`NotFound`;
+    a non-directory with more to walk after it, or anywhere when ``leaf`` is false, is
+    :class:`NotADirectory`. The last component is followed if it is a symlink.
     """
     stack: list[str] = []
     todo = path.split("/")[::-1]
@@ -90,27 +119,76 @@ def resolve(root: str, path: str, *, make_directory=None) -> str:
             if stack:
                 stack.pop()
             continue
-        host = os.path.join(root, *stack, part)
-        st = _lstat(host)
-        if st is None:
-            if make_directory is None:
-                raise NotFound(f"{'/'.join(stack + [part])} does not exist in {root}", field=path)
-            make_directory(host)
-            stack.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
+        kind, detail = look(stack, part)
+        if kind == SYMLINK:
             hops += 1
             if hops > MAX_SYMLINKS:
-                raise InvalidArgument("too many levels of symbolic links", field=path)
-            target = os.readlink(host)
+                raise InvalidArgument(f"too many levels of symbolic links (more than {MAX_SYMLINKS}) in {path!r}",
+                                      field=field)
+            target = detail or ""
             if target.startswith("/"):
                 stack = []
             todo.extend(target.split("/")[::-1])
             continue
-        if make_directory is not None and not stat.S_ISDIR(st.st_mode):
-            raise InvalidArgument(f"/{'/'.join(stack + [part])} is not a directory in the image", field=path)
+        if kind == MISSING:
+            if create is None:
+                raise NotFound(f"/{'/'.join([*stack, part])} does not exist", field=field)
+            create(stack, part, detail)
+        elif kind != DIRECTORY and (not leaf or any(todo)):
+            raise NotADirectory(f"/{'/'.join([*stack, part])} is not a directory", field=field)
         stack.append(part)
-    return os.path.join(root, *stack)
+    return stack
+
+
+def look_in(root: str) -> Look:
+    """The ``look`` of :func:`walk` for a plain directory ``root`` (``lstat`` and ``readlink``)."""
+
+    def look(stack: list[str], part: str) -> tuple[str, str | None]:
+        host = _host(root, [*stack, part])
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            return MISSING, None
+        except OSError as exc:
+            raise kernel_error(exc.errno or errno.EIO, "lstat", host) from None
+        if stat.S_ISDIR(st.st_mode):
+            return DIRECTORY, None
+        if stat.S_ISLNK(st.st_mode):
+            return SYMLINK, os.readlink(host)
+        return OTHER, None
+
+    return look
+
+
+def resolve(root: str, path: str, *, make_directory=None) -> str:
+    """The host path of ``path`` inside ``root``, following every symlink inside the root.
+
+    For reading files of an unpacked root file system: raises NotFound if a component does
+    not exist or one that the path goes through is not a directory. With
+    ``make_directory(host_path)``, a missing component is made a directory instead (where a
+    symlink leads, if one does), and every component must then be a directory (COPY's
+    destination directories in a build; :class:`NotADirectory` otherwise). The result is a
+    path string: use :mod:`boxen.image.layers.rootfiles` to *open* files of a tree that
+    someone else may be changing.
+    """
+    if make_directory is None:
+        try:
+            stack = walk(path, look_in(root), field=path)
+        except NotADirectory as exc:
+            raise NotFound(exc.message, field=path) from None
+    else:
+        def create(stack: list[str], part: str, _detail: str | None) -> None:
+            make_directory(_host(root, [*stack, part]))
+
+        stack = walk(path, look_in(root), field=path, create=create, leaf=False)
+    return _host(root, stack)
+
+
+def _host(root: str, parts: list[str]) -> str:
+    """The host path of the components ``parts`` below ``root``."""
+    if not parts:
+        return root
+    return root.rstrip("/") + "/" + "/".join(parts)
 
 
 class Resolver:
@@ -154,69 +232,50 @@ class Resolver:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        stack: list[str] = []
-        todo = parts[::-1]
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if stack:
-                    stack.pop()
-                continue
-            rel = "/".join(stack + [part])
-            kind, detail = self._look(stack, part, rel)
-            if kind == "dir":
-                stack.append(part)
-            elif kind == "link":
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise InvalidArgument("too many levels of symbolic links in the parent path", field=name)
-                self.walked_links.add(rel)
-                target = detail or ""
-                if target.startswith("/"):
-                    stack = []
-                todo.extend(target.split("/")[::-1])
-            elif kind == "missing":
-                if not create:
-                    return None
-                self._mkdir(rel, detail)
-                stack.append(part)
-            else:
-                raise InvalidArgument(f"parent {rel!r} is not a directory", field=name)
+        try:
+            stack = walk(key, self._look, field=name, create=self._create if create else None, leaf=False)
+        except NotFound:
+            return None
+        except NotADirectory as exc:
+            raise InvalidArgument(f"parent of {name!r}: {exc.message}", field=name) from None
         real = "/".join(stack)
         self._cache[key] = real
         return real
 
-    def _look(self, stack: list[str], part: str, rel: str) -> tuple[str, str | None]:
-        """What ``rel`` is in the view being built: ``dir``, ``link`` (target), ``missing``
-        (with the lower directory to copy from, or ``None``) or ``other``."""
+    def _create(self, stack: list[str], part: str, source: str | None) -> None:
+        self._mkdir("/".join([*stack, part]), source)
+
+    def _look(self, stack: list[str], part: str) -> tuple[str, str | None]:
+        """What ``part`` is in directory ``stack`` of the view being built (see :func:`walk`);
+        a missing directory's detail is the lower directory to copy it from, or ``None``."""
+        rel = "/".join([*stack, part])
         host = f"{self.root}/{rel}"
         st = _lstat(host)
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
-                return "dir", None
+                return DIRECTORY, None
             if stat.S_ISLNK(st.st_mode):
-                return "link", os.readlink(host)
+                self.walked_links.add(rel)
+                return SYMLINK, os.readlink(host)
             if self.overlay and is_whiteout(st):
-                return "missing", "whiteout"
-            return "other", None
+                return MISSING, "whiteout"
+            return OTHER, None
         if not self.overlay:
-            return "missing", None
+            return MISSING, None
         for lower in self._lowers_of(stack):
             path = f"{lower}/{part}"
             st = _lstat(path)
             if st is None:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                return "missing", path
+                return MISSING, path
             if stat.S_ISLNK(st.st_mode):
-                return "link", os.readlink(path)
+                self.walked_links.add(rel)
+                return SYMLINK, os.readlink(path)
             if is_whiteout(st):
-                return "missing", None
-            return "other", None
-        return "missing", None
+                return MISSING, None
+            return OTHER, None
+        return MISSING, None
 
     def _lowers_of(self, stack: list[str]) -> list[str]:
         """Host paths of the lower directories that merge into directory ``stack``, top first."""

@@ -31,7 +31,11 @@ extension header or data that ends before the size a header declared are
 :class:`~boxen.common.errors.InvalidArgument` errors naming the entry.
 
 Names are decoded as UTF-8 with ``surrogateescape``, as :func:`os.fsdecode` does on Linux, so
-any bytes in a name reach the file system unchanged.
+any bytes in a name reach the file system unchanged, except NUL, which no Linux path or
+attribute name can hold (a pax record may carry one): such an entry is refused. Numbers are
+checked against what the kernel can store before anything is made: ids are 32-bit with
+``0xFFFFFFFF`` reserved (it means "no change" to ``chown``), times fit a 64-bit ``time_t``,
+sizes a 64-bit ``off_t``, device numbers 32 bits each; pax numbers are plain decimal digits.
 """
 
 from __future__ import annotations
@@ -62,6 +66,11 @@ _TYPES = {
 _EXTENSIONS = frozenset(b"xgLK")
 _USTAR = b"ustar\x00"
 _XATTR = "SCHILY.xattr."
+_MAX_ID = (1 << 32) - 2  # uid_t is 32 bits and (uid_t)-1 means "leave unchanged"
+_MAX_SIZE = (1 << 63) - 1  # off_t
+_MAX_SECONDS = (1 << 63) - 1  # time_t
+_MAX_DEVICE = (1 << 32) - 1  # major and minor numbers are unsigned int in makedev(3)
+_MIN_NS, _MAX_NS = (-_MAX_SECONDS - 1) * 1_000_000_000, _MAX_SECONDS * 1_000_000_000 + 999_999_999
 
 
 class TarEntry(Record):
@@ -108,14 +117,35 @@ def _number(field: bytes, what: str, name: str) -> int:
         raise InvalidArgument(f"tar header field {what} is not an octal number: {digits!r}", field=name) from None
 
 
+def _pax_number(value: bytes, key: str, name: str) -> int:
+    """A pax decimal record: ASCII digits only (``int()`` would also take ``+``, ``_`` and spaces)."""
+    if not value.isdigit() or not value.isascii():
+        raise InvalidArgument(f"pax {key} record {value!r} is not a decimal number", field=name)
+    return int(value)
+
+
 def _pax_mtime(value: bytes, name: str) -> int:
     text = value.decode("ascii", "replace")
-    sign = -1 if text.startswith("-") else 1
-    whole, _, fraction = text.lstrip("-").partition(".")
-    try:
-        return sign * (int(whole or "0") * 1_000_000_000 + int((fraction + "000000000")[:9]))
-    except ValueError:
-        raise InvalidArgument(f"pax mtime {text!r} is not a number", field=name) from None
+    negative = text.startswith("-")
+    whole, dot, fraction = text.removeprefix("-").partition(".")
+    if not (whole or fraction) or not all(part.isdigit() and part.isascii() for part in (whole, fraction) if part) \
+            or (dot and not fraction):
+        raise InvalidArgument(f"pax mtime {text!r} is not a number", field=name)
+    nanoseconds = int(whole or "0") * 1_000_000_000 + int((fraction + "000000000")[:9])
+    return -nanoseconds if negative else nanoseconds
+
+
+def _check_range(value: int, low: int, high: int, what: str, name: str) -> int:
+    if not low <= value <= high:
+        raise InvalidArgument(f"tar header {what} {value} is out of range (expected {low} to {high})", field=name)
+    return value
+
+
+def _no_nul(text: str, what: str, name: str) -> str:
+    if "\0" in text:
+        raise InvalidArgument(f"the entry's {what} contains a NUL byte, which no Linux path can hold",
+                              field=name.replace("\0", "\\0"))
+    return text
 
 
 def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
@@ -303,6 +333,8 @@ class TarReader:
                                       field=entry_hint)
             typeflag = block[156:157]
             size = _number(block[124:136], "size", entry_hint)
+            if size < 0:
+                raise InvalidArgument(f"negative size {size} in a tar header", field=entry_hint)
             if typeflag and typeflag[0] in _EXTENSIONS:
                 data = self._extension_data(size, entry_hint)
                 if typeflag == b"x":
@@ -342,22 +374,29 @@ class TarReader:
         if records:
             if any(key.startswith("GNU.sparse.") for key in records):
                 raise InvalidArgument("unsupported tar entry (a pax sparse file)", field=name)
-            try:
-                if "size" in records:
-                    size = int(records["size"])
-                if "uid" in records:
-                    uid = int(records["uid"])
-                if "gid" in records:
-                    gid = int(records["gid"])
-            except ValueError:
-                raise InvalidArgument("a pax size, uid or gid record is not a number", field=name) from None
+            if "size" in records:
+                size = _pax_number(records["size"], "size", name)
+            if "uid" in records:
+                uid = _pax_number(records["uid"], "uid", name)
+            if "gid" in records:
+                gid = _pax_number(records["gid"], "gid", name)
             if "mtime" in records:
                 mtime_ns = _pax_mtime(records["mtime"], name)
             if "linkpath" in records:
                 linkname = _decode(records["linkpath"])
             xattrs = {key[len(_XATTR):]: value for key, value in records.items() if key.startswith(_XATTR)} or None
+        if "\0" in name or "\0" in linkname or (xattrs and any("\0" in key for key in xattrs)):
+            _no_nul(name, "path", name)
+            _no_nul(linkname, "link target", name)
+            for key in xattrs or ():
+                _no_nul(key, "extended attribute name", name)
         if size < 0 or uid < 0 or gid < 0:
             raise InvalidArgument("negative size, uid or gid in the tar header", field=name)
+        if size > _MAX_SIZE or uid > _MAX_ID or gid > _MAX_ID or not _MIN_NS <= mtime_ns <= _MAX_NS:
+            _check_range(size, 0, _MAX_SIZE, "size", name)
+            _check_range(uid, 0, _MAX_ID, "uid", name)
+            _check_range(gid, 0, _MAX_ID, "gid", name)
+            _check_range(mtime_ns // 1_000_000_000, -_MAX_SECONDS - 1, _MAX_SECONDS, "mtime (seconds)", name)
         if kind in (REGULAR,):
             self._data_left, self._padding = size, -size % BLOCK
         elif size:
@@ -368,5 +407,7 @@ class TarReader:
         if kind in (CHAR, BLOCKDEV):
             devmajor = _number(block[329:337], "devmajor", name)
             devminor = _number(block[337:345], "devminor", name)
+            _check_range(devmajor, 0, _MAX_DEVICE, "devmajor", name)
+            _check_range(devminor, 0, _MAX_DEVICE, "devminor", name)
         self._last = repr(name)
         return TarEntry(name, kind, mode, uid, gid, size, mtime_ns, linkname, devmajor, devminor, xattrs)

@@ -4,23 +4,23 @@ An image's root filesystem is a directory on the host, but its symlinks were wri
 the container, where ``/`` is that directory: ``/etc/os-release -> ../usr/lib/os-release``
 is harmless, while ``var/lib/dpkg/status -> /etc/shadow`` would make a naive scanner read
 the *host's* file. :class:`RootFS` resolves every path the way the kernel would inside the
-container (like ``chroot``): absolute symlink targets start again at the root, and ``..``
-at the root stays at the root. The final component is opened with ``O_NOFOLLOW`` and
-``O_NONBLOCK`` and must be a regular file, so a FIFO or a device node planted where a
-database should be cannot block or feed the scanner, and files larger than a stated
-limit are refused rather than read into memory.
+container (like ``chroot``), with the image code's one walker
+(:func:`boxen.image.layers.paths.walk`): absolute symlink targets start again at the root, and
+``..`` at the root stays at the root. Files are read with
+:func:`boxen.image.layers.rootfiles.read_file`: opened inside the root, and only if they are
+regular files (checked before they are opened for reading), so a FIFO or a device node planted
+where a database should be cannot block or feed the scanner; files larger than a stated limit
+are refused rather than read into memory.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from collections.abc import Iterator
 
 from boxen.common.errors import InvalidArgument, NotFound
-
-_MAX_SYMLINKS = 40  # the kernel's limit on symlinks followed in one lookup (ELOOP)
+from boxen.image.layers.paths import resolve
+from boxen.image.layers.rootfiles import NotARegularFile, read_file
 
 
 class RootFS:
@@ -39,61 +39,20 @@ class RootFS:
 
         None if the path does not exist (as for the kernel, ``missing/..`` does not).
         """
-        pending = list(reversed(path.split("/")))
-        resolved: list[str] = []
-        links = 0
-        while pending:
-            part = pending.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            host = os.path.join(self.path, *resolved, part)
-            try:
-                mode = os.lstat(host).st_mode
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            if not stat.S_ISLNK(mode):
-                resolved.append(part)
-                continue
-            links += 1
-            if links > _MAX_SYMLINKS:
-                raise InvalidArgument(f"too many levels of symbolic links resolving {path!r}", field=path)
-            target = os.readlink(host)
-            if target.startswith("/"):
-                resolved = []
-            pending.extend(reversed(target.split("/")))
-        return os.path.join(self.path, *resolved)
+        try:
+            return resolve(self.path, path)
+        except NotFound:
+            return None
 
     def read_bytes(self, path: str, limit: int) -> bytes | None:
         """The contents of the regular file at ``path``, or None if there is none.
 
         Raises InvalidArgument if the file is larger than ``limit`` bytes.
         """
-        host = self.resolve(path)
-        if host is None:
-            return None
         try:
-            fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (FileNotFoundError, NotADirectoryError):
+            return read_file(self.path, path, limit)
+        except (NotFound, NotARegularFile):
             return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # the last component became a symlink after resolution
-                return None
-            raise
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            return None
-        with os.fdopen(fd, "rb") as f:
-            if info.st_size > limit:
-                raise InvalidArgument(f"file is {info.st_size} bytes, more than the {limit} allowed", field=path)
-            data = f.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidArgument(f"file grew past the {limit} bytes allowed while read", field=path)
-        return data
 
     def read_text(self, path: str, limit: int) -> str | None:
         """:meth:`read_bytes` decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD)."""

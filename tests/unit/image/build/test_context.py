@@ -82,8 +82,7 @@ def test_select_globs_paths_and_symlinks(tmp_path):
     assert absolute.rel == "sub" and absolute.is_dir
     assert tree.select(["/sub/../a.txt"])[0].rel == "a.txt"
     assert tree.select(["."])[0].rel == ""
-    with pytest.raises(NotFound, match="matches"):
-        tree.select(["*.none"])
+    assert tree.select(["*.none"]) == []  # BuildKit: a wildcard matching nothing copies nothing
     with pytest.raises(NotFound, match="does not exist"):
         tree.select(["missing"])
 
@@ -108,3 +107,46 @@ def test_digest_covers_content_and_mode_not_times(tmp_path):
     assert digest_sources(tree, sources)[1] != changed
     assert digest_sources(tree, tree.select(["d/x"]))[0] == "file"
     assert digest_sources(tree, tree.select(["d/x", "d/y"]))[0] == "multi"
+
+
+def test_names_with_a_leading_dot_keep_it(tmp_path):
+    tree = make(tmp_path, {".hidden": "h", ".config/x": "x", "sub/.muttrc": "m"})
+    assert [(s.rel, s.name) for s in tree.select([".hidden", ".config/x", "./sub/.muttrc"])] == [
+        (".hidden", ".hidden"), (".config/x", "x"), ("sub/.muttrc", ".muttrc")]
+    assert tree.select([".config"])[0].is_dir
+
+
+def test_a_symlink_source_keeps_its_own_name(tmp_path):
+    tree = make(tmp_path, {"sub/c.txt": "c", "link": "->sub/c.txt"})
+    link = tree.select(["link"])[0]
+    assert (link.rel, link.name) == ("sub/c.txt", "link")
+
+
+def test_a_lone_exclamation_mark_is_refused(tmp_path):
+    (tmp_path / ".dockerignore").write_text("a\n# comment\n!\n")
+    with pytest.raises(InvalidArgument, match='illegal exclusion pattern "!"') as caught:
+        read_ignore(str(tmp_path))
+    assert caught.value.field == ".dockerignore:3"
+
+
+def test_the_dockerfiles_own_ignore_file_wins(tmp_path):
+    (tmp_path / ".dockerignore").write_text("a\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert read_ignore(str(tmp_path), str(tmp_path / "Dockerfile")).excluded("a")
+    (tmp_path / "Dockerfile.dockerignore").write_text("b\n")
+    rules = read_ignore(str(tmp_path), str(tmp_path / "Dockerfile"))
+    assert rules.excluded("b") and not rules.excluded("a")
+    assert read_ignore(str(tmp_path)).excluded("a")  # without a Dockerfile: the context's
+
+
+def test_the_dockerfile_is_found_under_docker_and_podman_names(tmp_path):
+    from boxen.image.build.builder import find_dockerfile
+
+    with pytest.raises(NotFound, match="no Dockerfile"):
+        find_dockerfile(str(tmp_path), None)
+    (tmp_path / "Containerfile").write_text("FROM scratch\n")
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "Containerfile")
+    (tmp_path / "dockerfile").write_text("FROM scratch\n")  # lower case, as docker accepts it
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "dockerfile")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert find_dockerfile(str(tmp_path), None) == str(tmp_path / "Dockerfile")

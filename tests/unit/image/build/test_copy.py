@@ -3,6 +3,7 @@
 import io
 import os
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,23 @@ def test_symlink_source_is_followed(ctx, rootfs):
     assert not os.path.islink(rootfs / "followed") and (rootfs / "followed").read_text() == "file\n"
 
 
+def test_symlink_source_into_a_directory_keeps_the_links_name(ctx, rootfs):
+    copy(rootfs, ctx, ["tolink"], "/existing/")
+    assert sorted(os.listdir(rootfs / "existing")) == ["tolink"]
+    assert (rootfs / "existing" / "tolink").read_text() == "file\n"
+
+
+def test_hidden_files_are_copied(ctx, rootfs):
+    (Path(ctx.root) / ".hidden").write_text("h\n")
+    copy(rootfs, ctx, [".hidden"], "/")
+    assert (rootfs / ".hidden").read_text() == "h\n"
+
+
+def test_a_wildcard_that_matches_nothing_copies_nothing(ctx, rootfs):
+    result = copy(rootfs, ctx, ["*.none"], "/existing/")
+    assert result.entries == 0 and os.listdir(rootfs / "existing") == []
+
+
 def test_destination_follows_the_images_symlinks_inside_the_root(ctx, rootfs):
     copy(rootfs, ctx, ["file.txt"], "/lib/")
     assert (rootfs / "usr" / "lib" / "file.txt").is_file()
@@ -84,12 +102,19 @@ def test_destination_follows_the_images_symlinks_inside_the_root(ctx, rootfs):
 
 
 def test_chmod_and_owner(ctx, rootfs):
-    copy(rootfs, ctx, ["dir"], "/owned/", chmod=0o600, owner=(1000, 50))
+    copy(rootfs, ctx, ["dir"], "/owned/", chmod="600", owner=(1000, 50))
     st = os.lstat(rootfs / "owned" / "a")
     assert st.st_mode & 0o7777 == 0o600
     if ROOT:
         assert (st.st_uid, st.st_gid) == (1000, 50)
         assert os.stat(rootfs / "owned").st_uid == 1000  # created parents belong to the --chown user
+
+
+def test_symbolic_chmod_changes_each_files_own_bits(ctx, rootfs):
+    os.chmod(Path(ctx.root) / "dir" / "a", 0o666)
+    copy(rootfs, ctx, ["dir"], "/sym/", chmod="go-w,u+x")
+    assert os.lstat(rootfs / "sym" / "a").st_mode & 0o7777 == 0o744
+    assert os.lstat(rootfs / "sym" / "sub").st_mode & 0o7777 == 0o755  # 0755 from mkdir: go-w keeps it
 
 
 def test_file_cannot_replace_a_directory(ctx, rootfs):
@@ -131,6 +156,20 @@ def test_add_extracts_local_archives(tmp_path, rootfs, mode, kind):
     assert archive_kind(str(context / "a.tar")) == kind
     copy(rootfs, Tree(str(context)), ["a.tar"], "/opt/", add=True)
     assert (rootfs / "opt" / "x" / "y.txt").read_text() == "y\n"
+
+
+def test_add_chown_applies_to_an_extracted_archives_files(tmp_path, rootfs):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    _tar(context / "a.tar.gz", "w:gz", entries=(("x/y.txt", b"y\n"), ("z", b"z\n")))
+    copy(rootfs, Tree(str(context)), ["a.tar.gz"], "/opt/", add=True, chown="1000:50", owner=(1000, 50),
+         chmod="go-w")
+    assert (rootfs / "opt" / "x" / "y.txt").read_text() == "y\n"
+    assert os.lstat(rootfs / "opt" / "z").st_mode & 0o7777 == 0o644
+    if ROOT:
+        for path in ("opt/x", "opt/x/y.txt", "opt/z"):
+            assert (os.lstat(rootfs / path).st_uid, os.lstat(rootfs / path).st_gid) == (1000, 50), path
+    assert sorted(os.listdir(tmp_path)) == ["ctx", "rootfs"]  # the staging directory is gone
 
 
 def test_add_of_a_non_archive_copies_and_copy_never_extracts(tmp_path, rootfs):

@@ -64,6 +64,25 @@ def test_json_form_and_shell_form():
     assert df.instructions[3].json is None  # not an array of strings: shell form
 
 
+def test_text_that_only_looks_like_json_is_the_shell_form_in_a_fresh_interpreter():
+    # _json's error path needs json.decoder; a launcher that never imported it got SystemError.
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from boxen.image.build.dockerfile import parse\n"
+        "df = parse(sys.stdin.read())\n"
+        "print([(i.json, i.args) for i in df.instructions[1:]])\n"
+    )
+    text = 'FROM a\nRUN [ "$(id -u)" = "0" ]\nCMD ["echo",["x"]]\nCMD ["a" "b"]\n'
+    done = subprocess.run([sys.executable, "-S", "-c", program], input=text, capture_output=True,
+                          text=True, env={"PYTHONPATH": ":".join(sys.path)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr([(None, '[ "$(id -u)" = "0" ]'), (None, '["echo",["x"]]'),
+                                        (None, '["a" "b"]')])
+
+
 def test_flags_are_split_off_and_checked():
     ins = parse_instruction("COPY --from=build --chown=1:2 a b /c/", 3)
     assert ins.flags == (("from", "build"), ("chown", "1:2"))
@@ -116,6 +135,13 @@ def test_trailing_continuation_at_end_of_file():
         parse("FROM a\n\\\n")
 
 
+def test_an_escaped_escape_at_the_end_of_a_line_ends_it():
+    df = parse("FROM a\nENV C a\\\\\nRUN echo b\\\n  c\n")
+    assert [(i.keyword, i.args) for i in df.instructions[1:]] == [("ENV", "C a\\\\"), ("RUN", "echo b  c")]
+    df = parse("# escape=`\nFROM a\nENV C a``\nRUN b`\n c\n")
+    assert [(i.keyword, i.args) for i in df.instructions[1:]] == [("ENV", "C a``"), ("RUN", "b c")]
+
+
 def test_byte_order_mark_is_ignored():
     assert parse("\ufeff# escape=`\nFROM a\n").escape == "`"
 
@@ -155,3 +181,9 @@ def test_an_unterminated_here_document_names_its_line():
     with pytest.raises(InvalidArgument, match="<<EOF has no end line") as exc:
         parse("FROM scratch\nRUN <<EOF\necho\n")
     assert exc.value.field == "Dockerfile:2"
+
+
+def test_a_bad_onbuild_trigger_is_named():
+    with pytest.raises(InvalidArgument, match="ONBUILD trigger 'FROOB x': unknown instruction: FROOB") as caught:
+        parse("FROM a\nONBUILD FROOB x\n")
+    assert caught.value.field == "Dockerfile:2"

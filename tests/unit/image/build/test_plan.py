@@ -1,5 +1,7 @@
 """Build plans: stages, ARG scoping, ENV expansion, config instructions, history, steps."""
 
+import re
+
 import pytest
 
 from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
@@ -172,11 +174,6 @@ def test_proxy_args_reach_run_in_both_spellings_but_stay_out_of_history():
     assert p.unused_args == ()
 
 
-def test_scratch_stage_gets_the_default_path():
-    p = plan("FROM scratch\nENV A=1\n")
-    assert p.stage(0).image.config.Env == (DEFAULT_PATH, "A=1")
-
-
 @pytest.mark.parametrize("text, target, expected", [
     ("FROM busybox\nARG TARGETSTAGE\nRUN echo $TARGETSTAGE\n", None, "default"),
     ("FROM busybox AS one\nFROM busybox AS two\nARG TARGETSTAGE\nRUN echo $TARGETSTAGE\n", None, "two"),
@@ -294,7 +291,7 @@ COPY ["with space", "$BASEVAR/"]
     copies = [s.copy for s in p.stage(0).steps if s.copy]
     assert [(c.dest, c.dest_text) for c in copies] == [
         ("/w/rel", "rel"), ("/w/", "."), ("/w/dir/", "dir/"), ("/x", "/abs/../x"), ("/", "/"), ("/w/base/", "base/")]
-    assert copies[3].chown == "nobody:1" and copies[3].chmod == 0o640
+    assert copies[3].chown == "nobody:1" and copies[3].chmod == "0640"
     assert copies[4].add and copies[5].sources == ("with space",)
 
 
@@ -303,8 +300,10 @@ def test_copy_errors():
         plan("FROM busybox\nCOPY a b /dest\n")
     with pytest.raises(InvalidArgument, match="at least one source"):
         plan("FROM busybox\nCOPY a\n")
-    with pytest.raises(InvalidArgument, match="octal"):
-        plan("FROM busybox\nCOPY --chmod=u+x a /b\n")
+    assert plan("FROM busybox\nCOPY --chmod=u+x,go-w a /b\n").stage(0).steps[-1].copy.chmod == "u+x,go-w"
+    for bad in ("u+y", "0888", "19999", "u", "+x,", "q=r"):
+        with pytest.raises(InvalidArgument, match=re.escape(f"--chmod={bad}: ") + ".*octal bits like 0644"):
+            plan(f"FROM busybox\nCOPY --chmod={bad} a /b\n")
     with pytest.raises(InvalidArgument, match="COPY cannot fetch URLs"):
         plan("FROM busybox\nCOPY http://x/y /b\n")
     with pytest.raises(Unimplemented, match="URLs together with other sources"):
@@ -379,6 +378,7 @@ def test_run_mounts_are_planned():
     ("--mount=type=cache,target=/c,sharing=sometimes", InvalidArgument, "sharing=sometimes"),
     ("--mount=target=/a --mount=type=tmpfs,target=/a", InvalidArgument, "same target"),
     ("--mount=target=/", InvalidArgument, "cannot cover the root"),
+    ("--mount=typ=tmpfs,target=/t", InvalidArgument, "unknown key 'typ' in --mount"),
 ])
 def test_bad_run_mounts(flag, error, match):
     with pytest.raises(error, match=match):
@@ -397,3 +397,37 @@ def test_a_bad_onbuild_trigger_is_named_with_its_from(trigger, message):
         plan("FROM busybox\nFROM bad\nRUN echo\n", images=images)
     assert info.value.field == f"Dockerfile:2: ONBUILD trigger {trigger!r} of bad"
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["ARG S=build\nCOPY --from=$S /a /b\n", "COPY --from=${S:-build} /a /b\n"])
+def test_copy_from_a_variable_says_expansion_is_not_supported(text):
+    with pytest.raises(InvalidArgument, match="variable expansion is not supported in COPY --from"):
+        plan("FROM busybox AS build\nFROM busybox\n" + text)
+
+
+@pytest.mark.parametrize("text, sources, dest", [
+    ("COPY a $EMPTY\n", ("a",), "/w/"),
+    ("COPY a ${UNSET}\n", ("a",), "/w/"),
+    ('COPY ["a", "$EMPTY"]\n', ("a",), "/w/"),
+    ("COPY $FILES /d/\n", ("x", "y"), "/d/"),
+    ("COPY a $EMPTY/sub/\n", ("a",), "/sub/"),
+])
+def test_an_empty_destination_is_the_workdir(text, sources, dest):
+    step = plan("FROM busybox\nWORKDIR /w\nARG EMPTY=\nARG FILES='x y'\n" + text).stage(0).steps[-1].copy
+    assert (step.sources, step.dest) == (sources, dest)
+
+
+def test_an_image_from_scratch_gets_the_default_path():
+    assert config("FROM scratch\nENV A=1\n").Env == (DEFAULT_PATH, "A=1")
+    assert config("FROM scratch\nENV PATH=/bin\n").Env == ("PATH=/bin",)
+    assert config("FROM busybox\n").Env == (DEFAULT_PATH, "BASEVAR=base")  # a base's Env is kept as it is
+
+
+def test_onbuild_here_documents_are_kept_and_run_in_the_child():
+    parent = config("FROM busybox\nONBUILD RUN <<EOF\necho from a trigger\nEOF\nONBUILD COPY <<-f.txt /f\n\tbody\n\tf.txt\n")
+    assert parent.OnBuild == ("RUN <<EOF\necho from a trigger\nEOF", "COPY <<-f.txt /f\nbody\nf.txt")
+    images = Images(parent=BASE.replace(config=parent))
+    child = plan("FROM parent\n", images=images).stage(0)
+    run, copy = [s for s in child.steps if s.run or s.copy]
+    assert "echo from a trigger" in " ".join(run.run.args)
+    assert copy.copy.inline == (("f.txt", "body\n"),)

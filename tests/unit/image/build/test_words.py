@@ -31,11 +31,35 @@ lex = Lexer()
     ("\\$A", "$A"),
     ("a\\ b", "a b"),
     ("$", "$"),
-    ("$-x", "$-x"),
+    ("$-x", "x"),  # $- is a special parameter: empty in a Dockerfile, as BuildKit has it
     ("cost: 5$", "cost: 5$"),
 ])
 def test_word(text, expected):
     assert lex.word(text, ENV) == expected
+
+
+PATHS = {"F": "dir/sub/file.tar.gz", "P": "*.", "AB": "abab"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("${F#*/}", "sub/file.tar.gz"),
+    ("${F##*/}", "file.tar.gz"),
+    ("${F%.*}", "dir/sub/file.tar"),
+    ("${F%%.*}", "dir/sub/file"),
+    ("${F#nomatch}", "dir/sub/file.tar.gz"),
+    ("${F#$P}", "tar.gz"),  # the pattern is expanded first
+    ("${F#[a-d]}", "ir/sub/file.tar.gz"),
+    ("${AB/b/X}", "aXab"),
+    ("${AB//b/X}", "aXaX"),
+    ("${AB/a*/X}", "X"),  # the longest match
+    ("${AB//?b}", ""),
+    ("${UNSET#x}", ""),
+    ("$1$2${3}x", "x"),
+    ("$10y", "y"),
+    ("[$@][$*][$#][$?][$$][$!][$0]", "[][][][][][][]"),
+])
+def test_pattern_modifiers_and_special_parameters(text, expected):
+    assert lex.word(text, PATHS) == expected
 
 
 def test_word_keeps_blanks_words_split_them():
@@ -63,7 +87,8 @@ def test_required_variable_errors():
     ("${A", "missing '}'"),
     ("${A:-x", "missing '}'"),
     ("${}", "expected a variable name"),
-    ("${A#x}", "unsupported modifier"),
+    ("${A^x}", "unsupported modifier"),
+    ("${A/x", "missing '/' or '}'"),
 ])
 def test_malformed(text, message):
     with pytest.raises(InvalidArgument, match=message):

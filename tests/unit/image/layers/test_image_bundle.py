@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from boxen.common.errors import InvalidArgument
@@ -9,7 +12,7 @@ from boxen.image.bundle import image_annotations, resolve_user, runtime_config
 from boxen.oci import image as oci
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\napp:x:1000:1001::/home/app:/bin/sh\n"
-GROUP = "root:x:0:\nwww:x:33:app\napp:x:1001:\nwheel:x:10:app,www,root\naudio:x:29:app\n"
+GROUP = "root:x:0:\nwww:x:33:app\napp:x:1001:\nwheel:x:10:app,www\naudio:x:29:app\n"
 BASE = {
     "ociVersion": "1.0.2-dev",
     "process": {"terminal": True, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
@@ -58,10 +61,10 @@ def test_the_template_is_not_modified(rootfs):
 
 
 @pytest.mark.parametrize("user, expected", [
-    (None, {"uid": 0, "gid": 0, "additionalGids": [10]}),  # root's groups, as docker gives them
+    (None, {"uid": 0, "gid": 0}),
     ("www", {"uid": 33, "gid": 33, "additionalGids": [10]}),
     ("app", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),
-    ("1000", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),  # by its passwd name
+    ("1000", {"uid": 1000, "gid": 1001, "additionalGids": [33, 10, 29]}),  # found by number: docker's groups
     ("4242", {"uid": 4242, "gid": 0}),
     ("app:audio", {"uid": 1000, "gid": 29}),
     ("app:7", {"uid": 1000, "gid": 7}),
@@ -69,6 +72,17 @@ def test_the_template_is_not_modified(rootfs):
 ])
 def test_user_is_resolved_in_the_images_files(rootfs, user, expected):
     assert resolve_user(user, str(rootfs)) == expected
+
+
+def test_root_gets_its_groups_when_no_user_is_set(rootfs):
+    (rootfs / "etc/group").write_text(GROUP + "adm:x:4:root,app\n")
+    assert resolve_user(None, str(rootfs)) == {"uid": 0, "gid": 0, "additionalGids": [4]}
+    assert runtime_config(image(), str(rootfs), base=BASE)["process"]["user"]["additionalGids"] == [4]
+    # a rootless bundle's user namespace maps one id: no setgroups there
+    assert runtime_config(image(), str(rootfs), base=BASE, rootless=True)["process"]["user"] == {"uid": 0, "gid": 0}
+    (rootfs / "etc/group").unlink()
+    os.mkfifo(rootfs / "etc/group")
+    assert resolve_user(None, str(rootfs)) == {"uid": 0, "gid": 0}  # nothing asked for: no error
 
 
 @pytest.mark.parametrize("user", ["nobody-here", "app:nogroup"])
@@ -96,6 +110,28 @@ def test_etc_passwd_as_a_symlink_out_of_the_root_is_read_inside_it(tmp_path):
     (root / str(outside).lstrip("/")).mkdir(parents=True)
     (root / str(outside).lstrip("/") / "passwd").write_text("inside:x:5:6::/:/bin/sh\n")
     assert resolve_user("inside", str(root)) == {"uid": 5, "gid": 6}
+
+
+def test_a_fifo_in_place_of_etc_passwd_is_an_error_not_a_hang(rootfs):
+    (rootfs / "etc/passwd").unlink()
+    os.mkfifo(rootfs / "etc/passwd")  # opening it for reading would wait for a writer for ever
+    with pytest.raises(InvalidArgument, match="/etc/passwd in the image is a FIFO, not a regular file") as caught:
+        resolve_user("app", str(rootfs))
+    assert caught.value.field == "/etc/passwd"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root (CAP_MKNOD)")
+def test_a_device_node_in_place_of_etc_group_is_an_error(rootfs):
+    (rootfs / "etc/group").unlink()
+    os.mknod(rootfs / "etc/group", stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero's numbers
+    with pytest.raises(InvalidArgument, match="/etc/group in the image is a character device"):
+        resolve_user("app", str(rootfs))
+
+
+def test_a_directory_walked_through_a_file_is_absent(rootfs):
+    (rootfs / "etc/passwd").unlink()
+    (rootfs / "etc/passwd").symlink_to("group/x")  # group is a file: nothing there
+    assert resolve_user("12", str(rootfs)) == {"uid": 12, "gid": 0}
 
 
 def test_annotations_from_the_config_and_labels_win():

@@ -209,3 +209,19 @@ def test_a_directory_replaced_by_a_symlink_does_not_get_its_attributes_set_throu
     assert (os.stat(outside).st_mtime_ns, os.stat(outside / "b").st_mtime_ns) == before
     os.rmdir(outside / "b")
     untouched()
+
+
+@pytest.mark.parametrize("pax_headers, match", [
+    ({"uid": "1" + "0" * 20}, "uid .* out of range"),
+    ({"mtime": "1" + "0" * 20}, "mtime .* out of range"),
+    ({"path": "etc/pa\0sswd"}, "NUL byte"),
+], ids=["uid-1e20", "mtime-1e20", "nul-in-path"])
+def test_out_of_range_pax_fields_are_refused_before_anything_is_made(target, untouched, pax_headers, match):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("etc/passwd")
+        info.pax_headers = pax_headers
+        t.addfile(info, io.BytesIO(b""))
+    refused(buf.getvalue(), target, match)
+    assert not (target / "etc" / "passwd").exists()
+    untouched()

@@ -129,3 +129,68 @@ def test_byte_source_reads_across_chunks():
     assert source.read(2) == bytes([303 % 256, 304 % 256])
     assert source.drain() == 1024 - 305
     assert source.read(1) == b"" and source.offset == 1024
+
+
+def _header(name: bytes, *, typeflag: bytes = b"0", size: bytes | None = None, uid: bytes | None = None,
+            devmajor: bytes | None = None) -> bytes:
+    """One ustar header, written by hand so any field can hold what no tar writer would put there."""
+    block = bytearray(512)
+    block[0:len(name)] = name
+    block[100:108] = b"0000644\0"
+    block[108:116] = uid if uid is not None else b"0000000\0"
+    block[116:124] = b"0000000\0"
+    block[124:136] = size if size is not None else b"00000000000\0"
+    block[136:148] = b"00000000000\0"
+    block[156:157] = typeflag
+    block[257:265] = b"ustar\x0000"
+    if devmajor is not None:
+        block[329:337] = devmajor
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _pax(*records: bytes) -> bytes:
+    """A pax ``x`` extended header carrying ``records`` (``key=value`` each)."""
+    body = b""
+    for record in records:
+        length = len(record) + 2  # the space and the newline, then the digits of the length itself
+        while len(str(length + len(str(length)))) != len(str(length)):
+            length += 1
+        body += b"%d %s\n" % (length + len(str(length)), record)
+    return _header(b"PaxHeader", typeflag=b"x", size=b"%011o\0" % len(body)) + body + bytes(-len(body) % 512)
+
+
+def _archive(*parts: bytes) -> bytes:
+    return b"".join(parts) + bytes(1024)
+
+
+@pytest.mark.parametrize("blob, expected", [
+    (_archive(_pax(b"uid=" + b"1" + b"0" * 20), _header(b"f")), "uid 100000000000000000000 is out of range"),
+    (_archive(_pax(b"gid=4294967295"), _header(b"f")), "gid 4294967295 is out of range"),
+    (_archive(_pax(b"mtime=1" + b"0" * 20), _header(b"f")), "mtime .* is out of range"),
+    (_archive(_pax(b"mtime=-1" + b"0" * 20 + b".5"), _header(b"f")), "mtime .* is out of range"),
+    (_archive(_pax(b"mtime=1e9"), _header(b"f")), "pax mtime '1e9' is not a number"),
+    (_archive(_pax(b"size=1_0"), _header(b"f")), "pax size record b'1_0' is not a decimal number"),
+    (_archive(_pax(b"uid= 7"), _header(b"f")), "pax uid record b' 7' is not a decimal number"),
+    (_archive(_pax(b"path=etc/pa\0sswd"), _header(b"f")), "path contains a NUL byte"),
+    (_archive(_pax(b"linkpath=/a\0b"), _header(b"l", typeflag=b"2")), "link target contains a NUL byte"),
+    (_archive(_pax(b"SCHILY.xattr.user.a\0b=1"), _header(b"f")), "attribute name contains a NUL byte"),
+    (_archive(_header(b"f", uid=b"\x80" + b"\xff" * 7)), "uid 72057594037927935 is out of range"),
+    (_archive(_header(b"f", uid=b"\xff" * 8)), "negative size, uid or gid"),
+    (_archive(_header(b"f", size=b"\x80" + b"\x7f" + b"\xff" * 10)), "size .* is out of range"),
+    (_archive(_header(b"f", size=b"\xff" * 12)), "negative size -1"),
+    (_archive(_header(b"d", typeflag=b"3", devmajor=b"\x80" + b"\x01" * 7)), "devmajor .* is out of range"),
+], ids=["pax-uid-1e20", "pax-gid-reserved", "pax-mtime-1e20", "pax-mtime-negative-1e20", "pax-mtime-exponent",
+        "pax-size-underscore", "pax-uid-space", "pax-path-nul", "pax-linkpath-nul", "pax-xattr-name-nul",
+        "base256-uid", "base256-negative-uid", "base256-size", "base256-negative-size", "base256-devmajor"])
+def test_out_of_range_and_malformed_fields_are_refused_naming_the_entry(blob, expected):
+    with pytest.raises(InvalidArgument, match=expected) as caught:
+        entries(blob)
+    assert caught.value.field  # the entry (or the header after which it came) is named
+
+
+def test_the_largest_valid_numbers_are_read():
+    blob = _archive(_pax(b"uid=4294967294", b"mtime=-12.5"), _header(b"f"))
+    (entry, _), = entries(blob)
+    assert entry.uid == 4294967294 and entry.mtime_ns == -12_500_000_000

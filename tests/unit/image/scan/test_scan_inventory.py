@@ -240,3 +240,12 @@ def test_license_cyclonedx_choice():
         {"license": {"name": "public-domain"}},
         {"license": {"name": "A OR B"}},
     ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root (CAP_MKNOD)")
+def test_a_device_node_in_place_of_the_database_is_ignored_never_opened(tmp_path):
+    import stat
+
+    d = _status_dir(tmp_path)
+    os.mknod(d / "status", stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero's numbers: endless if read
+    assert inventory(str(tmp_path)) == []
