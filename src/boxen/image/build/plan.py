@@ -41,8 +41,16 @@ class RunMount(Record):
       ``from_stage``/``from_image``. Read-only unless ``readonly`` is false, and then the
       command writes to a scratch copy that is thrown away.
     * ``cache``: a directory kept between builds in the data root, found again by ``id``;
-      made with ``mode``, ``uid`` and ``gid`` the first time.
+      made with ``mode``, ``uid`` and ``gid`` the first time, and then filled with ``source``
+      of ``from_stage``/``from_image`` if one is given (without one, ``source`` is the
+      subdirectory of the cache that is mounted).
     * ``tmpfs``: an empty memory file system (``size`` bytes at most, if given).
+    * ``secret``: the secret ``id`` that ``boxen-image build --secret id=...`` provides, as a
+      read-only file (``mode``, ``uid``, ``gid``) at ``target`` and/or in the variable ``env``.
+      Only its id is part of the plan: its value is read when the command runs, so it never
+      reaches a layer, the history or the cache key. ``required`` makes a missing one an error.
+    * ``ssh``: the agent socket ``id`` of ``boxen-image build --ssh``, bound at ``target``
+      (``SSH_AUTH_SOCK`` names it in the command's environment).
     """
 
     type: str
@@ -56,10 +64,15 @@ class RunMount(Record):
     uid: int = 0
     gid: int = 0
     size: int | None = None
+    required: bool = False
+    env: str = ""
 
 
-#: The ``RUN --mount`` types boxen supports (BuildKit also has ``secret`` and ``ssh``).
-MOUNT_TYPES = ("bind", "cache", "tmpfs")
+#: The ``RUN --mount`` types, as BuildKit names them.
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+#: The keys of a ``RUN --mount`` flag (some only for some types).
+MOUNT_KEYS = ("type", "target", "dst", "destination", "source", "src", "from", "readonly", "ro", "readwrite", "rw",
+              "id", "sharing", "mode", "uid", "gid", "size", "required", "env")
 
 
 class RunStep(Record):
