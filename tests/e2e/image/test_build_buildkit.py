@@ -141,3 +141,51 @@ def test_a_misspelt_mount_key_is_named(boxen, tmp_path):
     ctx = dockerfile(tmp_path, f"FROM {BASE}\nRUN --mount=typ=tmpfs,target=/t true\n")
     proc = boxen.build(ctx, "-q", check=False)
     assert proc.returncode == 1 and "unknown key 'typ' in --mount" in proc.stderr, proc.stderr
+
+
+def test_copy_and_add_flags(boxen, tmp_path):
+    import io
+    import tarfile
+
+    ctx = dockerfile(tmp_path, f"""FROM {BASE}
+COPY --parents x/deep/b.txt y /p/
+COPY --exclude=*.log --exclude=deep x /e/
+COPY --link top.txt /linked.txt
+COPY --chmod=go-w,u+x top.txt /chmod.txt
+ADD --unpack=false a.tgz /kept/
+ADD --chown=7:8 a.tgz /owned/
+RUN stat -c '%u:%g %a' /owned/pkg /owned/pkg/file > /owners.txt
+""", **{"top.txt": "top\n"})
+    for rel in ("x/a.txt", "x/c.log", "x/deep/b.txt", "y/d.txt"):
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / rel).write_text(rel + "\n")
+    os.chmod(ctx / "top.txt", 0o666)
+    with tarfile.open(ctx / "a.tgz", "w:gz") as tar:
+        for name, data in (("pkg", None), ("pkg/file", b"f\n")):
+            info = tarfile.TarInfo(name)
+            info.uid = info.gid = 1234
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o4755
+                tar.addfile(info, io.BytesIO(data))
+    boxen.build(ctx, "-t", "localhost/copyflags:1")
+    bundle = tmp_path / "bundle"
+    boxen("unpack", "localhost/copyflags:1", str(bundle))
+    rootfs = bundle / "rootfs"
+
+    def under(rel):
+        return sorted(os.path.relpath(os.path.join(d, n), rootfs / rel)
+                      for d, _, names in os.walk(rootfs / rel) for n in names)
+
+    assert under("p") == ["x/deep/b.txt", "y/d.txt"]
+    assert under("e") == ["a.txt"]
+    assert (rootfs / "linked.txt").read_text() == "top\n"
+    assert os.stat(rootfs / "chmod.txt").st_mode & 0o7777 == 0o744
+    assert under("kept") == ["a.tgz"]
+    assert (rootfs / "owners.txt").read_text() == "7:8 755\n7:8 4755\n"
+    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 7
+    (ctx / "x" / "c.log").write_text("changed, but excluded\n")
+    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 7  # what is excluded is not in the key
+    assert boxen.leftovers() == []

@@ -39,7 +39,7 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.build import plan as plans
 from boxen.image.build.cache import BuildCache, CacheEntry, cache_key
-from boxen.image.build.context import Tree, digest_sources, file_digest, read_ignore
+from boxen.image.build.context import IgnoreRules, Source, Tree, digest_sources, file_digest, read_ignore
 from boxen.image.build.dockerfile import parse
 from boxen.image.build.progress import BuildProgress
 from boxen.image.build.secrets import AgentSource, SecretSource
@@ -403,7 +403,7 @@ class Builder:
             return cache.file_digest(path, st, file_digest)
 
         return digest_sources(tree, sources, owners=owners,
-                              digest_file=remembered if tree is self.context else file_digest)
+                              digest_file=remembered if tree.root == self.context.root else file_digest)
 
     def _lent(self, mount: plans.RunMount) -> SecretSource | AgentSource | None:
         """The secret or SSH agent a mount borrows, if the build was given it."""
@@ -517,6 +517,8 @@ class Builder:
                    field: str) -> None:
         with self._source(copy, stage) as (tree, source_chain):
             sources = tree.select(copy.sources)
+            if copy.exclude:
+                tree, sources = excluding(tree, sources, copy.exclude)
             keep_owner = copy.from_stage is not None or copy.from_image is not None
             kind, digest = self._digest(tree, sources, owners=keep_owner and not copy.chown)
             created_by = plans.copy_created_by(copy, kind, digest)
@@ -689,6 +691,20 @@ class Builder:
         manifest_desc = contents.put(self.content, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
         self.say(f"image config {config_desc.digest} ({len(state.diff_ids)} layers), manifest {manifest_desc.digest}")
         return config_desc.digest, manifest_desc
+
+
+def excluding(tree: Tree, sources: list[Source], patterns: tuple[str, ...]) -> tuple[Tree, list[Source]]:
+    """``tree`` and ``sources`` without what ``COPY --exclude=PATTERN`` leaves out: the patterns
+    (``.dockerignore`` syntax, ``!`` exceptions too) apply under each directory source, as if
+    written in an ignore file there, and to a file source's name."""
+    rules = IgnoreRules(patterns)
+    lines = [("!" if p.exception else "") + p.text for p in tree.rules.patterns]
+    for source in sources:
+        if source.is_dir:
+            prefix = f"{source.rel}/" if source.rel else ""
+            lines += [("!" if p.exception else "") + prefix + p.text for p in rules.patterns]
+    kept = [s for s in sources if s.is_dir or not rules.excluded(s.rel.rpartition("/")[2])]
+    return Tree(tree.root, IgnoreRules(lines), name=tree.name), kept
 
 
 @contextlib.contextmanager

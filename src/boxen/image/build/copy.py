@@ -19,7 +19,13 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
   copied files); existing directories keep their owner and mode;
 * ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
   content, not its name) extracts it into the destination directory with the same safe
-  extraction as image layers (:func:`boxen.image.layers.apply_layer`).
+  extraction as image layers (:func:`boxen.image.layers.apply_layer`); ``--unpack=false``
+  copies it as it is, ``--unpack=true`` extracts a downloaded one too. Its entries keep their
+  owners unless ``--chown`` gives them all one.
+
+BuildKit's ``--parents`` copies ``a/b/c.txt`` to ``DEST/a/b/c.txt`` (and a directory ``a/b``
+into ``DEST/a/b/``) instead of ``DEST/c.txt``; a symbolic ``--chmod`` (``go-w``) changes each
+file's own mode bits.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
+from boxen.image.build.settings import symbolic_mode
 from boxen.image.layers.paths import resolve
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -157,15 +164,18 @@ class Copier:
         self.bytes = 0
 
     def copy(self, sources: list[Source]) -> CopyResult:
-        dest = self.step.dest
-        into = dest.endswith("/") or len(sources) > 1
+        into = self.step.dest.endswith("/") or len(sources) > 1 or self.step.parents
+        # (docker extracts local archives only: not those of another stage, nor downloads)
+        unpack = self.step.unpack if self.step.unpack is not None else not self.step.urls
         for source in sources:
+            dest = self.step.dest
+            if self.step.parents:
+                kept = source.rel if source.is_dir else source.rel.rpartition("/")[0]
+                dest = f"{dest.rstrip('/')}/{kept}/" if kept else dest
             if source.is_dir:
                 self._directory(source, self.root.directory(dest))
                 continue
-            # (docker extracts local archives only: not those of another stage, nor downloads)
-            archive = self.step.add and self.step.from_stage is None and not self.step.urls \
-                and archive_kind(source.path)
+            archive = self.step.add and self.step.from_stage is None and unpack and archive_kind(source.path)
             if archive:
                 self._extract(source, archive, self.root.directory(dest))
             elif into or self.root.is_directory(dest):
@@ -181,7 +191,10 @@ class Copier:
         return (st.st_uid, st.st_gid) if self.keep_owner else self.owner
 
     def _mode(self, st: os.stat_result) -> int:
-        return self.step.chmod if self.step.chmod is not None else stat.S_IMODE(st.st_mode)
+        chmod = self.step.chmod
+        if isinstance(chmod, str):
+            return symbolic_mode(chmod, stat.S_IMODE(st.st_mode), is_dir=stat.S_ISDIR(st.st_mode))
+        return chmod if chmod is not None else stat.S_IMODE(st.st_mode)
 
     def _file(self, source: str, st: os.stat_result, target: str) -> None:
         rel = target[len(self.root.rootfs):] or "/"
@@ -244,7 +257,8 @@ class Copier:
 
         with open(source.path, "rb") as raw, _decompressing(raw, kind) as blob:
             try:
-                result = apply_layer(blob, target, rootless=os.geteuid() != 0)
+                result = apply_layer(blob, target, rootless=os.geteuid() != 0,
+                                     owner=None if self.keep_owner or self.step.chown is None else self.owner)
             except InvalidArgument as exc:
                 raise InvalidArgument(f"ADD {source.rel}: {exc.message}", field=exc.field) from None
         self.entries += result.entries

@@ -104,6 +104,14 @@ class CopyStep(Record):
     ``inline`` holds here-documents as ``(name, content)``: then they are the sources, files
     named after their delimiters. ``urls`` are an ``ADD``'s remote sources (then its only
     ones), fetched by the builder, checked against ``checksum`` (``sha256:<hex>``) if given.
+
+    BuildKit's flags: ``chmod`` may be symbolic (``go-w``: text, applied to each file's own
+    mode, see :func:`~.settings.symbolic_mode`); ``parents`` keeps each source's path (from the
+    context's top) under the destination; ``exclude`` patterns (``.dockerignore`` syntax)
+    leave out what they match, relative to each directory copied (a file source by its
+    name); ``unpack`` says whether an ``ADD`` extracts archives (default: local ones, not
+    downloads). ``--link`` is accepted and changes nothing: boxen's layers are the diff of the
+    step either way.
     """
 
     sources: tuple[str, ...]
@@ -113,10 +121,13 @@ class CopyStep(Record):
     from_stage: int | None = None
     from_image: str | None = None
     chown: str | None = None
-    chmod: int | None = None
+    chmod: int | str | None = None
     inline: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()
     checksum: str | None = None
+    parents: bool = False
+    exclude: tuple[str, ...] = ()
+    unpack: bool | None = None
 
 
 class Step(Record):

@@ -485,8 +485,8 @@ class Planner:
         elif kind not in ("secret", "ssh"):
             raise InvalidArgument("a --mount needs a target", field=where)
         values["target"] = target
-        for key, value in options.items():
-            self._mount_option(values, kind, key, value, index, where)
+        for name, option in options.items():
+            self._mount_option(values, kind, name, option, index, where)
         if kind == "secret":
             if not values.get("id") and not target:
                 raise InvalidArgument("a secret mount needs an id or a target", field=where)
@@ -606,14 +606,27 @@ class Planner:
         chown = ins.flag("chown")
         chown = self.lexer.word(chown, variables) if chown is not None else None
         chmod_text = ins.flag("chmod")
-        chmod = None
-        if chmod_text is not None:
-            chmod_text = self.lexer.word(chmod_text, variables)
-            if not chmod_text or any(c not in "01234567" for c in chmod_text) or int(chmod_text, 8) > 0o7777:
-                raise InvalidArgument(f"--chmod={chmod_text}: expected octal mode bits like 0644", field=where)
-            chmod = int(chmod_text, 8)
+        chmod = settings.chmod(self.lexer.word(chmod_text, variables), field=where) if chmod_text is not None else None
+        switches = {name: self._switch(ins, name, variables) for name in ("link", "parents", "unpack")}
+        exclude = tuple(self.lexer.word(value or "", variables) for key, value in ins.flags if key == "exclude")
+        if any(not pattern.strip() or pattern.strip() == "!" for pattern in exclude):
+            raise InvalidArgument("--exclude needs a pattern", field=where)
+        if (switches["parents"] or exclude) and (urls or inline):
+            raise InvalidArgument(f"--parents and --exclude select files of a tree, not {'URLs' if urls else 'here-documents'}",
+                                  field=where)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
-                        chown or None, chmod, inline, urls, checksum)
+                        chown or None, chmod, inline, urls, checksum, bool(switches["parents"]), exclude,
+                        switches["unpack"])
+
+    def _switch(self, ins: Instruction, name: str, variables: dict[str, str]) -> bool | None:
+        """A boolean flag: ``--name`` or ``--name=true|false``; ``None`` when absent."""
+        value = ins.flag(name)
+        if value is None:
+            return None
+        value = self.lexer.word(value, variables).lower() if value else "true"
+        if value not in ("true", "false"):
+            raise InvalidArgument(f"--{name}={value}: expected true or false", field=self.where(ins))
+        return value == "true"
 
     def _inline(self, ins: Instruction, sources: list[str], variables) -> tuple[tuple[str, str], ...]:
         """The here-documents a COPY/ADD copies, as ``(file name, content)``; variables are expanded

@@ -128,6 +128,69 @@ def byte_size(text: str, *, field: str) -> int:
     return int(value * _BYTE_UNITS[unit])
 
 
+_WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
+_PERMS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
+_SHIFTS = {"u": 6, "g": 3, "o": 0}
+
+
+def chmod(text: str, *, field: str) -> int | str:
+    """A ``--chmod`` value: octal bits (``0644``, as an int), or a symbolic mode as chmod(1)
+    writes it and BuildKit accepts (``go-w``, ``u+x``, ``u=rwX,go=rX``), checked and kept as text."""
+    if text and all(c in "01234567" for c in text) and int(text, 8) <= 0o7777:
+        return int(text, 8)
+    try:
+        symbolic_mode(text, 0o644, is_dir=False)
+    except ValueError:
+        raise InvalidArgument(f"--chmod={text}: expected octal mode bits like 0644 or a symbolic mode like u+x, "
+                              "go-w or u=rw,go=r", field=field) from None
+    return text
+
+
+def symbolic_mode(text: str, mode: int, *, is_dir: bool) -> int:
+    """``mode`` changed by the symbolic mode ``text`` (clauses ``[ugoa]*([-+=]([rwxXst]*|[ugo]))+``
+    separated by commas; no ``ugoa`` means ``a``). ``X`` is ``x`` for a directory or for a file
+    that some class may execute already. Raises ``ValueError`` for anything else."""
+    if not text:
+        raise ValueError(text)
+    for clause in text.split(","):
+        i = 0
+        who = 0
+        while i < len(clause) and clause[i] in _WHO:
+            who |= _WHO[clause[i]]
+            i += 1
+        who = who or 0o7777
+        if i == len(clause):
+            raise ValueError(clause)
+        while i < len(clause):
+            op = clause[i]
+            if op not in "+-=":
+                raise ValueError(clause)
+            i += 1
+            bits = 0
+            if i < len(clause) and clause[i] in _SHIFTS:
+                rwx = (mode >> _SHIFTS[clause[i]]) & 0o7
+                bits = rwx << 6 | rwx << 3 | rwx
+                i += 1
+            else:
+                while i < len(clause) and clause[i] not in "+-=":
+                    letter = clause[i]
+                    if letter == "X":
+                        bits |= 0o111 if is_dir or mode & 0o111 else 0
+                    elif letter in _PERMS:
+                        bits |= _PERMS[letter]
+                    else:
+                        raise ValueError(clause)
+                    i += 1
+            bits &= who
+            if op == "+":
+                mode |= bits
+            elif op == "-":
+                mode &= ~bits
+            else:
+                mode = (mode & ~who) | bits
+    return mode & 0o7777
+
+
 def stop_signal(text: str, *, field: str) -> str:
     """``text`` if it names a signal (``SIGTERM``, ``TERM``, ``9``, ``SIGRTMIN+3``)."""
     if text.isdigit():

@@ -67,13 +67,14 @@ class ApplyResult(Record):
 def apply_layer(blob: BinaryIO, target: str, *, digest: str | None = None, size: int | None = None,
                 overlay: bool = False, lowers: tuple[str, ...] = (), rootless: bool | None = None,
                 progress: Callable[[int], None] | None = None,
-                explain: Callable[[str], None] | None = None) -> ApplyResult:
+                explain: Callable[[str], None] | None = None, owner: tuple[int, int] | None = None) -> ApplyResult:
     """Apply the layer read from ``blob`` onto the directory ``target``.
 
     ``digest`` and ``size`` (from the layer's descriptor) are checked against the blob's bytes.
     ``overlay=True`` treats ``target`` as an overlayfs upper directory over ``lowers`` (top
     first). ``rootless`` defaults to "not root". ``progress`` is called with the number of
     compressed bytes read so far; ``explain`` with lines describing whiteouts and skips.
+    ``owner`` (``(uid, gid)``) replaces the owner of every entry (``ADD --chown`` of an archive).
 
     Raises ``InvalidArgument`` (``field`` names the entry) for a malformed or hostile layer and
     a ``KernelError`` when the file system refuses; either way the target is left half-applied.
@@ -81,7 +82,8 @@ def apply_layer(blob: BinaryIO, target: str, *, digest: str | None = None, size:
     if rootless is None:
         rootless = os.geteuid() != 0
     stream = LayerStream(blob, digest=digest, size=size, progress=progress)
-    applier = Applier(target, overlay=overlay, lowers=tuple(lowers), rootless=rootless, explain=explain)
+    applier = Applier(target, overlay=overlay, lowers=tuple(lowers), rootless=rootless, explain=explain,
+                      owner=owner)
     source = ByteSource(stream.next_chunk)
     try:
         applier.apply(TarReader(source))

@@ -56,15 +56,17 @@ class Applier:
     """Applies entries from a :class:`~.tarstream.TarReader` onto ``root``.
 
     ``overlay`` selects overlayfs whiteouts, with ``lowers`` the lower directories (top first);
-    ``rootless`` skips what only root may do. Counters and ``skipped`` describe what was done.
+    ``rootless`` skips what only root may do; ``owner`` replaces every entry's uid and gid.
+    Counters and ``skipped`` describe what was done.
     """
 
     def __init__(self, root: str, *, overlay: bool = False, lowers: tuple[str, ...] = (),
-                 rootless: bool = False, explain=None) -> None:
+                 rootless: bool = False, explain=None, owner: tuple[int, int] | None = None) -> None:
         self.root = root.rstrip("/") or "/"
         self.overlay = overlay
         self.rootless = rootless
         self.explain = explain
+        self.owner = owner
         self.resolver = Resolver(self.root, lowers, overlay=overlay, on_create=self._created_parent,
                                  before_create=self._ensure_writable if rootless else None)
         self.written: set[str] = {""}  # entries of this layer, with the directories holding them
@@ -84,6 +86,8 @@ class Applier:
             if entry is None:
                 break
             self.entries += 1
+            if self.owner is not None:
+                entry = entry.replace(uid=self.owner[0], gid=self.owner[1])
             try:
                 self._entry(entry, reader)
             except InvalidArgument as exc:

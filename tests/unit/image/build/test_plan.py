@@ -304,7 +304,7 @@ def test_copy_errors():
     with pytest.raises(InvalidArgument, match="at least one source"):
         plan("FROM busybox\nCOPY a\n")
     with pytest.raises(InvalidArgument, match="octal"):
-        plan("FROM busybox\nCOPY --chmod=u+x a /b\n")
+        plan("FROM busybox\nCOPY --chmod=u+z a /b\n")
     with pytest.raises(InvalidArgument, match="COPY cannot fetch URLs"):
         plan("FROM busybox\nCOPY http://x/y /b\n")
     with pytest.raises(Unimplemented, match="URLs together with other sources"):
