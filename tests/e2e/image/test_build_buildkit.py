@@ -149,6 +149,7 @@ def test_copy_and_add_flags(boxen, tmp_path):
 
     ctx = dockerfile(tmp_path, f"""FROM {BASE}
 COPY --parents x/deep/b.txt y /p/
+COPY --parents ./x/./deep/b.txt /q/
 COPY --exclude=*.log --exclude=deep x /e/
 COPY --link top.txt /linked.txt
 COPY --chmod=go-w,u+x top.txt /chmod.txt
@@ -180,12 +181,13 @@ RUN stat -c '%u:%g %a' /owned/pkg /owned/pkg/file > /owners.txt
                       for d, _, names in os.walk(rootfs / rel) for n in names)
 
     assert under("p") == ["x/deep/b.txt", "y/d.txt"]
+    assert under("q") == ["deep/b.txt"]
     assert under("e") == ["a.txt"]
     assert (rootfs / "linked.txt").read_text() == "top\n"
     assert os.stat(rootfs / "chmod.txt").st_mode & 0o7777 == 0o744
     assert under("kept") == ["a.tgz"]
     assert (rootfs / "owners.txt").read_text() == "7:8 755\n7:8 4755\n"
-    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 7
+    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 8
     (ctx / "x" / "c.log").write_text("changed, but excluded\n")
-    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 7  # what is excluded is not in the key
+    assert cached(boxen.build(ctx, "-t", "localhost/copyflags:1")) == 8  # what is excluded is not in the key
     assert boxen.leftovers() == []

@@ -39,7 +39,15 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.build import plan as plans
 from boxen.image.build.cache import BuildCache, CacheEntry, cache_key
-from boxen.image.build.context import IgnoreRules, Source, Tree, digest_sources, file_digest, read_ignore
+from boxen.image.build.context import (
+    IgnoreRules,
+    Source,
+    Tree,
+    clean,
+    digest_sources,
+    file_digest,
+    read_ignore,
+)
 from boxen.image.build.dockerfile import parse
 from boxen.image.build.progress import BuildProgress
 from boxen.image.build.secrets import AgentSource, SecretSource
@@ -670,7 +678,8 @@ class Builder:
                 owner = chown_ids(copy.chown, rootfs, field=field) if copy.chown else None
                 if owner is None and not keep_owner:
                     owner = (0, 0)
-                result = Copier(rootfs, copy, tree, owner=owner, field=field).copy(sources)
+                kept = parent_paths(tree, copy.sources) if copy.parents else None
+                result = Copier(rootfs, copy, tree, owner=owner, field=field).copy(sources, kept=kept)
                 self.say(f"  copied {result.entries} entries, {result.bytes} bytes into {copy.dest}")
             return self.workspace.commit(key, state.chain)
 
@@ -691,6 +700,22 @@ class Builder:
         manifest_desc = contents.put(self.content, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
         self.say(f"image config {config_desc.digest} ({len(state.diff_ids)} layers), manifest {manifest_desc.digest}")
         return config_desc.digest, manifest_desc
+
+
+def parent_paths(tree: Tree, patterns: tuple[str, ...]) -> dict[str, str] | None:
+    """For ``COPY --parents``: the path each source keeps under the destination, by its path in
+    ``tree``, when a pattern has a pivot (``x/./y/*.txt`` keeps ``y/...``: what follows
+    ``/./``); ``None`` when none has one (each keeps its whole path)."""
+    if not any("/./" in pattern for pattern in patterns):
+        return None
+    kept: dict[str, str] = {}
+    for pattern in patterns:
+        head, pivot, _ = pattern.partition("/./")
+        base = clean(head) if pivot else ""
+        for source in tree.select([pattern]):
+            rel = source.rel
+            kept.setdefault(rel, rel[len(base) + 1:] if base and rel.startswith(base + "/") else rel)
+    return kept
 
 
 def excluding(tree: Tree, sources: list[Source], patterns: tuple[str, ...]) -> tuple[Tree, list[Source]]:

@@ -24,7 +24,8 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
   owners unless ``--chown`` gives them all one.
 
 BuildKit's ``--parents`` copies ``a/b/c.txt`` to ``DEST/a/b/c.txt`` (and a directory ``a/b``
-into ``DEST/a/b/``) instead of ``DEST/c.txt``; a symbolic ``--chmod`` (``go-w``) changes each
+into ``DEST/a/b/``) instead of ``DEST/c.txt``, or, given as ``a/./b/c.txt``, to ``DEST/b/c.txt``
+(what follows the pivot ``/./``); a symbolic ``--chmod`` (``go-w``) changes each
 file's own mode bits.
 """
 
@@ -163,15 +164,18 @@ class Copier:
         self.entries = 0
         self.bytes = 0
 
-    def copy(self, sources: list[Source]) -> CopyResult:
+    def copy(self, sources: list[Source], *, kept: dict[str, str] | None = None) -> CopyResult:
+        """Copy ``sources``; with ``--parents``, each keeps its path (or ``kept[source.rel]``)
+        under the destination."""
         into = self.step.dest.endswith("/") or len(sources) > 1 or self.step.parents
         # (docker extracts local archives only: not those of another stage, nor downloads)
         unpack = self.step.unpack if self.step.unpack is not None else not self.step.urls
         for source in sources:
             dest = self.step.dest
             if self.step.parents:
-                kept = source.rel if source.is_dir else source.rel.rpartition("/")[0]
-                dest = f"{dest.rstrip('/')}/{kept}/" if kept else dest
+                path = kept.get(source.rel, source.rel) if kept else source.rel
+                path = path if source.is_dir else path.rpartition("/")[0]
+                dest = f"{dest.rstrip('/')}/{path}/" if path else dest
             if source.is_dir:
                 self._directory(source, self.root.directory(dest))
                 continue

@@ -9,7 +9,7 @@ import pytest
 from test_plan import plan
 
 from boxen.common.errors import InvalidArgument
-from boxen.image.build.builder import excluding
+from boxen.image.build.builder import excluding, parent_paths
 from boxen.image.build.context import IgnoreRules, Tree
 from boxen.image.build.copy import Copier
 from boxen.image.build.plan import CopyStep
@@ -35,7 +35,8 @@ def copy(tmp_path, tree, sources, dest, **kwargs):
     selected = tree.select(sources)
     if step.exclude:
         tree, selected = excluding(tree, selected, step.exclude)
-    Copier(str(rootfs), step, tree, owner=(0, 0), field="Dockerfile:1").copy(selected)
+    kept = parent_paths(tree, step.sources) if step.parents else None
+    Copier(str(rootfs), step, tree, owner=(0, 0), field="Dockerfile:1").copy(selected, kept=kept)
     return rootfs
 
 
@@ -48,6 +49,8 @@ def test_parents_keep_the_source_path_under_the_destination(tmp_path, ctx):
     assert files(rootfs) == ["dst/top.txt", "dst/x/deep/b.txt", "dst/y/d.txt", "dst/y/e.log"]
     rootfs = copy(tmp_path, ctx, ["*/*.txt"], "/glob", parents=True)
     assert files(rootfs / "glob") == ["x/a.txt", "y/d.txt"]
+    rootfs = copy(tmp_path, ctx, ["./x/./deep/*.txt", "x/./a.txt", "y/e.log", "./top.txt"], "/pivot/", parents=True)
+    assert files(rootfs / "pivot") == ["a.txt", "deep/b.txt", "top.txt", "y/e.log"]
 
 
 def test_exclude_under_each_directory_and_by_file_name(tmp_path, ctx):
