@@ -507,7 +507,7 @@ class Planner:
         elif key in ("rw", "readwrite") and kind in ("bind", "cache"):
             values["readonly"] = not flag
         elif key in ("source", "src") and kind in ("bind", "cache"):
-            values["source"] = posixpath.normpath("/" + (value or "")).lstrip("/")
+            values["source"] = (value or "").lstrip("/")
         elif key == "from" and kind in ("bind", "cache"):
             if not value:
                 raise InvalidArgument("--mount from= names nothing", field=where)

@@ -138,3 +138,12 @@ def test_ssh_sources(tmp_path):
         (tmp_path / "key").write_text("not a socket")
         with pytest.raises(InvalidArgument, match="is not a unix socket"):
             parse_ssh(f"default={tmp_path}/key", {})
+
+
+def test_a_bind_source_is_kept_as_written_for_the_context_to_refuse_a_climb():
+    from boxen.image.build.context import Tree
+
+    [bind] = mounts("--mount=source=../outside,target=/m").mounts
+    assert bind.source == "../outside"
+    with pytest.raises(InvalidArgument, match="outside the build context"):
+        Tree("/nonexistent").select([bind.source])
