@@ -480,12 +480,10 @@ class Builder:
         path = os.path.join(self.workspace.mkdtemp("secret"), "secret")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         stack.callback(os.unlink, path)
-        try:
-            os.write(fd, value)
+        with open(fd, "wb") as f:
+            f.write(value)
             os.fchown(fd, mount.uid, mount.gid)
             os.fchmod(fd, mount.mode)
-        finally:
-            os.close(fd)
         return path
 
     def _cache_directory(self, mount: plans.RunMount, seed=None) -> str:
