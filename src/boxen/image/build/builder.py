@@ -50,7 +50,7 @@ from boxen.image.build.context import (
 )
 from boxen.image.build.dockerfile import parse
 from boxen.image.build.progress import BuildProgress
-from boxen.image.build.secrets import AgentSource, SecretSource
+from boxen.image.build.secrets import AgentRelay, AgentSource, SecretSource
 from boxen.image.build.snapshot import Layer, Workspace
 from boxen.image.store import format_platform, host_platform, image_name, parse_platform, resolve
 from boxen.oci import image as oci
@@ -423,7 +423,7 @@ class Builder:
         add to its environment. A bind mount shows a copy of its source (so ``.dockerignore``
         holds, and ``rw`` writes are thrown away with the copy); a cache mount a directory of the
         data root's ``build/cache-mounts``; a secret a file written for this step only and
-        removed after it."""
+        removed after it; an SSH agent a socket relaying to it for this step only."""
         from boxen.image.build.copy import Copier
 
         copies = {id(mount): (tree, sources) for mount, tree, sources in binds}
@@ -447,8 +447,11 @@ class Builder:
                 if lent is None:
                     self.say(f"  --mount {mount.type} {mount.id!r}: not given to this build, left out")
                 elif isinstance(lent, AgentSource):
-                    self.say(f"  --mount ssh {mount.id!r} at {mount.target}: the agent socket {lent.socket}")
-                    out.append({"destination": mount.target, "type": "bind", "source": lent.socket,
+                    relay = os.path.join(self.workspace.mkdtemp("ssh"), "agent.sock")
+                    stack.enter_context(AgentRelay(lent.socket, relay, mode=mount.mode, uid=mount.uid, gid=mount.gid))
+                    self.say(f"  --mount ssh {mount.id!r} at {mount.target}: a socket relaying to the agent's "
+                             f"{lent.socket} (mode {mount.mode:o}, owner {mount.uid}:{mount.gid})")
+                    out.append({"destination": mount.target, "type": "bind", "source": relay,
                                 "options": [*options, "noexec"]})
                 else:
                     value = lent.value()

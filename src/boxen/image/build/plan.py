@@ -49,8 +49,9 @@ class RunMount(Record):
       read-only file (``mode``, ``uid``, ``gid``) at ``target`` and/or in the variable ``env``.
       Only its id is part of the plan: its value is read when the command runs, so it never
       reaches a layer, the history or the cache key. ``required`` makes a missing one an error.
-    * ``ssh``: the agent socket ``id`` of ``boxen-image build --ssh``, bound at ``target``
-      (``SSH_AUTH_SOCK`` names it in the command's environment).
+    * ``ssh``: the SSH agent ``id`` of ``boxen-image build --ssh``, as a socket at ``target``
+      (``mode``, ``uid``, ``gid``) that relays to it; ``SSH_AUTH_SOCK`` names the first one in
+      the command's environment. ``required`` makes a missing agent an error.
     """
 
     type: str

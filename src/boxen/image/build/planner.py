@@ -524,12 +524,10 @@ class Planner:
         elif key == "sharing" and kind == "cache":
             if value not in ("shared", "private", "locked"):
                 raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
-        elif key == "mode" and kind in ("cache", "secret") and value and all(c in "01234567" for c in value):
+        elif key == "mode" and kind in ("cache", "secret", "ssh") and value and all(c in "01234567" for c in value):
             values["mode"] = int(value, 8) & 0o7777
-        elif key in ("uid", "gid") and kind in ("cache", "secret") and value and value.isdigit():
+        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and value.isdigit():
             values[key] = int(value)
-        elif key in ("mode", "uid", "gid") and kind == "ssh":
-            raise Unimplemented(f"an ssh mount binds the agent's own socket: {key}= cannot be set", field=where)
         elif key == "size" and kind == "tmpfs" and value:
             values["size"] = settings.byte_size(value, field=where)
         elif key == "required" and kind in ("secret", "ssh") and (value is None or value.lower() in BOOLEANS):

@@ -13,9 +13,11 @@ work: the copy stays in the layer that made it. BuildKit's answer, which boxen f
   command runs, so it reaches neither a layer, nor the history, nor the cache key (only the
   id does: changing a secret's content does not rebuild).
 * ``boxen-image build --ssh default`` offers the SSH agent of ``$SSH_AUTH_SOCK`` (or
-  ``--ssh ID=SOCKET``, a socket of one's choice); ``RUN --mount=type=ssh`` binds its socket
+  ``--ssh ID=SOCKET``, a socket of one's choice); ``RUN --mount=type=ssh`` binds a socket
   at ``/run/buildkit/ssh_agent.0`` and sets ``SSH_AUTH_SOCK``, so ``git clone`` over ssh
-  can use the keys the agent holds without ever seeing them.
+  can use the keys the agent holds without ever seeing them. That socket is an
+  :class:`AgentRelay`'s, as BuildKit's is its own: it has the mount's ``mode``, ``uid`` and
+  ``gid`` (``0600``, root, by default), not the agent's, and forwards each connection.
 
 A mount of a secret or agent the build was not given is left out, unless it says
 ``required=true``: then the build stops with an error naming the id.
@@ -23,11 +25,16 @@ A mount of a secret or agent the build was not given is left out, unless it says
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
 from boxen.common.errors import InvalidArgument, NotFound
 from boxen.common.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class SecretSource(Record):
@@ -120,3 +127,88 @@ def parse_ssh(text: str, environ=None) -> AgentSource:
         raise InvalidArgument(f"{text!r}: {socket} is not a unix socket (an agent's socket is expected; "
                               "key files are not supported)", field="--ssh")
     return AgentSource(agent_id, os.path.abspath(socket))
+
+
+class AgentRelay:
+    """A unix socket at ``path`` (``mode``, ``uid``, ``gid``) that forwards each connection to
+    the agent's socket ``agent``, on threads of its own, while the ``with`` block lasts."""
+
+    def __init__(self, agent: str, path: str, *, mode: int = 0o600, uid: int = 0, gid: int = 0) -> None:
+        self.agent = agent
+        self.path = path
+        self.mode, self.uid, self.gid = mode, uid, gid
+        self._wake = (-1, -1)
+        self._threads: list = []
+
+    def __enter__(self) -> Self:
+        import socket
+        import threading
+
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # (bound through a descriptor of its directory: a socket's path has at most 107 bytes)
+        directory = os.open(os.path.dirname(self.path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self._listener.bind(f"/proc/self/fd/{directory}/{os.path.basename(self.path)}")
+            os.chmod(self.path, self.mode)
+            if (self.uid, self.gid) != (os.geteuid(), os.getegid()):
+                os.chown(self.path, self.uid, self.gid)
+            self._listener.listen(16)
+        except BaseException:
+            self._listener.close()
+            raise
+        finally:
+            os.close(directory)
+        self._wake = os.pipe2(os.O_CLOEXEC)
+        thread = threading.Thread(target=self._accept, name="ssh-agent-relay", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def _accept(self) -> None:
+        import select
+        import socket
+
+        while True:
+            ready, _, _ = select.select([self._listener.fileno(), self._wake[0]], [], [])
+            if self._wake[0] in ready:
+                return
+            client, _ = self._listener.accept()
+            agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                agent.connect(self.agent)
+            except OSError:
+                agent.close()
+                client.close()  # the agent is gone: the client sees the connection closed
+                continue
+            for source, sink in ((client, agent), (agent, client)):
+                self._start(source, sink)
+
+    def _start(self, source, sink) -> None:
+        import threading
+
+        thread = threading.Thread(target=_pump, args=(source, sink), name="ssh-agent-relay", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def __exit__(self, *exc: object) -> None:
+        os.write(self._wake[1], b"x")
+        self._threads[0].join()
+        self._listener.close()
+        for fd in self._wake:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def _pump(source, sink) -> None:
+    """Copy ``source`` to ``sink`` until either end closes; then close both ways."""
+    import socket
+
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    for end in (sink, source):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)

@@ -6,9 +6,9 @@ import socket
 import pytest
 from test_plan import plan
 
-from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
+from boxen.common.errors import InvalidArgument, NotFound
 from boxen.image.build.run import run_spec
-from boxen.image.build.secrets import AgentSource, SecretSource, parse_secret, parse_ssh
+from boxen.image.build.secrets import AgentRelay, AgentSource, SecretSource, parse_secret, parse_ssh
 from boxen.image.build.settings import byte_size
 
 
@@ -31,11 +31,12 @@ def test_secret_mounts_default_to_run_secrets_and_read_only_0400():
 
 
 def test_ssh_mounts_get_numbered_sockets_and_ssh_auth_sock():
-    run = mounts("--mount=type=ssh --mount=type=ssh,id=work,target=/agent,required")
+    run = mounts("--mount=type=ssh --mount=type=ssh,id=work,target=/agent,required,mode=0660,uid=1000,gid=1001")
     first, second = run.mounts
-    assert (first.type, first.id, first.target, first.required) == ("ssh", "default", "/run/buildkit/ssh_agent.0",
-                                                                    False)
-    assert (second.id, second.target, second.required) == ("work", "/agent", True)
+    assert (first.type, first.id, first.target, first.required, first.mode, first.uid) == \
+        ("ssh", "default", "/run/buildkit/ssh_agent.0", False, 0o600, 0)
+    assert (second.id, second.target, second.required, second.mode, second.uid, second.gid) == \
+        ("work", "/agent", True, 0o660, 1000, 1001)
     assert "SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0" in run.env
     assert not any(e.startswith("SSH_AUTH_SOCK=") for e in mounts("--mount=type=tmpfs,target=/t").env)
 
@@ -72,7 +73,7 @@ def test_bad_byte_sizes(text):
     ("--mount=type=secret", InvalidArgument, "needs an id or a target"),
     ("--mount=type=secret,id=x,from=tools", InvalidArgument, "secret mount has no option from"),
     ("--mount=type=secret,id=x,required=maybe", InvalidArgument, "has no option required=maybe"),
-    ("--mount=type=ssh,mode=0777", Unimplemented, "mode= cannot be set"),
+    ("--mount=type=ssh,mode=rw", InvalidArgument, "ssh mount has no option mode=rw"),
     ("--mount=type=ssh,env=X", InvalidArgument, "ssh mount has no option env"),
     ("--mount=type=secret,id=a --mount=type=secret,id=b,target=/run/secrets/a", InvalidArgument, "same target"),
     ("--mount=type=volume,target=/v", InvalidArgument, "unknown mount type 'volume'"),
@@ -147,3 +148,41 @@ def test_a_bind_source_is_kept_as_written_for_the_context_to_refuse_a_climb():
     assert bind.source == "../outside"
     with pytest.raises(InvalidArgument, match="outside the build context"):
         Tree("/nonexistent").select([bind.source])
+
+
+def test_the_agent_relay_forwards_connections_with_its_own_mode(tmp_path):
+    import os
+    import stat
+    import threading
+
+    agent_path = str(tmp_path / "agent.sock")
+    deep = tmp_path / ("d" * 100)  # longer than a socket path may be: bound through a descriptor
+    deep.mkdir()
+    relay_path = str(deep / "relay.sock")
+    with socket.socket(socket.AF_UNIX) as agent:
+        agent.bind(agent_path)
+        agent.listen(4)
+
+        def answer():
+            for _ in range(2):
+                conn, _ = agent.accept()
+                with conn:
+                    conn.sendall(b"agent: " + conn.recv(100))
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        with AgentRelay(agent_path, relay_path, mode=0o660, uid=os.geteuid(), gid=os.getegid()):
+            st = os.stat(relay_path)
+            assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+            for message in (b"one", b"two"):
+                with socket.socket(socket.AF_UNIX) as client:
+                    client.settimeout(10)
+                    directory = os.open(deep, os.O_PATH)
+                    try:
+                        client.connect(f"/proc/self/fd/{directory}/relay.sock")
+                    finally:
+                        os.close(directory)
+                    client.sendall(message)
+                    assert client.recv(100) == b"agent: " + message
+        server.join(10)
+    assert not os.path.exists(relay_path)
