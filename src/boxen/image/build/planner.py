@@ -492,7 +492,7 @@ class Planner:
                 raise InvalidArgument("a secret mount needs an id or a target", field=where)
             values.setdefault("id", posixpath.basename(values["target"]))
             if not target and not values.get("env"):
-                values["target"] = f"/run/secrets/{values['id']}"
+                values["target"] = f"/run/secrets/{posixpath.basename(values['id'])}"  # (BuildKit's)
         if kind == "ssh":
             values.setdefault("id", "default")
         if kind == "cache" and not values.get("id"):

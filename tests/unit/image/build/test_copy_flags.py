@@ -112,6 +112,15 @@ def test_unpack_false_copies_the_archive_and_true_is_the_default(tmp_path):
     assert (rootfs / "out/pkg/file").read_text() == "f\n"
 
 
+def test_a_download_is_extracted_only_with_unpack_true(tmp_path):
+    (tmp_path / "downloads").mkdir()
+    _archive(tmp_path / "downloads" / "a.tgz")
+    tree = Tree(str(tmp_path / "downloads"), name="downloads")
+    rootfs = copy(tmp_path, tree, ["a.tgz"], "/plain/", add=True, urls=("http://h/a.tgz",))
+    copy(tmp_path, tree, ["a.tgz"], "/unpacked/", add=True, urls=("http://h/a.tgz",), unpack=True)
+    assert files(rootfs) == ["plain/a.tgz", "unpacked/pkg/file"]
+
+
 @pytest.mark.skipif(not ROOT, reason="giving files owners needs root")
 def test_add_chown_applies_to_the_archives_entries_and_keeps_setuid(tmp_path):
     (tmp_path / "ctx").mkdir()

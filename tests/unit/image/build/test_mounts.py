@@ -25,6 +25,8 @@ def test_secret_mounts_default_to_run_secrets_and_read_only_0400():
     assert (npm.type, npm.id, npm.target, npm.mode, npm.readonly, npm.required) == \
         ("secret", "npm", "/run/secrets/npm", 0o400, True, False)
     assert (token.id, token.target) == ("token", "/etc/token")  # the id defaults to the target's name
+    [nested] = mounts("--mount=type=secret,id=aws/key").mounts
+    assert (nested.id, nested.target) == ("aws/key", "/run/secrets/key")  # the target, to the id's base name
     assert (aws.id, aws.target, aws.env, aws.required) == ("aws", "", "AWS_KEY", True)  # env only: no file
     assert (k.target, k.env, k.mode, k.uid, k.gid, k.required) == ("/k", "K", 0o440, 7, 8, False)
     assert not any("AWS_KEY" in e or "K=" in e for e in run.env)  # values are read when the command runs
