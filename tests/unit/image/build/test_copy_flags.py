@@ -6,14 +6,24 @@ import os
 import tarfile
 
 import pytest
-from test_plan import plan
 
 from boxen.common.errors import InvalidArgument
 from boxen.image.build.builder import excluding, parent_paths
 from boxen.image.build.context import IgnoreRules, Tree
 from boxen.image.build.copy import Copier
-from boxen.image.build.plan import CopyStep
+from boxen.image.build.dockerfile import parse
+from boxen.image.build.plan import DEFAULT_PATH, CopyStep, plan_build
 from boxen.image.build.settings import chmod, symbolic_mode
+from boxen.oci.image import ContainerConfig, ImageConfig, Platform, RootFS
+
+AMD64 = Platform("amd64", "linux")
+BUSYBOX = ImageConfig("amd64", "linux", RootFS("layers", ("sha256:" + "a" * 64,)),
+                      config=ContainerConfig(Env=(DEFAULT_PATH,), WorkingDir="/"))
+
+
+def plan(text):
+    return plan_build(parse(text), lookup=lambda reference, platform: BUSYBOX, platform=AMD64)
+
 
 ROOT = os.geteuid() == 0
 

@@ -4,12 +4,22 @@
 import socket
 
 import pytest
-from test_plan import plan
 
 from boxen.common.errors import InvalidArgument, NotFound
+from boxen.image.build.dockerfile import parse
+from boxen.image.build.plan import DEFAULT_PATH, plan_build
 from boxen.image.build.run import run_spec
 from boxen.image.build.secrets import AgentRelay, AgentSource, SecretSource, parse_secret, parse_ssh
 from boxen.image.build.settings import byte_size
+from boxen.oci.image import ContainerConfig, ImageConfig, Platform, RootFS
+
+AMD64 = Platform("amd64", "linux")
+BUSYBOX = ImageConfig("amd64", "linux", RootFS("layers", ("sha256:" + "a" * 64,)),
+                      config=ContainerConfig(Env=(DEFAULT_PATH,), WorkingDir="/"))
+
+
+def plan(text):
+    return plan_build(parse(text), lookup=lambda reference, platform: BUSYBOX, platform=AMD64)
 
 
 def mounts(flags, prefix=""):
