@@ -590,6 +590,7 @@ class Builder:
                          f"{spec['process']['user']}, cwd {command.workdir}, "
                          f"{'host network' if command.network == 'host' else 'own network namespace'}")
                 code = run.execute(self.runtime, container_id, bundle, self.progress.output)
+                os.unlink(os.path.join(bundle, "config.json"))  # (it holds the variables of secrets)
                 removed = run.remove_mountpoints(rootfs, created)
                 if removed:
                     self.say(f"  removed mount points the runtime created: {', '.join('/' + r for r in removed)}")
