@@ -422,8 +422,8 @@ class Builder:
         """The ``config.json`` mounts of a RUN's ``--mount`` flags, and the variables its secrets
         add to its environment. A bind mount shows a copy of its source (so ``.dockerignore``
         holds, and ``rw`` writes are thrown away with the copy); a cache mount a directory of the
-        data root's ``build/cache-mounts``; a secret a file written for this step only and
-        removed after it; an SSH agent a socket relaying to it for this step only."""
+        data root's ``build/cache-mounts``; a secret a file written for this step only (on a
+        tmpfs); an SSH agent a socket relaying to it for this step only."""
         from boxen.image.build.copy import Copier
 
         copies = {id(mount): (tree, sources) for mount, tree, sources in binds}
@@ -479,10 +479,16 @@ class Builder:
         return out, env
 
     def _secret_file(self, mount: plans.RunMount, value: bytes, stack: contextlib.ExitStack) -> str:
-        """A file holding a secret for one step (its mode and owner the mount's), removed after the step."""
-        path = os.path.join(self.workspace.mkdtemp("secret"), "secret")
+        """A file holding a secret for one step (its mode and owner the mount's), on a tmpfs of its
+        own, so it never reaches a disk; unmounted, and so gone, after the step."""
+        from boxen.runtime.host import mount as mount_fs
+        from boxen.runtime.host import unmount
+
+        directory = self.workspace.mkdtemp("secret")
+        mount_fs("tmpfs", "tmpfs", directory, ["mode=0700", "nosuid", "nodev", "noexec"])
+        stack.callback(unmount, directory, lazy=True)
+        path = os.path.join(directory, "secret")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        stack.callback(os.unlink, path)
         with open(fd, "wb") as f:
             f.write(value)
             os.fchown(fd, mount.uid, mount.gid)

@@ -10,8 +10,9 @@ work: the copy stays in the layer that made it. BuildKit's answer, which boxen f
   set, else the file named like it) offers a secret; ``RUN --mount=type=secret,id=npm`` shows
   it to the command as a read-only file, ``/run/secrets/npm`` unless ``target=`` says where,
   or (``env=NAME``) in a variable of the command's environment. Its value is read when the
-  command runs, so it reaches neither a layer, nor the history, nor the cache key (only the
-  id does: changing a secret's content does not rebuild).
+  command runs and written only to a tmpfs mounted for that one step, so it reaches neither a
+  disk, nor a layer, nor the history, nor the cache key (only the id does: changing a
+  secret's content does not rebuild).
 * ``boxen-image build --ssh default`` offers the SSH agent of ``$SSH_AUTH_SOCK`` (or
   ``--ssh ID=SOCKET``, a socket of one's choice); ``RUN --mount=type=ssh`` binds a socket
   at ``/run/buildkit/ssh_agent.0`` and sets ``SSH_AUTH_SOCK``, so ``git clone`` over ssh
