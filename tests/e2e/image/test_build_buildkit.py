@@ -84,6 +84,9 @@ def test_a_required_secret_or_agent_that_is_missing_fails_clearly(boxen, tmp_pat
         assert boxen.leftovers() == []
     proc = boxen.build(dockerfile(tmp_path, f"FROM {BASE}\n"), "--secret", "id=x,src=/nonexistent", check=False)
     assert proc.returncode == 1 and "--secret" in proc.stderr and "/nonexistent is not a file" in proc.stderr
+    proc = boxen.build(dockerfile(tmp_path, f"FROM {BASE}\n"), "--ssh", "default=/nonexistent.sock", check=False)
+    assert proc.returncode == 1 and "--ssh" in proc.stderr and "No such file" in proc.stderr
+    assert "--secret SECRET" in boxen("build", "--help").stdout
 
 
 def test_ssh_agent_socket_is_relayed_into_run(boxen, tmp_path):

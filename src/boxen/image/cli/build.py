@@ -31,10 +31,11 @@ FLAGS = (
     Flag("network", "str", "default", choices=("default", "none", "host"),
          help="network of RUN steps: their own namespace with only loopback (default, none) or the "
               "host's (host); RUN --network=... overrides it"),
-    Flag("secret", "list", metavar="id=ID[,src=FILE|env=VAR]",
-         help="secret to expose to RUN --mount=type=secret (repeatable)"),
-    Flag("ssh", "list", metavar="default|ID[=SOCKET]",
-         help="SSH agent socket to expose to RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)"),
+    Flag("secret", "list", metavar="SECRET",
+         help='secret to expose to RUN --mount=type=secret (format: "id=ID[,src=FILE|env=VAR]"; repeatable)'),
+    Flag("ssh", "list", metavar="SSH",
+         help='SSH agent socket to expose to RUN --mount=type=ssh (format: "default|ID[=SOCKET]", default: '
+              '$SSH_AUTH_SOCK; repeatable)'),
     *_common.OUTPUT_FLAGS,
 )
 EXCLUSIVE = _common.OUTPUT_EXCLUSIVE
