@@ -39,9 +39,18 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.build import plan as plans
 from boxen.image.build.cache import BuildCache, CacheEntry, cache_key
-from boxen.image.build.context import Tree, digest_sources, file_digest, read_ignore
+from boxen.image.build.context import (
+    IgnoreRules,
+    Source,
+    Tree,
+    clean,
+    digest_sources,
+    file_digest,
+    read_ignore,
+)
 from boxen.image.build.dockerfile import parse
 from boxen.image.build.progress import BuildProgress
+from boxen.image.build.secrets import AgentRelay, AgentSource, SecretSource
 from boxen.image.build.snapshot import Layer, Workspace
 from boxen.image.store import format_platform, host_platform, image_name, parse_platform, resolve
 from boxen.oci import image as oci
@@ -52,7 +61,8 @@ Explain = Callable[[str], None]
 class BuildOptions(Record):
     """What ``boxen-image build`` was asked: the context directory, the Dockerfile (default:
     ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerfile``), names, build args, the target stage,
-    and the network of ``RUN`` steps that do not choose one (``RUN --network=...``)."""
+    the network of ``RUN`` steps that do not choose one (``RUN --network=...``), and the secrets
+    and SSH agents ``RUN --mount=type=secret|ssh`` may borrow (:mod:`.secrets`)."""
 
     context: str
     dockerfile: str | None = None
@@ -64,6 +74,8 @@ class BuildOptions(Record):
     platform: str | None = None
     compression: str = "gzip"
     network: str = "default"
+    secrets: tuple[SecretSource, ...] = ()
+    ssh: tuple[AgentSource, ...] = ()
 
 
 class BuildResult(Record):
@@ -376,22 +388,30 @@ class Builder:
         inputs: dict = to_json(command.replace(proxy_env=()))  # type: ignore[assignment]
         if state.dirs:
             inputs["workdirs"] = [[p, u] for p, u, _ in state.dirs]
+        for mount in command.mounts:
+            if mount.required and self._lent(mount) is None:
+                flag = "--secret id=" + mount.id if mount.type == "secret" else "--ssh " + mount.id
+                raise NotFound(f"RUN --mount=type={mount.type} needs the {mount.type} {mount.id!r}, which this build "
+                               f"was not given (boxen-image build {flag}...)", field=field)
         with contextlib.ExitStack() as stack:
             binds = []
             for mount in command.mounts:
-                if mount.type != "bind":
-                    continue  # (a cache's content is not an input: it is a cache)
+                if mount.type not in ("bind", "cache") or (mount.type == "cache" and mount.from_stage is None
+                                                          and mount.from_image is None):
+                    continue
                 tree, chain = stack.enter_context(self._tree(mount.from_stage, mount.from_image, stage))
                 sources = tree.select([mount.source or "."])
-                kind, digest = self._digest(tree, sources, owners=tree is not self.context)
-                inputs.setdefault("mountContents", []).append(f"{kind}:{digest} {chain or ''}".strip())
+                if mount.type == "bind":  # (a cache's content is not an input: it is a cache)
+                    kind, digest = self._digest(tree, sources, owners=tree is not self.context)
+                    inputs.setdefault("mountContents", []).append(f"{kind}:{digest} {chain or ''}".strip())
                 binds.append((mount, tree, sources))
             key = cache_key(state.chain, "RUN", inputs)
             self.say(f"step {step.number} (line {step.line}): cache key {key} = sha256 of parent "
                      f"{state.chain or '-'} and RUN {jsonio.dumps(inputs)}")
             if self._reuse(key, state):
                 return
-            layer = self._run(step, command, state, field, self._mounts(command, binds))
+            mounts, env = self._mounts(command, binds, stack)
+            layer = self._run(step, command, state, field, mounts, env)
         self._record(key, layer, step.created_by, state)
 
     def _digest(self, tree: Tree, sources, *, owners: bool) -> tuple[str, str]:
@@ -403,16 +423,24 @@ class Builder:
             return cache.file_digest(path, st, file_digest)
 
         return digest_sources(tree, sources, owners=owners,
-                              digest_file=remembered if tree is self.context else file_digest)
+                              digest_file=remembered if tree.root == self.context.root else file_digest)
 
-    def _mounts(self, command: plans.RunStep, binds) -> list[dict]:
-        """The ``config.json`` mounts of a RUN's ``--mount`` flags. A bind mount shows a copy of
-        its source (so ``.dockerignore`` holds, and ``rw`` writes are thrown away with the copy);
-        a cache mount a directory of the data root's ``build/cache-mounts``."""
+    def _lent(self, mount: plans.RunMount) -> SecretSource | AgentSource | None:
+        """The secret or SSH agent a mount borrows, if the build was given it."""
+        given = self.options.secrets if mount.type == "secret" else self.options.ssh if mount.type == "ssh" else ()
+        return next((source for source in given if source.id == mount.id), None)
+
+    def _mounts(self, command: plans.RunStep, binds, stack: contextlib.ExitStack) -> tuple[list[dict], list[str]]:
+        """The ``config.json`` mounts of a RUN's ``--mount`` flags, and the variables its secrets
+        add to its environment. A bind mount shows a copy of its source (so ``.dockerignore``
+        holds, and ``rw`` writes are thrown away with the copy); a cache mount a directory of the
+        data root's ``build/cache-mounts``; a secret a file written for this step only (on a
+        tmpfs); an SSH agent a socket relaying to it for this step only."""
         from boxen.image.build.copy import Copier
 
         copies = {id(mount): (tree, sources) for mount, tree, sources in binds}
         out = []
+        env = []
         for mount in command.mounts:
             options = ["rbind", "nosuid", "nodev"]
             if mount.type == "tmpfs":
@@ -421,9 +449,32 @@ class Builder:
                             "options": ["nosuid", "nodev", *size]})
                 continue
             if mount.type == "cache":
-                source = self._cache_directory(mount)
+                source = self._cache_directory(mount, copies.get(id(mount)))
                 self.say(f"  --mount cache {mount.id!r} at {mount.target}: {source}")
-                out.append({"destination": mount.target, "type": "bind", "source": source, "options": [*options, "rw"]})
+                out.append({"destination": mount.target, "type": "bind", "source": source,
+                            "options": [*options, "ro" if mount.readonly else "rw"]})
+                continue
+            if mount.type in ("secret", "ssh"):
+                lent = self._lent(mount)
+                if lent is None:
+                    self.say(f"  --mount {mount.type} {mount.id!r}: not given to this build, left out")
+                elif isinstance(lent, AgentSource):
+                    relay = os.path.join(self.workspace.mkdtemp("ssh"), "agent.sock")
+                    stack.enter_context(AgentRelay(lent.socket, relay, mode=mount.mode, uid=mount.uid, gid=mount.gid))
+                    self.say(f"  --mount ssh {mount.id!r} at {mount.target}: a socket relaying to the agent's "
+                             f"{lent.socket} (mode {mount.mode:o}, owner {mount.uid}:{mount.gid})")
+                    out.append({"destination": mount.target, "type": "bind", "source": relay,
+                                "options": [*options, "noexec"]})
+                else:
+                    value = lent.value()
+                    if mount.env:
+                        env.append(f"{mount.env}={os.fsdecode(value)}")
+                    if mount.target:
+                        path = self._secret_file(mount, value, stack)
+                        out.append({"destination": mount.target, "type": "bind", "source": path,
+                                    "options": [*options, "noexec", "ro"]})
+                    self.say(f"  --mount secret {mount.id!r}" + (f" at {mount.target}" if mount.target else "")
+                             + (f" in ${mount.env}" if mount.env else "") + " (its content stays out of the layer)")
                 continue
             tree, sources = copies[id(mount)]
             root = self.workspace.mkdtemp("mount")
@@ -437,11 +488,32 @@ class Builder:
                      f" ({'read-only' if mount.readonly else 'writable copy, thrown away after'})")
             out.append({"destination": mount.target, "type": "bind", "source": source,
                         "options": [*options, "ro" if mount.readonly else "rw"]})
-        return out
+        return out, env
 
-    def _cache_directory(self, mount: plans.RunMount) -> str:
-        """The directory kept for cache mount ``mount.id`` (made with its mode and owner the first time)."""
+    def _secret_file(self, mount: plans.RunMount, value: bytes, stack: contextlib.ExitStack) -> str:
+        """A file holding a secret for one step (its mode and owner the mount's), on a tmpfs of its
+        own, so it never reaches a disk; unmounted, and so gone, after the step."""
+        from boxen.runtime.host import mount as mount_fs
+        from boxen.runtime.host import unmount
+
+        directory = self.workspace.mkdtemp("secret")
+        mount_fs("tmpfs", "tmpfs", directory, ["mode=0700", "nosuid", "nodev", "noexec"])
+        stack.callback(unmount, directory, lazy=True)
+        path = os.path.join(directory, "secret")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "wb") as f:
+            f.write(value)
+            os.fchown(fd, mount.uid, mount.gid)
+            os.fchmod(fd, mount.mode)
+        return path
+
+    def _cache_directory(self, mount: plans.RunMount, seed=None) -> str:
+        """The directory kept for cache mount ``mount.id``, made with its mode and owner the first
+        time, and then filled from ``seed``, ``(tree, sources)`` of its ``from=``, if it has one;
+        without one, its ``source=`` subdirectory (made like it) is what is mounted."""
         import hashlib
+
+        from boxen.image.build.copy import Copier
 
         parent = os.path.join(self.directory, "cache-mounts")
         os.makedirs(parent, 0o700, exist_ok=True)
@@ -451,16 +523,29 @@ class Builder:
             os.mkdir(tmp)
             os.chown(tmp, mount.uid, mount.gid)
             os.chmod(tmp, mount.mode)
+            if seed is not None:
+                tree, sources = seed
+                self.say(f"  --mount cache {mount.id!r}: new, filled from {mount.source or '/'} of {tree.name}")
+                Copier(tmp, plans.CopyStep(tuple(s.rel for s in sources), "/", "/"), tree, owner=None,
+                       field=mount.target).copy(sources)
             try:
                 os.rename(tmp, path)
             except OSError:  # made meanwhile by another build
-                os.rmdir(tmp)
+                from boxen.image.layers import remove_tree
+
+                remove_tree(tmp)
+        if seed is None and mount.source:
+            from boxen.image.build.copy import ImageRoot
+
+            return ImageRoot(path, (mount.uid, mount.gid)).directory(mount.source)
         return path
 
     def _copy_step(self, step: plans.Step, copy: plans.CopyStep, state: _State, stage: plans.Stage,
                    field: str) -> None:
         with self._source(copy, stage) as (tree, source_chain):
             sources = tree.select(copy.sources)
+            if copy.exclude:
+                tree, sources = excluding(tree, sources, copy.exclude)
             keep_owner = copy.from_stage is not None or copy.from_image is not None
             kind, digest = self._digest(tree, sources, owners=keep_owner and not copy.chown)
             created_by = plans.copy_created_by(copy, kind, digest)
@@ -500,7 +585,7 @@ class Builder:
         self.progress.done(layer.descriptor.digest)
 
     def _run(self, step: plans.Step, command: plans.RunStep, state: _State, field: str,
-             run_mounts: list[dict] | tuple = ()) -> Layer:
+             run_mounts: list[dict] | tuple = (), env: list[str] | tuple = ()) -> Layer:
         from boxen.image.build import run
         from boxen.image.build.copy import ImageRoot
 
@@ -512,14 +597,18 @@ class Builder:
                 self._make_dirs(state, rootfs)
                 ImageRoot(rootfs, (0, 0)).directory(command.workdir)
                 files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
-                spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts)
+                spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts,
+                                    env=env)
                 with open(os.path.join(bundle, "config.json"), "w") as f:
                     f.write(jsonio.dumps(spec, indent=2))
-                created = run.missing_mountpoints(rootfs, spec, {m.target for m in command.mounts})
+                # (a secret's or agent's mount point goes with the rest: BuildKit leaves none)
+                leaves = {m.target for m in command.mounts if m.type in ("bind", "cache", "tmpfs")}
+                created = run.missing_mountpoints(rootfs, spec, leaves)
                 self.say(f"  container {container_id}: args {spec['process']['args']}, user "
                          f"{spec['process']['user']}, cwd {command.workdir}, "
                          f"{'host network' if command.network == 'host' else 'own network namespace'}")
                 code = run.execute(self.runtime, container_id, bundle, self.progress.output)
+                os.unlink(os.path.join(bundle, "config.json"))  # (it holds the variables of secrets)
                 removed = run.remove_mountpoints(rootfs, created)
                 if removed:
                     self.say(f"  removed mount points the runtime created: {', '.join('/' + r for r in removed)}")
@@ -609,7 +698,8 @@ class Builder:
                 owner = chown_ids(copy.chown, rootfs, field=field) if copy.chown else None
                 if owner is None and not keep_owner:
                     owner = (0, 0)
-                result = Copier(rootfs, copy, tree, owner=owner, field=field).copy(sources)
+                kept = parent_paths(tree, copy.sources) if copy.parents else None
+                result = Copier(rootfs, copy, tree, owner=owner, field=field).copy(sources, kept=kept)
                 self.say(f"  copied {result.entries} entries, {result.bytes} bytes into {copy.dest}")
             return self.workspace.commit(key, state.chain)
 
@@ -630,6 +720,36 @@ class Builder:
         manifest_desc = contents.put(self.content, jsonio.dumps(manifest).encode(), oci.OCI_MANIFEST)
         self.say(f"image config {config_desc.digest} ({len(state.diff_ids)} layers), manifest {manifest_desc.digest}")
         return config_desc.digest, manifest_desc
+
+
+def parent_paths(tree: Tree, patterns: tuple[str, ...]) -> dict[str, str] | None:
+    """For ``COPY --parents``: the path each source keeps under the destination, by its path in
+    ``tree``, when a pattern has a pivot (``x/./y/*.txt`` keeps ``y/...``: what follows
+    ``/./``); ``None`` when none has one (each keeps its whole path)."""
+    if not any("/./" in pattern for pattern in patterns):
+        return None
+    kept: dict[str, str] = {}
+    for pattern in patterns:
+        head, pivot, _ = pattern.partition("/./")
+        base = clean(head) if pivot else ""
+        for source in tree.select([pattern]):
+            rel = source.rel
+            kept.setdefault(rel, rel[len(base) + 1:] if base and rel.startswith(base + "/") else rel)
+    return kept
+
+
+def excluding(tree: Tree, sources: list[Source], patterns: tuple[str, ...]) -> tuple[Tree, list[Source]]:
+    """``tree`` and ``sources`` without what ``COPY --exclude=PATTERN`` leaves out: the patterns
+    (``.dockerignore`` syntax, ``!`` exceptions too) apply under each directory source, as if
+    written in an ignore file there, and to a file source's name."""
+    rules = IgnoreRules(patterns)
+    lines = [("!" if p.exception else "") + p.text for p in tree.rules.patterns]
+    for source in sources:
+        if source.is_dir:
+            prefix = f"{source.rel}/" if source.rel else ""
+            lines += [("!" if p.exception else "") + prefix + p.text for p in rules.patterns]
+    kept = [s for s in sources if s.is_dir or not rules.excluded(s.rel.rpartition("/")[2])]
+    return Tree(tree.root, IgnoreRules(lines), name=tree.name), kept
 
 
 @contextlib.contextmanager

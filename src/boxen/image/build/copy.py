@@ -19,8 +19,14 @@ the container would see them (``/lib -> usr/lib``), never out of it. Docker's ru
   copied files); existing directories keep their owner and mode;
 * ``ADD`` of a local **tar archive** (plain, gzip, bzip2, xz or zstd, recognised by its
   content, not its name) extracts it into the destination directory with the same safe
-  extraction as image layers (:func:`boxen.image.layers.apply_layer`); its files keep the
-  archive's owners unless ``--chown`` gives them one.
+  extraction as image layers (:func:`boxen.image.layers.apply_layer`); ``--unpack=false``
+  copies it as it is, ``--unpack=true`` extracts a downloaded one too. Its entries keep their
+  owners unless ``--chown`` gives them all one.
+
+BuildKit's ``--parents`` copies ``a/b/c.txt`` to ``DEST/a/b/c.txt`` (and a directory ``a/b``
+into ``DEST/a/b/``) instead of ``DEST/c.txt``, or, given as ``a/./b/c.txt``, to ``DEST/b/c.txt``
+(what follows the pivot ``/./``); a symbolic ``--chmod`` (``go-w``) changes each
+file's own mode bits (:mod:`.modes`).
 """
 
 from __future__ import annotations
@@ -150,16 +156,22 @@ class Copier:
         self.entries = 0
         self.bytes = 0
 
-    def copy(self, sources: list[Source]) -> CopyResult:
-        dest = self.step.dest
-        into = dest.endswith("/") or len(sources) > 1
+    def copy(self, sources: list[Source], *, kept: dict[str, str] | None = None) -> CopyResult:
+        """Copy ``sources``; with ``--parents``, each keeps its path (or ``kept[source.rel]``)
+        under the destination."""
+        into = self.step.dest.endswith("/") or len(sources) > 1 or self.step.parents
+        # (docker extracts local archives only: not those of another stage, nor downloads)
+        unpack = self.step.unpack if self.step.unpack is not None else not self.step.urls
         for source in sources:
+            dest = self.step.dest
+            if self.step.parents:
+                path = kept.get(source.rel, source.rel) if kept else source.rel
+                path = path if source.is_dir else path.rpartition("/")[0]
+                dest = f"{dest.rstrip('/')}/{path}/" if path else dest
             if source.is_dir:
                 self._directory(source, self.root.directory(dest))
                 continue
-            # (docker extracts local archives only: not those of another stage, nor downloads)
-            archive = self.step.add and self.step.from_stage is None and not self.step.urls \
-                and archive_kind(source.path)
+            archive = self.step.add and self.step.from_stage is None and unpack and archive_kind(source.path)
             if archive:
                 self._extract(source, archive, self.root.directory(dest))
             elif into or self.root.is_directory(dest):

@@ -41,8 +41,17 @@ class RunMount(Record):
       ``from_stage``/``from_image``. Read-only unless ``readonly`` is false, and then the
       command writes to a scratch copy that is thrown away.
     * ``cache``: a directory kept between builds in the data root, found again by ``id``;
-      made with ``mode``, ``uid`` and ``gid`` the first time.
+      made with ``mode``, ``uid`` and ``gid`` the first time, and then filled with ``source``
+      of ``from_stage``/``from_image`` if one is given (without one, ``source`` is the
+      subdirectory of the cache that is mounted).
     * ``tmpfs``: an empty memory file system (``size`` bytes at most, if given).
+    * ``secret``: the secret ``id`` that ``boxen-image build --secret id=...`` provides, as a
+      read-only file (``mode``, ``uid``, ``gid``) at ``target`` and/or in the variable ``env``.
+      Only its id is part of the plan: its value is read when the command runs, so it never
+      reaches a layer, the history or the cache key. ``required`` makes a missing one an error.
+    * ``ssh``: the SSH agent ``id`` of ``boxen-image build --ssh``, as a socket at ``target``
+      (``mode``, ``uid``, ``gid``) that relays to it; ``SSH_AUTH_SOCK`` names the first one in
+      the command's environment. ``required`` makes a missing agent an error.
     """
 
     type: str
@@ -56,10 +65,15 @@ class RunMount(Record):
     uid: int = 0
     gid: int = 0
     size: int | None = None
+    required: bool = False
+    env: str = ""
 
 
-#: The ``RUN --mount`` types boxen supports (BuildKit also has ``secret`` and ``ssh``).
-MOUNT_TYPES = ("bind", "cache", "tmpfs")
+#: The ``RUN --mount`` types, as BuildKit names them.
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+#: The keys of a ``RUN --mount`` flag (some only for some types).
+MOUNT_KEYS = ("type", "target", "dst", "destination", "source", "src", "from", "readonly", "ro", "readwrite", "rw",
+              "id", "sharing", "mode", "uid", "gid", "size", "required", "env")
 
 
 class RunStep(Record):
@@ -92,6 +106,14 @@ class CopyStep(Record):
     ``inline`` holds here-documents as ``(name, content)``: then they are the sources, files
     named after their delimiters. ``urls`` are an ``ADD``'s remote sources (then its only
     ones), fetched by the builder, checked against ``checksum`` (``sha256:<hex>``) if given.
+
+    BuildKit's flags: ``chmod`` may be symbolic (``go-w``: text, applied to each file's own
+    mode, see :mod:`.modes`); ``parents`` keeps each source's path (from the
+    context's top) under the destination; ``exclude`` patterns (``.dockerignore`` syntax)
+    leave out what they match, relative to each directory copied (a file source by its
+    name); ``unpack`` says whether an ``ADD`` extracts archives (default: local ones, not
+    downloads). ``--link`` is accepted and changes nothing: boxen's layers are the diff of the
+    step either way.
     """
 
     sources: tuple[str, ...]
@@ -105,6 +127,9 @@ class CopyStep(Record):
     inline: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()
     checksum: str | None = None
+    parents: bool = False
+    exclude: tuple[str, ...] = ()
+    unpack: bool | None = None
 
 
 class Step(Record):

@@ -36,6 +36,7 @@ from boxen.image.build.dockerfile import Dockerfile, Instruction, parse_trigger,
 from boxen.image.build.plan import (
     DEFAULT_PATH,
     DEFAULT_SHELL,
+    MOUNT_KEYS,
     MOUNT_TYPES,
     NETWORKS,
     NOP,
@@ -51,9 +52,8 @@ from boxen.image.build.plan import (
 from boxen.image.build.words import Lexer, pairs, raw_words
 from boxen.oci.image import ContainerConfig, History, ImageConfig, Platform, RootFS
 
-# Every key BuildKit's RUN --mount knows, whatever the type (a type refuses those it does not take).
-MOUNT_KEYS = frozenset({"type", "target", "dst", "destination", "source", "src", "from", "ro", "readonly", "rw",
-                        "readwrite", "id", "sharing", "mode", "uid", "gid", "size", "required", "env"})
+#: The spellings of a true or false value in a ``--mount`` option.
+BOOLEANS = ("true", "false", "1", "0")
 
 
 def platform_args(target: Platform, build: Platform) -> dict[str, str]:
@@ -442,11 +442,18 @@ class Planner:
             env.insert(0, DEFAULT_PATH)
         proxies = tuple(f"{name}={self.build_args[name]}" for name in sorted(PROXY_ARGS & set(self.build_args))
                         if name not in names)
-        mounts = tuple(self._mount(state, index, ins, value or "") for key, value in ins.flags if key == "mount")
-        targets = [m.target for m in mounts]
+        mounts = [self._mount(state, index, ins, value or "") for key, value in ins.flags if key == "mount"]
+        agents = [i for i, m in enumerate(mounts) if m.type == "ssh"]
+        for n, i in enumerate(agents, 1):
+            if not mounts[i].target:
+                mounts[i] = mounts[i].replace(target=f"/run/buildkit/ssh_agent.{n - 1}")
+        if agents and "SSH_AUTH_SOCK" not in names:
+            # BuildKit points SSH_AUTH_SOCK at the first agent socket
+            env.append(f"SSH_AUTH_SOCK={mounts[agents[0]].target}")
+        targets = [m.target for m in mounts if m.target]
         if len(set(targets)) != len(targets):
             raise InvalidArgument("two --mount flags have the same target", field=self.where(ins))
-        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, mounts, proxies)
+        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, tuple(mounts), proxies)
 
     def _mount(self, state: _Stage, index: int, ins: Instruction, text: str) -> RunMount:
         """One ``--mount=type=cache,target=/root/.cache,...`` (BuildKit's options, variables expanded)."""
@@ -456,63 +463,80 @@ class Planner:
         for part in text.split(","):
             key, eq, value = part.partition("=")
             key = key.strip().lower()
-            if key and key not in MOUNT_KEYS:
-                raise InvalidArgument(f"unknown key {key!r} in --mount (a mount takes {', '.join(sorted(MOUNT_KEYS))})",
+            if not key:
+                continue
+            if key not in MOUNT_KEYS:
+                raise InvalidArgument(f"unknown key {key!r} in --mount (expected {', '.join(MOUNT_KEYS)})",
                                       field=where)
-            if key:
-                options[key] = self.lexer.word(value, variables) if eq else None
+            options[key] = self.lexer.word(value, variables) if eq else None
         kind = options.pop("type", None) or "bind"
         if kind not in MOUNT_TYPES:
-            if kind in ("secret", "ssh"):
-                raise Unimplemented(f"RUN --mount=type={kind} is not supported (supported: {', '.join(MOUNT_TYPES)})",
-                                    field=where)
             raise InvalidArgument(f"unknown mount type {kind!r} (expected one of {', '.join(MOUNT_TYPES)})",
                                   field=where)
-        target = next((options.pop(k) for k in ("target", "dst", "destination") if k in options), None)
-        if not target:
+        given = next((options.pop(k) for k in ("target", "dst", "destination") if k in options), None)
+        values: dict = {"type": kind, "readonly": kind in ("bind", "secret", "ssh"),
+                        "mode": {"secret": 0o400, "ssh": 0o600}.get(kind, 0o755)}
+        target = ""
+        if given:
+            target = posixpath.normpath(posixpath.join(state.workdir or "/", given))
+            if target == "/":
+                raise InvalidArgument("a --mount cannot cover the root", field=where)
+            target = "/" + target.lstrip("/")
+        elif kind not in ("secret", "ssh"):
             raise InvalidArgument("a --mount needs a target", field=where)
-        target = posixpath.normpath(posixpath.join(state.workdir or "/", target))
-        if target == "/":
-            raise InvalidArgument("a --mount cannot cover the root", field=where)
-        values: dict = {"type": kind, "target": "/" + target.lstrip("/"), "readonly": kind == "bind"}
-        for key, value in options.items():
-            flag = value is None or value.lower() in ("true", "1")
-            if key in ("ro", "readonly"):
-                values["readonly"] = flag
-            elif key in ("rw", "readwrite"):
-                values["readonly"] = not flag
-            elif key in ("source", "src") and kind != "tmpfs":
-                values["source"] = (value or "").lstrip("/")
-            elif key == "from" and kind != "tmpfs":
-                if not value:
-                    raise InvalidArgument("--mount from= names nothing", field=where)
-                stage = self.stage_index(value)
-                if stage is None:
-                    values["from_image"] = value
-                elif stage >= index:
-                    raise InvalidArgument(f"from={value}: a stage can only mount an earlier stage", field=where)
-                else:
-                    self._plan_stage(stage)
-                    values["from_stage"] = stage
-            elif key == "id" and kind == "cache":
-                values["id"] = value or ""
-            elif key == "sharing" and kind == "cache":
-                if value not in ("shared", "private", "locked"):
-                    raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
-            elif key == "mode" and kind == "cache" and value and all(c in "01234567" for c in value):
-                values["mode"] = int(value, 8) & 0o7777
-            elif key in ("uid", "gid") and kind == "cache" and value and value.isdigit():
-                values[key] = int(value)
-            elif key == "size" and kind == "tmpfs" and value and value.isdigit():
-                values["size"] = int(value)
-            else:
-                raise InvalidArgument(f"the {kind} mount has no option {key}{'=' + value if value else ''} "
-                                      "(or its value is not one it takes)", field=where)
+        values["target"] = target
+        for name, option in options.items():
+            self._mount_option(values, kind, name, option, index, where)
+        if kind == "secret":
+            if not values.get("id") and not target:
+                raise InvalidArgument("a secret mount needs an id or a target", field=where)
+            values.setdefault("id", posixpath.basename(values["target"]))
+            if not target and not values.get("env"):
+                values["target"] = f"/run/secrets/{posixpath.basename(values['id'])}"  # (BuildKit's)
+        if kind == "ssh":
+            values.setdefault("id", "default")
         if kind == "cache" and not values.get("id"):
             values["id"] = values["target"]
-        if kind == "cache" and ("from_stage" in values or "from_image" in values):
-            raise Unimplemented("a cache mount seeded from= another stage or image is not supported", field=where)
         return RunMount(**values)
+
+    def _mount_option(self, values: dict, kind: str, key: str, value: str | None, index: int, where: str) -> None:
+        """Check and set one option of a ``--mount`` of type ``kind`` in ``values``."""
+        flag = value is None or value.lower() in ("true", "1")
+        if key in ("ro", "readonly") and kind in ("bind", "cache"):
+            values["readonly"] = flag
+        elif key in ("rw", "readwrite") and kind in ("bind", "cache"):
+            values["readonly"] = not flag
+        elif key in ("source", "src") and kind in ("bind", "cache"):
+            values["source"] = (value or "").lstrip("/")
+        elif key == "from" and kind in ("bind", "cache"):
+            if not value:
+                raise InvalidArgument("--mount from= names nothing", field=where)
+            stage = self.stage_index(value)
+            if stage is None:
+                values["from_image"] = value
+            elif stage >= index:
+                raise InvalidArgument(f"from={value}: a stage can only mount an earlier stage", field=where)
+            else:
+                self._plan_stage(stage)
+                values["from_stage"] = stage
+        elif key == "id" and kind in ("cache", "secret", "ssh") and value:
+            values["id"] = value
+        elif key == "sharing" and kind == "cache":
+            if value not in ("shared", "private", "locked"):
+                raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
+        elif key == "mode" and kind in ("cache", "secret", "ssh") and value and all(c in "01234567" for c in value):
+            values["mode"] = int(value, 8) & 0o7777
+        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and value.isdigit():
+            values[key] = int(value)
+        elif key == "size" and kind == "tmpfs" and value:
+            values["size"] = settings.byte_size(value, field=where)
+        elif key == "required" and kind in ("secret", "ssh") and (value is None or value.lower() in BOOLEANS):
+            values["required"] = flag
+        elif key == "env" and kind == "secret" and value:
+            values["env"] = value
+        else:
+            raise InvalidArgument(f"the {kind} mount has no option {key}{'=' + value if value else ''} "
+                                  "(or its value is not one it takes)", field=where)
 
     def _run_history(self, state: _Stage, ins: Instruction) -> str:
         values = sorted(self._arg_values(state))
@@ -593,8 +617,26 @@ class Planner:
         if chmod is not None:
             chmod = self.lexer.word(chmod, variables)
             modes.check(chmod, field=where)
+        switches = {name: self._switch(ins, name, variables) for name in ("link", "parents", "unpack")}
+        exclude = tuple(self.lexer.word(value or "", variables) for key, value in ins.flags if key == "exclude")
+        if any(not pattern.strip() or pattern.strip() == "!" for pattern in exclude):
+            raise InvalidArgument("--exclude needs a pattern", field=where)
+        if (switches["parents"] or exclude) and (urls or inline):
+            raise InvalidArgument(f"--parents and --exclude select files of a tree, not {'URLs' if urls else 'here-documents'}",
+                                  field=where)
         return CopyStep(tuple(sources), dest, dest_text, ins.keyword == "ADD", from_stage, from_image,
-                        chown or None, chmod, inline, urls, checksum)
+                        chown or None, chmod, inline, urls, checksum, bool(switches["parents"]), exclude,
+                        switches["unpack"])
+
+    def _switch(self, ins: Instruction, name: str, variables: dict[str, str]) -> bool | None:
+        """A boolean flag: ``--name`` or ``--name=true|false``; ``None`` when absent."""
+        value = ins.flag(name)
+        if value is None:
+            return None
+        value = self.lexer.word(value, variables).lower() if value else "true"
+        if value not in ("true", "false"):
+            raise InvalidArgument(f"--{name}={value}: expected true or false", field=self.where(ins))
+        return value == "true"
 
     def _inline(self, ins: Instruction, sources: list[str], variables) -> tuple[tuple[str, str], ...]:
         """The here-documents a COPY/ADD copies, as ``(file name, content)``; variables are expanded

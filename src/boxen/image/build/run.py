@@ -74,9 +74,10 @@ def etc_files(directory: str, hostname: str, *, host_network: bool) -> dict[str,
     return out
 
 
-def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str], mounts=()) -> dict:
+def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str], mounts=(), env=()) -> dict:
     """The ``config.json`` (a dict) of the container that runs ``step`` on ``rootfs``; ``mounts``
-    are those of its ``--mount`` flags, already in ``config.json`` form."""
+    are those of its ``--mount`` flags, already in ``config.json`` form, and ``env`` variables
+    its secrets add to the environment (after the planned ones)."""
     from boxen.image.bundle import resolve_user
     from boxen.runtime.spec import default_spec
 
@@ -86,7 +87,7 @@ def run_spec(step: RunStep, rootfs: str, *, hostname: str, files: dict[str, str]
         "terminal": False,
         "user": resolve_user(step.user or None, rootfs),
         "args": list(step.args),
-        "env": [*step.env, *step.proxy_env],
+        "env": [*step.env, *step.proxy_env, *env],
         "cwd": step.workdir,
         "capabilities": {k: list(CAPABILITIES) for k in ("bounding", "effective", "permitted")},
         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": nofile[0], "hard": nofile[1]}],

@@ -108,6 +108,26 @@ def healthcheck(flags: dict[str, str | None], args: str, json: tuple[str, ...] |
     return HealthConfig(Test=test, **values)  # type: ignore[arg-type]
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def byte_size(text: str, *, field: str) -> int:
+    """A size in bytes: a number, optionally with a unit of 1024s (``64m``, ``1.5g``, ``512KiB``),
+    as BuildKit reads a tmpfs ``size=`` (docker's ``RAMInBytes``)."""
+    lowered = text.strip().lower()
+    number = lowered.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = lowered[len(number):]
+    unit = unit.removesuffix("ib") if unit.endswith("ib") else unit.removesuffix("b") if len(unit) == 2 else unit
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if value < 0 or unit not in _BYTE_UNITS or not number.replace(".", "", 1).isdigit():
+        raise InvalidArgument(f"invalid size {text!r}: expected bytes or a number with a unit (k, m, g, t, p), "
+                              "like 64m", field=field)
+    return int(value * _BYTE_UNITS[unit])
+
+
 def stop_signal(text: str, *, field: str) -> str:
     """``text`` if it names a signal (``SIGTERM``, ``TERM``, ``9``, ``SIGRTMIN+3``)."""
     if text.isdigit():

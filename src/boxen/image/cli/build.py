@@ -6,6 +6,8 @@ Builds the Dockerfile (default ``CONTEXT/Dockerfile``, else ``CONTEXT/Containerf
 digest of the image's config, is printed on stdout. ``--explain`` says, on stderr, each step's
 cache key and what it was computed from, each snapshot prepared and committed, and each layer
 written. ``--build-arg NAME`` without a value takes ``NAME`` from the environment, as docker does.
+``--secret`` and ``--ssh`` lend secrets and SSH agents to ``RUN`` steps that mount them
+(:mod:`boxen.image.build.secrets`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ FLAGS = (
     Flag("network", "str", "default", choices=("default", "none", "host"),
          help="network of RUN steps: their own namespace with only loopback (default, none) or the "
               "host's (host); RUN --network=... overrides it"),
+    Flag("secret", "list", metavar="SECRET",
+         help='secret to expose to RUN --mount=type=secret (format: "id=ID[,src=FILE|env=VAR]"; repeatable)'),
+    Flag("ssh", "list", metavar="SSH",
+         help='SSH agent socket to expose to RUN --mount=type=ssh (format: "default|ID[=SOCKET]", default: '
+              '$SSH_AUTH_SOCK; repeatable)'),
     *_common.OUTPUT_FLAGS,
 )
 EXCLUSIVE = _common.OUTPUT_EXCLUSIVE
@@ -61,6 +68,7 @@ def run(args) -> int:
 
     from boxen.image.build import progress
     from boxen.image.build.builder import BuildOptions, build
+    from boxen.image.build.secrets import parse_secret, parse_ssh
 
     signal.signal(signal.SIGTERM, _terminated)
     root = _common.root(args)
@@ -78,6 +86,7 @@ def run(args) -> int:
         context=args.context, dockerfile=args.file, tags=tuple(args.tag), build_args=build_args(args.build_arg),
         target=args.target, no_cache=args.no_cache, pull=args.pull, platform=args.platform,
         compression=args.compression, network=args.network,
+        secrets=tuple(parse_secret(value) for value in args.secret), ssh=tuple(parse_ssh(value) for value in args.ssh),
     )
     snapshotter = _common.snapshotter(root)
     if snapshotter is None:

@@ -371,7 +371,7 @@ def test_run_mounts_are_planned():
 
 
 @pytest.mark.parametrize(("flag", "error", "match"), [
-    ("--mount=type=secret,id=x,target=/s", Unimplemented, "type=secret is not supported"),
+    ("--mount=type=secret,id=x,target=/s,size=1", InvalidArgument, "secret mount has no option size"),
     ("--mount=type=volume,target=/v", InvalidArgument, "unknown mount type"),
     ("--mount=type=cache", InvalidArgument, "needs a target"),
     ("--mount=type=tmpfs,target=/t,source=x", InvalidArgument, "has no option source"),
