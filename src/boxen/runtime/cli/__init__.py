@@ -2,7 +2,10 @@
 
 ``boxen-runtime [global options] command [command options] [arguments...]``. Each command is a
 module of this package (``create.py``, ``start.py``...) holding its flags and a ``run``
-function that calls ``boxen.runtime.container.Runtime``; this module parses the global flags,
+function that calls ``boxen.runtime.container.Runtime``. A command's flags may follow its
+arguments (``delete c1 --force``), as urfave/cli reorders them for runc, except where the
+module sets ``INTERSPERSED = False`` (``exec`` and ``ps``: the arguments after the id are a
+command's or ``ps``'s own). This module parses the global flags,
 dispatches, and turns errors into runc's exit status 1 and log line. Only the chosen command's
 module is imported.
 """
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidArgument(f"No help topic for '{command}'", field="command")
         g = Globals(values, command)
         module = __import__(module_name, fromlist=["run"])
-        opts, positional = parse_go(module.FLAGS, args)
+        opts, positional = parse_go(module.FLAGS, args, interspersed=getattr(module, "INTERSPERSED", True))
         if opts.get("help"):
             sys.stdout.write(f"USAGE:\n   boxen-runtime {module.USAGE}\n\nOPTIONS:\n{usage(module.FLAGS)}\n")
             return 0

@@ -4,6 +4,7 @@ from boxen.common.errors import InvalidArgument
 from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
 
+INTERSPERSED = False  # what follows the id is the command and its own flags
 USAGE = "exec [command options] <container-id> <command> [command options]  ||  -p process.json <container-id>"
 FLAGS = (
     Flag("console-socket", "str", help="path to an AF_UNIX socket which will receive the pty master"),
