@@ -10,10 +10,21 @@ containers do) holding:
 * ``exec.fifo``: a named pipe the init blocks on until ``start`` writes to it. It exists
   exactly while the container is *created*.
 
+A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
+without a ``state.json``: ``create`` claims the id by making the directory under a temporary
+name (``<id>#<pid>``; ``#`` is never part of an id), writing a *creating* ``state.json`` into it
+that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
+it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
+creation finds everything to undo. ``remove`` renames the directory away before emptying it, so
+an interrupted ``delete`` frees the id too. A directory without ``state.json`` (made by hand, or
+by an older version) is one ``delete`` removes, as runc does.
+
 The status is not stored but observed, as the spec's lifecycle describes:
 
+* **creating**: ``create`` has not finished, and its init or the creating process is alive;
 * **stopped**: the init process has exited (or its pid now belongs to another process: the
-  kernel reuses pids, so the start time recorded at creation must match);
+  kernel reuses pids, so the start time recorded at creation must match), or its creation
+  was interrupted;
 * **created**: the init is alive and ``exec.fifo`` still exists;
 * **paused**: the init is alive and its cgroup is frozen;
 * **running**: otherwise.
@@ -21,16 +32,20 @@ The status is not stored but observed, as the spec's lifecycle describes:
 
 from __future__ import annotations
 
+import errno
 import time
 
 from boxen.common import posixos as os
 from boxen.common import jsonio
-from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
+from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound, kernel_error
 from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
 
 DEFAULT_ROOT = "/run/boxen-runtime"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+
+# Separates an id from the suffix of a directory being claimed or removed: never part of an id.
+_AWAY = "#"
 
 # runc accepts ids matching ^[\w+-\.]+$ : letters, digits, underscore, and the range + to .
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
@@ -88,14 +103,27 @@ class ContainerState:
 
     @classmethod
     def new(cls, root: str, container_id: str) -> ContainerState:
-        """Claim the id: make its directory (failing if it exists)."""
+        """Claim the id: its directory appears at once with a *creating* state.json naming us.
+
+        Fails if the id is taken (an empty directory left by hand or by an older version is
+        not a container, and is replaced).
+        """
         check_id(container_id)
         os.makedirs(root, mode=0o711, exist_ok=True)
-        state = cls(root, container_id)
+        me = os.getpid()
+        state = cls(root, container_id, {"id": container_id, "creating": True, "creator": me,
+                                         "creator_start": process_start_time(me)})
+        claim = cls(root, f"{container_id}{_AWAY}{me}", state.data)
+        claim.remove()  # left by a process that had our pid before
+        os.mkdir(claim.dir, 0o711)
         try:
-            os.mkdir(state.dir, 0o711)
-        except FileExistsError:
-            raise AlreadyExists(f"container with id exists: {container_id}") from None
+            claim.save()
+            os.rename(claim.dir, state.dir)
+        except OSError as exc:
+            claim.remove()
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise AlreadyExists(f"container with id exists: {container_id}") from None
+            raise kernel_error(exc.errno or 0, "rename", state.dir) from None
         return state
 
     @classmethod
@@ -115,7 +143,17 @@ class ContainerState:
             names = os.listdir(root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if os.path.exists(os.path.join(root, n, STATE_FILE)))
+        return sorted(n for n in names if _AWAY not in n and os.path.exists(os.path.join(root, n, STATE_FILE)))
+
+    @classmethod
+    def discard(cls, root: str, container_id: str) -> bool:
+        """Remove the id's directory if it has no state.json (nothing in it to undo); True if it did."""
+        check_id(container_id)
+        state = cls(root, container_id)
+        if not os.path.isdir(state.dir) or os.path.exists(os.path.join(state.dir, STATE_FILE)):
+            return False
+        state.remove()
+        return True
 
     def save(self) -> None:
         """Write ``state.json`` atomically."""
@@ -128,19 +166,29 @@ class ContainerState:
             os.close(fd)
         os.rename(tmp, path)
 
+    def record_cgroup(self, saved: dict) -> None:
+        """Keep the cgroup (``Manager.saved()``) of a container being created, before it exists."""
+        self.data["cgroup"] = saved
+        self.save()
+
     def remove(self) -> None:
-        """Delete the directory and everything in it."""
+        """Delete the directory and everything in it: renamed away first, so the id is free at once."""
+        away = f"{self.dir}{_AWAY}removed{os.getpid()}"
         try:
-            names = os.listdir(self.dir)
+            os.rename(self.dir, away)
         except FileNotFoundError:
             return
-        for name in names:
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            away = self.dir  # a leftover of ours is in the way: empty the directory in place
+        for name in os.listdir(away):
             try:
-                os.unlink(os.path.join(self.dir, name))
+                os.unlink(os.path.join(away, name))
             except FileNotFoundError:
                 pass
         try:
-            os.rmdir(self.dir)
+            os.rmdir(away)
         except FileNotFoundError:
             pass
 
@@ -158,12 +206,21 @@ class ContainerState:
         pid = self.pid
         return pid > 0 and process_start_time(pid) == self.data.get("pid_start")
 
+    def creator_alive(self) -> bool:
+        """Whether the process that runs ``create`` is still at it."""
+        pid = self.data.get("creator", 0)
+        return pid > 0 and process_start_time(pid) == self.data.get("creator_start")
+
+    def interrupted(self) -> bool:
+        """A creation whose creating process died before it finished (``kill -9`` of ``run``)."""
+        return bool(self.data.get("creating")) and not self.creator_alive()
+
     def status(self, frozen=None) -> str:
         """The lifecycle status; ``frozen()`` tells whether the cgroup is frozen."""
+        if self.data.get("creating"):
+            return CREATING if self.alive() or self.creator_alive() else STOPPED
         if not self.alive():
             return STOPPED
-        if self.data.get("creating"):
-            return CREATING
         if os.path.exists(self.fifo_path):
             return CREATED
         if frozen is not None and frozen():
