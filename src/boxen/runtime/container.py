@@ -185,6 +185,7 @@ class Runtime:
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
         """Delete the container; with ``force``, kill it first, and an id that does not exist is no error."""
+        ContainerState.sweep(self.root, container_id)
         try:
             state = self.load(container_id)
         except NotFound:

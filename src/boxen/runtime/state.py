@@ -12,7 +12,7 @@ containers do) holding:
 
 A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
 without a ``state.json``: ``create`` claims the id by making the directory under a temporary
-name (``<id>#<pid>``; ``#`` is never part of an id), writing a *creating* ``state.json`` into it
+name (``<id>#<pid>``; ``#`` is never part of an id; ``delete`` sweeps those of dead processes), writing a *creating* ``state.json`` into it
 that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
 it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
 creation finds everything to undo. ``remove`` renames the directory away before emptying it, so
@@ -144,6 +144,20 @@ class ContainerState:
         except FileNotFoundError:
             return []
         return sorted(n for n in names if _AWAY not in n and os.path.exists(os.path.join(root, n, STATE_FILE)))
+
+    @classmethod
+    def sweep(cls, root: str, container_id: str) -> None:
+        """Remove the id's claims and removals left by processes that died (``<id>#[removed]<pid>``)."""
+        check_id(container_id)
+        try:
+            names = os.listdir(root)
+        except FileNotFoundError:
+            return
+        prefix = container_id + _AWAY
+        for name in names:
+            pid = name[len(prefix):].removeprefix("removed")
+            if name.startswith(prefix) and pid.isdigit() and process_start_time(int(pid)) is None:
+                cls(root, name).remove()
 
     @classmethod
     def discard(cls, root: str, container_id: str) -> bool:
