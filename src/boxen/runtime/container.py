@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from boxen.runtime.plan import ContainerPlan
 
 
-def _warn(log, message: str) -> None:
+def _log(log, message: str) -> None:
     if log is not None:
         log(message)
 
@@ -38,11 +38,14 @@ def _warn(log, message: str) -> None:
 class Runtime:
     """OCI runtime operations on the containers under ``root`` (``/run/boxen-runtime``)."""
 
-    def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None) -> None:
+    def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None,
+                 debug=None) -> None:
+        """``warn`` and ``debug`` take messages for the log (``--log``; debug lines with ``--debug``)."""
         self.root = root
         self.systemd_cgroup = systemd_cgroup
         self._kernel = kernel
         self.warn = warn
+        self.debug = debug
 
     @property
     def kernel(self):
@@ -100,6 +103,8 @@ class Runtime:
                      foreground=_foreground)
         if pid_file:
             write_pid_file(pid_file, creation.pid)
+        _log(self.debug, f"container {container_id} created from {plan.bundle}: init pid {creation.pid}, "
+                          f"cgroup {plan.cgroups_path or '(default)'}")
         return creation
 
     # --- start -----------------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ class Runtime:
         failure = _read_late_error(state.fifo_path + ".error")
         if failure:
             raise BoxenError(f"unable to start container process: {failure}")
+        _log(self.debug, f"container {state.id} started: pid {state.pid} runs the process")
         self._run_hooks(state, "poststart", RUNNING, fail=False)
 
     # --- observation ------------------------------------------------------------------------------------
@@ -171,6 +177,8 @@ class Runtime:
     def kill(self, container_id: str, signal: int = 15, *, all_processes: bool = False) -> None:
         state = self.load(container_id)
         lifecycle.check("kill", self.status(state))
+        _log(self.debug, f"sending signal {signal} to container {container_id}"
+                          + (" (every process)" if all_processes else f" (pid {state.pid})"))
         if all_processes:
             manager = self._manager(state)
             for pid in manager.pids() if manager else [state.pid]:
@@ -200,6 +208,7 @@ class Runtime:
         status = self.status(state)
         if not force:
             lifecycle.check("delete", status, state.id)
+        _log(self.debug, f"deleting container {state.id} ({status}{', forced' if force else ''})")
         if status != STOPPED:
             self._kill_all(state, status)
         if state.data.get("creating"):
@@ -219,6 +228,7 @@ class Runtime:
                 return
             if not pids:
                 return
+            _log(self.debug, f"killing what an interrupted create left in the cgroup: pids {pids}")
             if manager.frozen():
                 manager.thaw()
             for pid in pids:
@@ -253,7 +263,7 @@ class Runtime:
                 manager.destroy()
             except BoxenError as exc:
                 # A cgroup another container shares keeps its processes: runc warns and goes on.
-                _warn(self.warn, f"container {state.id}: cannot remove its cgroup: {exc}")
+                _log(self.warn, f"container {state.id}: cannot remove its cgroup: {exc}")
         state.remove()
         self._run_hooks(state, "poststop", STOPPED, fail=False)
 
@@ -275,7 +285,7 @@ class Runtime:
             try:
                 hooks.run(hook, oci_state, kind, i)
             except BoxenError as exc:
-                _warn(self.warn, f"{kind} hook failed: {exc}")
+                _log(self.warn, f"{kind} hook failed: {exc}")
 
     # --- pause, resume, ps, stats, update ---------------------------------------------------------------------
 
@@ -339,6 +349,7 @@ class Runtime:
             if not keep:
                 self._force_delete(creation.state)
             raise
+        _log(self.debug, f"container {container_id} exited with status {code}")
         if not keep:
             self._force_delete(creation.state)
         return code
