@@ -17,7 +17,7 @@ that names the creating process, and renaming it to ``<id>``. ``create`` adds th
 it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
 creation finds everything to undo. ``remove`` renames the directory away before emptying it, so
 an interrupted ``delete`` frees the id too. A directory without ``state.json`` (made by hand, or
-by an older version) is one ``delete`` removes, as runc does.
+by an older version) is one ``delete`` removes, as runc does, and ``create`` replaces.
 
 The status is not stored but observed, as the spec's lifecycle describes:
 
@@ -88,6 +88,23 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _remove_directory(path: str) -> None:
+    """Remove a state directory (files only) if it exists."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
 class ContainerState:
     """One container's directory and ``state.json``."""
 
@@ -105,22 +122,27 @@ class ContainerState:
     def new(cls, root: str, container_id: str) -> ContainerState:
         """Claim the id: its directory appears at once with a *creating* state.json naming us.
 
-        Fails if the id is taken (an empty directory left by hand or by an older version is
-        not a container, and is replaced).
+        Fails if the id is taken. A directory without state.json is not a container (one
+        left by hand or by an older version): it is replaced.
         """
         check_id(container_id)
         os.makedirs(root, mode=0o711, exist_ok=True)
         me = os.getpid()
         state = cls(root, container_id, {"id": container_id, "creating": True, "creator": me,
                                          "creator_start": process_start_time(me)})
-        claim = cls(root, f"{container_id}{_AWAY}{me}", state.data)
-        claim.remove()  # left by a process that had our pid before
-        os.mkdir(claim.dir, 0o711)
+        claim = os.path.join(root, f"{container_id}{_AWAY}{me}")
+        _remove_directory(claim)  # left by a process that had our pid before
+        os.mkdir(claim, 0o711)
         try:
-            claim.save()
-            os.rename(claim.dir, state.dir)
+            state.save(claim)
+            try:
+                os.rename(claim, state.dir)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not cls.discard(root, container_id):
+                    raise
+                os.rename(claim, state.dir)
         except OSError as exc:
-            claim.remove()
+            _remove_directory(claim)
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                 raise AlreadyExists(f"container with id exists: {container_id}") from None
             raise kernel_error(exc.errno or 0, "rename", state.dir) from None
@@ -157,7 +179,7 @@ class ContainerState:
         for name in names:
             pid = name[len(prefix):].removeprefix("removed")
             if name.startswith(prefix) and pid.isdigit() and process_start_time(int(pid)) is None:
-                cls(root, name).remove()
+                _remove_directory(os.path.join(root, name))
 
     @classmethod
     def discard(cls, root: str, container_id: str) -> bool:
@@ -169,9 +191,9 @@ class ContainerState:
         state.remove()
         return True
 
-    def save(self) -> None:
-        """Write ``state.json`` atomically."""
-        path = os.path.join(self.dir, STATE_FILE)
+    def save(self, directory: str | None = None) -> None:
+        """Write ``state.json`` atomically (into the container's directory, or ``directory``)."""
+        path = os.path.join(directory or self.dir, STATE_FILE)
         tmp = path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
@@ -188,23 +210,12 @@ class ContainerState:
     def remove(self) -> None:
         """Delete the directory and everything in it: renamed away first, so the id is free at once."""
         away = f"{self.dir}{_AWAY}removed{os.getpid()}"
+        _remove_directory(away)  # left by a process that had our pid before
         try:
             os.rename(self.dir, away)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            away = self.dir  # a leftover of ours is in the way: empty the directory in place
-        for name in os.listdir(away):
-            try:
-                os.unlink(os.path.join(away, name))
-            except FileNotFoundError:
-                pass
-        try:
-            os.rmdir(away)
-        except FileNotFoundError:
-            pass
+        _remove_directory(away)
 
     # --- observation ----------------------------------------------------------------------------
 

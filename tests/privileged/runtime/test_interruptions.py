@@ -42,6 +42,20 @@ def test_kill_9_of_run_at_any_moment_leaves_an_id_delete_force_clears(boxen, cid
     assert None in seen and len(seen) > 1, seen
 
 
+def test_kill_9_of_delete_at_any_moment_leaves_an_id_delete_force_clears(boxen, cid, tmp_path):
+    bundle = make_bundle(tmp_path, base_config(["sleep", "60"]))
+    rng = random.Random(9)
+    for _ in range(ROUNDS // 2):
+        boxen.run(cid, bundle, "--detach").check()
+        proc = boxen.popen("delete", "--force", cid, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, 0.06))
+        proc.kill()
+        proc.wait()
+        result = boxen.delete(cid, "--force")
+        assert result.ok, result.stderr
+        assert boxen.ids() == [] and boxen.status(cid) is None
+
+
 def test_an_interrupted_creation_is_listed_and_its_state_is_shown(boxen, cid, tmp_path):
     bundle = make_bundle(tmp_path, base_config(["sleep", "60"]))
     boxen.create(cid, bundle).check()

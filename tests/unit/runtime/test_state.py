@@ -86,10 +86,14 @@ def test_claims_and_removals_in_progress_are_not_containers(tmp_path):
     assert ContainerState.ids(root) == []
 
 
-def test_an_empty_leftover_directory_is_replaced_by_a_claim(tmp_path):
+def test_a_leftover_directory_without_state_is_replaced_by_a_claim(tmp_path):
     os.mkdir(tmp_path / "c1")
     ContainerState.new(str(tmp_path), "c1")
     assert ContainerState.load(str(tmp_path), "c1").data["creating"]
+    os.mkdir(tmp_path / "c2")
+    os.mkfifo(tmp_path / "c2" / "exec.fifo")  # the wedge an older version left after kill -9
+    ContainerState.new(str(tmp_path), "c2")
+    assert os.listdir(tmp_path / "c2") == ["state.json"]
 
 
 def test_discard_removes_only_a_directory_without_state(tmp_path):
