@@ -12,12 +12,13 @@ containers do) holding:
 
 A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
 without a ``state.json``: ``create`` claims the id by making the directory under a temporary
-name (``<id>#<pid>``; ``#`` is never part of an id; ``delete`` sweeps those of dead processes), writing a *creating* ``state.json`` into it
+name (``<id>#<pid>``: ``#`` is never part of an id), writing a *creating* ``state.json`` into it
 that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
 it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
 creation finds everything to undo. ``remove`` renames the directory away before emptying it, so
-an interrupted ``delete`` frees the id too. A directory without ``state.json`` (made by hand, or
-by an older version) is one ``delete`` removes, as runc does, and ``create`` replaces.
+an interrupted ``delete`` frees the id too; ``delete`` sweeps what dead processes left under
+temporary names. A directory without ``state.json`` (made by hand, or by an older version) is
+one ``delete`` removes, as runc does, and ``create`` replaces.
 
 The status is not stored but observed, as the spec's lifecycle describes:
 
@@ -35,8 +36,8 @@ from __future__ import annotations
 import errno
 import time
 
-from boxen.common import posixos as os
 from boxen.common import jsonio
+from boxen.common import posixos as os
 from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound, kernel_error
 from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
 

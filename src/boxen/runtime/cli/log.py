@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 import time
 
-from boxen.common import posixos as os
 from boxen.common import jsonio
+from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument
 
 FORMATS = ("text", "json")
