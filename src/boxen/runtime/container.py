@@ -175,19 +175,24 @@ class Runtime:
     # --- signals ------------------------------------------------------------------------------------------
 
     def kill(self, container_id: str, signal: int = 15, *, all_processes: bool = False) -> None:
+        """Signal the init, or with ``all_processes`` every process in the cgroup (even once stopped)."""
         state = self.load(container_id)
-        lifecycle.check("kill", self.status(state))
+        status = self.status(state)
+        lifecycle.check("kill-all" if all_processes else "kill", status)
         _log(self.debug, f"sending signal {signal} to container {container_id}"
                           + (" (every process)" if all_processes else f" (pid {state.pid})"))
         if all_processes:
             manager = self._manager(state)
-            for pid in manager.pids() if manager else [state.pid]:
+            for pid in manager.pids() if manager else [state.pid] if status != STOPPED else []:
                 try:
                     os.kill(pid, signal)
                 except ProcessLookupError:
                     pass
-            return
-        _signal_process(state, signal)
+        else:
+            _signal_process(state, signal)
+        if signal == 9 and status == PAUSED:
+            # A frozen process dies only once thawed: runc thaws the cgroup for SIGKILL.
+            self._require_manager(state).thaw()
 
     # --- delete -------------------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ module decides is what may be done to a container in each status::
 
 The spec's MUST rules are rows of :data:`ALLOWED`: ``start`` only a created container, ``kill``
 only a created or running one (runc also signals a paused one: the signal waits until it
-thaws), ``delete`` only a stopped one. runc's verbs fill the other rows. ``delete --force``
+thaws, and SIGKILL thaws it), ``delete`` only a stopped one. ``kill --all`` signals whatever
+is in the cgroup whatever the status, as runc's does (containerd uses it to clean up). runc's verbs fill the other rows. ``delete --force``
 is allowed in every status: it kills what is alive first (an interrupted ``create`` included).
 An operation asked in the wrong status raises one error, :class:`TransitionError`, in the
 words runc prints, which managers such as containerd match ("container not running").
@@ -32,6 +33,7 @@ LIVE = (CREATED, RUNNING, PAUSED)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "start": (CREATED,),
     "kill": LIVE,
+    "kill-all": STATUSES,
     "delete": (STOPPED,),
     "force-delete": STATUSES,
     "pause": (CREATED, RUNNING),
@@ -47,6 +49,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 _REFUSALS = {
     "start": "cannot start a container that is {status}",
     "kill": "container not running",
+    "kill-all": "container not running",
     "delete": "cannot delete container {id} that is not stopped: {status}",
     "pause": "container not running",
     "resume": "container not paused",

@@ -4,7 +4,8 @@ containerd, podman and CRI-O call a runtime as they call runc, and read its answ
 gives them: ``exec`` exits 255 when the runtime could not run the process (so a status of 1
 is the process's own); ``delete --force`` of an id that is gone succeeds (a cleanup that is
 retried must not fail); ``kill ID 0`` is a liveness check; ``ps`` of a stopped container is an
-empty table; deleting one of two containers that share a cgroup succeeds with a warning.
+empty table; deleting one of two containers that share a cgroup succeeds with a warning;
+``kill --all`` of a stopped container succeeds, and SIGKILL of a paused one stops it.
 Flags may follow the container id (urfave/cli reorders them), and ``--log FILE --log-format
 json`` is where a manager finds the runtime's error, as ``{"level": "error", "msg": ...}`` lines.
 """
@@ -112,3 +113,18 @@ def test_log_file_is_made_at_start_and_debug_adds_debug_lines(runtime, bundle, c
     runtime("--log", debug, "--log-format", "json", "--debug", "run", "--bundle", bundle(args=["true"]), cid).check()
     levels = {json.loads(line)["level"] for line in debug.read_text().splitlines()}
     assert "debug" in levels
+
+
+def test_sigkill_of_a_paused_container_stops_it(runtime, bundle, cid, deviation):
+    deviation(crun="crun 1.8.1 leaves the cgroup frozen, so the container stays paused")
+    _running(runtime, bundle, cid)
+    runtime.pause(cid).check()
+    runtime.kill(cid, "KILL").check()
+    assert runtime.wait_status(cid, "stopped") == "stopped"
+
+
+def test_kill_all_of_a_stopped_container_succeeds(runtime, bundle, cid):
+    _running(runtime, bundle, cid)
+    runtime.kill(cid, "KILL").check()
+    assert runtime.wait_status(cid, "stopped") == "stopped"
+    assert runtime.kill(cid, "KILL", "--all").returncode == 0

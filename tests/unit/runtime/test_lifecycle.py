@@ -10,6 +10,7 @@ from boxen.runtime.lifecycle import ALLOWED, STATUSES, TransitionError
 EXPECTED = {
     "start": {"created"},
     "kill": {"created", "running", "paused"},
+    "kill-all": set(STATUSES),
     "delete": {"stopped"},
     "force-delete": set(STATUSES),
     "pause": {"created", "running"},

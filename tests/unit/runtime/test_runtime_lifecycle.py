@@ -72,3 +72,8 @@ def test_delete_clears_an_interrupted_creation_and_a_directory_without_state(tmp
         rt.delete("c2")  # runc too removes the directory and reports the id unknown
     assert os.listdir(root) == []
     ContainerState.new(root, "c1")
+
+
+def test_kill_all_of_a_stopped_container_signals_nothing_and_succeeds(tmp_path):
+    _stopped(str(tmp_path), "c1")  # its pid is ours (reused): it must not be signalled
+    Runtime(str(tmp_path)).kill("c1", 0, all_processes=True)
