@@ -98,11 +98,17 @@ class Runtime:
         if not terminal and console_socket is not None:
             raise InvalidArgument("cannot use console socket if runc will not detach or allocate tty",
                                   field="--console-socket")
+        if pid_file:
+            check_pid_file(pid_file)
         creation = Creation(self, spec, plan)
         creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds,
                      foreground=_foreground)
         if pid_file:
-            write_pid_file(pid_file, creation.pid)
+            try:
+                write_pid_file(pid_file, creation.pid)
+            except BaseException:
+                self._force_delete(creation.state)
+                raise
         _log(self.debug, f"container {container_id} created from {plan.bundle}: init pid {creation.pid}, "
                           f"cgroup {plan.cgroups_path or '(default)'}")
         return creation
@@ -372,6 +378,8 @@ class Runtime:
 
         state = self.load(container_id)
         lifecycle.check("exec-ignoring-paused" if ignore_paused else "exec", self.status(state))
+        if pid_file:
+            check_pid_file(pid_file)
         execution = Execution(self, state, process)
         return execution.run(detach=detach, console_socket=console_socket, pid_file=pid_file,
                              preserve_fds=preserve_fds, cgroup=cgroup)
@@ -690,6 +698,15 @@ def _wait_dead(state: ContainerState, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise BoxenError(f"container {state.id} did not die after SIGKILL")
         time.sleep(0.005)
+
+
+def check_pid_file(path: str) -> None:
+    """Refuse a ``--pid-file`` that cannot be written, before any process is made for it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InvalidArgument(f"cannot write pid file {path}: {directory} is not a directory", field="--pid-file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InvalidArgument(f"cannot write pid file {path}: {directory} is not writable", field="--pid-file")
 
 
 def write_pid_file(path: str, pid: int) -> None:

@@ -34,13 +34,20 @@ def test_exec_that_cannot_run_exits_255(runtime, bundle, cid, tmp_path, deviatio
     _running(runtime, bundle, cid)
     assert runtime.exec(cid, "/no/such/program").returncode == 255
     bad_pid_file = tmp_path / "missing-directory" / "pid"
-    assert runtime.exec(cid, "true", flags=("--pid-file", bad_pid_file)).returncode == 255
+    assert runtime.exec(cid, "sleep", "300", flags=("--pid-file", bad_pid_file)).returncode == 255
+    assert len(runtime.ps(cid, "--format", "json").check().json()) == 1  # nothing was left running
     runtime.pause(cid).check()
     try:
         assert runtime.exec(cid, "true").returncode == 255
     finally:
         runtime.resume(cid).check()
     assert runtime.exec("no-such-" + cid, "true").returncode == 255
+
+
+def test_create_with_a_bad_pid_file_leaves_nothing(runtime, bundle, cid, tmp_path):
+    result = runtime.create(cid, bundle(args=SLEEP), "--pid-file", tmp_path / "missing-directory" / "pid")
+    assert result.returncode != 0
+    assert runtime.status(cid) is None
 
 
 def test_delete_force_of_an_unknown_id_succeeds(runtime, cid):

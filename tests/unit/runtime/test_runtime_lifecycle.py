@@ -77,3 +77,13 @@ def test_delete_clears_an_interrupted_creation_and_a_directory_without_state(tmp
 def test_kill_all_of_a_stopped_container_signals_nothing_and_succeeds(tmp_path):
     _stopped(str(tmp_path), "c1")  # its pid is ours (reused): it must not be signalled
     Runtime(str(tmp_path)).kill("c1", 0, all_processes=True)
+
+
+def test_a_pid_file_that_cannot_be_written_is_refused_before_anything_is_made(tmp_path):
+    from boxen.common.errors import InvalidArgument
+    from boxen.runtime.container import check_pid_file
+
+    check_pid_file(str(tmp_path / "pid"))
+    with pytest.raises(InvalidArgument, match="is not a directory") as info:
+        check_pid_file(str(tmp_path / "missing" / "pid"))
+    assert info.value.field == "--pid-file"
