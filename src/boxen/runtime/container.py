@@ -420,7 +420,6 @@ class Creation:
             manager = runtime.cgroup_manager(plan)
             state.record_cgroup(manager.saved())  # so delete --force can undo an interrupted create
             manager.create()
-            state.record_cgroup(manager.saved())
             cloned = not plan.joined and "time" not in plan.new_kinds
             if not cloned:
                 self._set_limits(manager)

@@ -15,10 +15,10 @@ without a ``state.json``: ``create`` claims the id by making the directory under
 name (``<id>#<pid>``: ``#`` is never part of an id), writing a *creating* ``state.json`` into it
 that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
 it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
-creation finds everything to undo. ``remove`` renames the directory away before emptying it, so
-an interrupted ``delete`` frees the id too; ``delete`` sweeps what dead processes left under
-temporary names. A directory without ``state.json`` (made by hand, or by an older version) is
-one ``delete`` removes, as runc does, and ``create`` replaces.
+creation finds everything to undo; ``delete`` sweeps the claims of dead processes. ``remove``
+unlinks ``state.json`` first: a directory without it holds nothing to undo (an interrupted
+``delete``, or an older version's leftover), and is one ``delete`` removes, as runc does, and
+``create`` replaces.
 
 The status is not stored but observed, as the spec's lifecycle describes:
 
@@ -45,7 +45,7 @@ DEFAULT_ROOT = "/run/boxen-runtime"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
 
-# Separates an id from the suffix of a directory being claimed or removed: never part of an id.
+# Separates an id from the suffix of a directory being claimed: never part of an id.
 _AWAY = "#"
 
 # runc accepts ids matching ^[\w+-\.]+$ : letters, digits, underscore, and the range + to .
@@ -90,11 +90,12 @@ def process_start_time(pid: int) -> int | None:
 
 
 def _remove_directory(path: str) -> None:
-    """Remove a state directory (files only) if it exists."""
+    """Remove a state directory (files only, state.json first: the id is free from then on)."""
     try:
         names = os.listdir(path)
     except FileNotFoundError:
         return
+    names.sort(key=lambda name: name != STATE_FILE)
     for name in names:
         try:
             os.unlink(os.path.join(path, name))
@@ -102,8 +103,10 @@ def _remove_directory(path: str) -> None:
             pass
     try:
         os.rmdir(path)
-    except FileNotFoundError:
-        pass
+    except OSError as exc:
+        # gone, or claimed again meanwhile by a create (it replaced the empty directory)
+        if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+            raise
 
 
 class ContainerState:
@@ -170,7 +173,7 @@ class ContainerState:
 
     @classmethod
     def sweep(cls, root: str, container_id: str) -> None:
-        """Remove the id's claims and removals left by processes that died (``<id>#[removed]<pid>``)."""
+        """Remove the id's claims left by processes that died (``<id>#<pid>``)."""
         check_id(container_id)
         try:
             names = os.listdir(root)
@@ -178,7 +181,7 @@ class ContainerState:
             return
         prefix = container_id + _AWAY
         for name in names:
-            pid = name[len(prefix):].removeprefix("removed")
+            pid = name[len(prefix):]
             if name.startswith(prefix) and pid.isdigit() and process_start_time(int(pid)) is None:
                 _remove_directory(os.path.join(root, name))
 
@@ -192,16 +195,20 @@ class ContainerState:
         state.remove()
         return True
 
-    def save(self, directory: str | None = None) -> None:
-        """Write ``state.json`` atomically (into the container's directory, or ``directory``)."""
-        path = os.path.join(directory or self.dir, STATE_FILE)
-        tmp = path + ".tmp"
+    def save(self, claim: str | None = None) -> None:
+        """Write ``state.json`` atomically (into a temporary file renamed over the old one).
+
+        Into a ``claim`` directory (see ``new``) it is written in place: nobody reads it there.
+        """
+        path = os.path.join(claim or self.dir, STATE_FILE)
+        tmp = path if claim else path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, jsonio.dumps(self.data).encode())
         finally:
             os.close(fd)
-        os.rename(tmp, path)
+        if tmp != path:
+            os.rename(tmp, path)
 
     def record_cgroup(self, saved: dict) -> None:
         """Keep the cgroup (``Manager.saved()``) of a container being created, before it exists."""
@@ -209,14 +216,8 @@ class ContainerState:
         self.save()
 
     def remove(self) -> None:
-        """Delete the directory and everything in it: renamed away first, so the id is free at once."""
-        away = f"{self.dir}{_AWAY}removed{os.getpid()}"
-        _remove_directory(away)  # left by a process that had our pid before
-        try:
-            os.rename(self.dir, away)
-        except FileNotFoundError:
-            return
-        _remove_directory(away)
+        """Delete the directory and everything in it, state.json first (see ``new``)."""
+        _remove_directory(self.dir)
 
     # --- observation ----------------------------------------------------------------------------
 
