@@ -6,19 +6,18 @@ program, and *stopped* when that process has exited (runc adds *paused*: its cgr
 frozen). The status is observed, never stored (see :mod:`boxen.runtime.state`); what this
 module decides is what may be done to a container in each status::
 
-               start          (process exits)
-    created ----------> running ------------> stopped --delete--> (gone)
-       |                 |   ^
-       |           pause |   | resume
-       +-- pause -->  paused
+    creating --(init waits)--> created --start--> running --(process exits)--> stopped --delete-->
+                                  |                 |  ^
+                                  +--- pause ---> paused  resume
 
 The spec's MUST rules are rows of :data:`ALLOWED`: ``start`` only a created container, ``kill``
 only a created or running one (runc also signals a paused one: the signal waits until it
-thaws, and SIGKILL thaws it), ``delete`` only a stopped one. ``kill --all`` signals whatever
-is in the cgroup whatever the status, as runc's does (containerd uses it to clean up). runc's verbs fill the other rows. ``delete --force``
-is allowed in every status: it kills what is alive first (an interrupted ``create`` included).
-An operation asked in the wrong status raises one error, :class:`TransitionError`, in the
-words runc prints, which managers such as containerd match ("container not running").
+thaws, and SIGKILL thaws it), ``delete`` only a stopped one. runc's verbs fill the other rows:
+``kill --all`` signals whatever is in the cgroup, in any status (containerd cleans up with it),
+and ``delete --force`` is allowed in every status: it kills what is alive first (an interrupted
+``create`` included). An operation asked in the wrong status raises one error,
+:class:`TransitionError`, in the words runc prints, which managers such as containerd match
+("container not running").
 """
 
 from __future__ import annotations
