@@ -7,8 +7,7 @@ frozen). The status is observed, never stored (see :mod:`boxen.runtime.state`); 
 module decides is what may be done to a container in each status::
 
     creating --(init waits)--> created --start--> running --(process exits)--> stopped --delete-->
-                                  |                 |  ^
-                                  +--- pause ---> paused  resume
+    created or running --pause--> paused --resume--> created or running, as before
 
 The spec's MUST rules are rows of :data:`ALLOWED`: ``start`` only a created container, ``kill``
 only a created or running one (runc also signals a paused one: the signal waits until it
