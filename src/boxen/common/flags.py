@@ -2,12 +2,15 @@
 
 **Go's ``flag`` package** (runc, through urfave/cli): ``-flag`` and ``--flag`` are the same; a
 value follows as ``--flag value`` or ``--flag=value``; a boolean flag takes no value
-(``--flag=false`` turns it off); parsing stops at the first argument that is not a flag, or
-after ``--``, and what follows are the positional arguments (for ``runc exec``, the command and
-*its* flags). :func:`parse_go` reads this way; ``boxen-runtime`` uses it.
+(``--flag=false`` turns it off). Go's ``flag`` stops at the first argument that is not a flag,
+or after ``--``; urfave/cli, which runc uses, first moves the flags written after the
+positional arguments to the front, so ``runc delete c1 --force`` works, for every command but
+``exec``, whose positional arguments are a command with *its own* flags.
+:func:`parse_go` reads both ways (``interspersed``); ``boxen-runtime`` uses it.
 
 **GNU getopt_long, as Go's pflag does it** (docker, podman, skopeo): ``--name`` for long names,
-``-n`` for one-letter ones; one-letter booleans combine (``-qa``) and a one-letter flag's value
+``-n`` for one-letter ones; a boolean may be given a value (``--all=false``); one-letter
+booleans combine (``-qa``) and a one-letter flag's value
 may follow at once (``-ofile``); flags and positional arguments may come in any order, unless
 the command asks to stop at the first argument (a command's global options, before its verb).
 :func:`parse_gnu` reads this way and :func:`bind` names the positional arguments
@@ -71,6 +74,19 @@ def _defaults(flags: tuple[Flag, ...]) -> dict[str, object]:
     return {f.key: (list(f.default) if f.kind == "list" else f.default) for f in flags}  # type: ignore[call-overload]
 
 
+# The spellings Go's strconv.ParseBool accepts, which both pflag and flag use.
+_BOOLEANS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def _boolean(value: str, spelled: str, flag: Flag) -> bool:
+    try:
+        return _BOOLEANS[value]
+    except KeyError:
+        raise InvalidArgument(f"invalid boolean value {value!r} for {spelled}: expected true or false",
+                              field=flag.spelling) from None
+
+
 def _store(values: dict[str, object], flag: Flag, value: str, spelled: str) -> None:
     """Convert and check a value flag's ``value`` and store it."""
     if flag.choices and value not in flag.choices:
@@ -88,38 +104,42 @@ def _store(values: dict[str, object], flag: Flag, value: str, spelled: str) -> N
         values[flag.key] = value
 
 
-def parse_go(flags: tuple[Flag, ...], argv: list[str]) -> tuple[dict[str, object], list[str]]:
-    """(values by flag key, positional arguments), read as Go's ``flag`` package reads them."""
+def parse_go(flags: tuple[Flag, ...], argv: list[str], *,
+             interspersed: bool = False) -> tuple[dict[str, object], list[str]]:
+    """(values by flag key, positional arguments), read as Go's ``flag`` package reads them.
+
+    By default reading stops at the first positional argument. With ``interspersed``, as
+    urfave/cli reorders a command's arguments, flags are read wherever they stand until ``--``.
+    """
     by_name = {name: flag for flag in flags for name in flag.names}
     values = _defaults(flags)
+    positional: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
+        i += 1
         if arg == "--":
-            i += 1
             break
         if not arg.startswith("-") or arg == "-":
-            break
+            if not interspersed:
+                i -= 1
+                break
+            positional.append(arg)
+            continue
         name, eq, value = arg.lstrip("-").partition("=")
         flag = by_name.get(name)
         if flag is None:
             raise InvalidArgument(f"flag provided but not defined: -{name}", field=arg)
         if flag.kind == "bool":
-            if eq:
-                if value.lower() not in ("true", "false", "1", "0", "t", "f"):
-                    raise InvalidArgument(f"invalid boolean value {value!r} for -{name}", field=arg)
-                values[flag.key] = value.lower() in ("true", "1", "t")
-            else:
-                values[flag.key] = True
-        else:
-            if not eq:
-                i += 1
-                if i >= len(argv):
-                    raise InvalidArgument(f"flag needs an argument: -{name}", field=arg)
-                value = argv[i]
-            _store(values, flag, value, f"-{name}")
-        i += 1
-    return values, argv[i:]
+            values[flag.key] = _boolean(value, f"-{name}", flag) if eq else True
+            continue
+        if not eq:
+            if i >= len(argv):
+                raise InvalidArgument(f"flag needs an argument: -{name}", field=arg)
+            value = argv[i]
+            i += 1
+        _store(values, flag, value, f"-{name}")
+    return values, positional + argv[i:]
 
 
 def parse_gnu(flags: tuple[Flag, ...], argv: list[str], *,
@@ -147,9 +167,7 @@ def parse_gnu(flags: tuple[Flag, ...], argv: list[str], *,
             if flag is None:
                 raise InvalidArgument(f"unknown flag: --{name}", field=arg)
             if flag.kind == "bool":
-                if eq:
-                    raise InvalidArgument(f"flag --{name} takes no value", field=arg)
-                values[flag.key] = True
+                values[flag.key] = _boolean(value, f"--{name}", flag) if eq else True
                 continue
             if not eq:
                 if i >= len(argv):

@@ -8,9 +8,9 @@ OCI runtime and a method of :class:`Runtime` here::
 
 ``kill`` sends a signal; ``state`` reports the status; runc adds ``run`` (create + start + wait
 + delete), ``exec`` (another process in the container), ``pause``/``resume`` (freeze the
-cgroup), ``ps``, ``events``/``stats`` and ``update``. The spec's MUST rules are enforced here:
-``create`` refuses an id in use, ``start`` needs a *created* container, ``kill`` a live one,
-``delete`` a *stopped* one unless forced.
+cgroup), ``ps``, ``events``/``stats`` and ``update``. ``create`` refuses an id in use; which
+operation is allowed in which status (``start`` needs a *created* container, ``kill`` a live
+one, ``delete`` a *stopped* one unless forced) is one table, :mod:`boxen.runtime.lifecycle`.
 
 A failed ``create`` leaves nothing behind: the state directory, the cgroup, and the forked
 processes are removed before the error propagates.
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
-from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED
+from boxen.oci import PAUSED, RUNNING, STOPPED
+from boxen.runtime import lifecycle
 from boxen.runtime.linux import constants as C
 from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from boxen.runtime.plan import ContainerPlan
 
 
-def _warn(log, message: str) -> None:
+def _log(log, message: str) -> None:
     if log is not None:
         log(message)
 
@@ -37,11 +38,14 @@ def _warn(log, message: str) -> None:
 class Runtime:
     """OCI runtime operations on the containers under ``root`` (``/run/boxen-runtime``)."""
 
-    def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None) -> None:
+    def __init__(self, root: str = DEFAULT_ROOT, *, systemd_cgroup: bool = False, kernel=None, warn=None,
+                 debug=None) -> None:
+        """``warn`` and ``debug`` take messages for the log (``--log``; debug lines with ``--debug``)."""
         self.root = root
         self.systemd_cgroup = systemd_cgroup
         self._kernel = kernel
         self.warn = warn
+        self.debug = debug
 
     @property
     def kernel(self):
@@ -94,11 +98,19 @@ class Runtime:
         if not terminal and console_socket is not None:
             raise InvalidArgument("cannot use console socket if runc will not detach or allocate tty",
                                   field="--console-socket")
+        if pid_file:
+            check_pid_file(pid_file)
         creation = Creation(self, spec, plan)
         creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds,
                      foreground=_foreground)
         if pid_file:
-            write_pid_file(pid_file, creation.pid)
+            try:
+                write_pid_file(pid_file, creation.pid)
+            except BaseException:
+                self._force_delete(creation.state)
+                raise
+        _log(self.debug, f"container {container_id} created from {plan.bundle}: init pid {creation.pid}, "
+                          f"cgroup {plan.cgroups_path or '(default)'}")
         return creation
 
     # --- start -----------------------------------------------------------------------------------------
@@ -108,10 +120,7 @@ class Runtime:
         self._start(ContainerState.load(self.root, container_id))
 
     def _start(self, state: ContainerState) -> None:
-        status = state.status()
-        if status != CREATED:
-            raise FailedPrecondition(f"cannot start a container that is {status}" if status != STOPPED
-                                     else "cannot start a container that has stopped")
+        lifecycle.check("start", state.status())
         try:
             fd = os.open(state.fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except (FileNotFoundError, OSError):
@@ -128,6 +137,7 @@ class Runtime:
         failure = _read_late_error(state.fifo_path + ".error")
         if failure:
             raise BoxenError(f"unable to start container process: {failure}")
+        _log(self.debug, f"container {state.id} started: pid {state.pid} runs the process")
         self._run_hooks(state, "poststart", RUNNING, fail=False)
 
     # --- observation ------------------------------------------------------------------------------------
@@ -171,32 +181,73 @@ class Runtime:
     # --- signals ------------------------------------------------------------------------------------------
 
     def kill(self, container_id: str, signal: int = 15, *, all_processes: bool = False) -> None:
+        """Signal the init, or with ``all_processes`` every process in the cgroup (even once stopped)."""
         state = self.load(container_id)
         status = self.status(state)
-        if status == STOPPED:
-            raise FailedPrecondition("container not running")
+        lifecycle.check("kill-all" if all_processes else "kill", status)
+        _log(self.debug, f"sending signal {signal} to container {container_id}"
+                          + (" (every process)" if all_processes else f" (pid {state.pid})"))
         if all_processes:
             manager = self._manager(state)
-            for pid in manager.pids() if manager else [state.pid]:
+            for pid in manager.pids() if manager else [state.pid] if status != STOPPED else []:
                 try:
                     os.kill(pid, signal)
                 except ProcessLookupError:
                     pass
-            return
-        _signal_process(state, signal)
+        else:
+            _signal_process(state, signal)
+        if signal == 9 and status == PAUSED:
+            # A frozen process dies only once thawed: runc thaws the cgroup for SIGKILL.
+            self._require_manager(state).thaw()
 
     # --- delete -------------------------------------------------------------------------------------------
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
-        self._delete(self.load(container_id), force=force)
+        """Delete the container; with ``force``, kill it first, and an id that does not exist is no error."""
+        ContainerState.sweep(self.root, container_id)
+        try:
+            state = self.load(container_id)
+        except NotFound:
+            # A directory without state.json holds nothing to undo: runc removes it too.
+            ContainerState.discard(self.root, container_id)
+            if force:
+                return
+            raise
+        self._delete(state, force=force)
 
     def _delete(self, state: ContainerState, *, force: bool) -> None:
         status = self.status(state)
+        if not force:
+            lifecycle.check("delete", status, state.id)
+        _log(self.debug, f"deleting container {state.id} ({status}{', forced' if force else ''})")
         if status != STOPPED:
-            if not force:
-                raise FailedPrecondition(f"cannot delete container {state.id} that is not stopped: {status}")
             self._kill_all(state, status)
+        if state.data.get("creating"):
+            self._kill_unrecorded(state)
         self._destroy(state)
+
+    def _kill_unrecorded(self, state: ContainerState) -> None:
+        """Kill what an interrupted ``create`` put in the cgroup before it recorded the init's pid."""
+        import time
+
+        manager = self._manager(state)
+        deadline = time.monotonic() + 10
+        while manager is not None and time.monotonic() < deadline:
+            try:
+                pids = manager.pids()
+            except (OSError, BoxenError):
+                return
+            if not pids:
+                return
+            _log(self.debug, f"killing what an interrupted create left in the cgroup: pids {pids}")
+            if manager.frozen():
+                manager.thaw()
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.005)
 
     def _kill_all(self, state: ContainerState, status: str) -> None:
         manager = self._manager(state)
@@ -219,7 +270,11 @@ class Runtime:
     def _destroy(self, state: ContainerState) -> None:
         manager = self._manager(state)
         if manager is not None:
-            manager.destroy()
+            try:
+                manager.destroy()
+            except BoxenError as exc:
+                # A cgroup another container shares keeps its processes: runc warns and goes on.
+                _log(self.warn, f"container {state.id}: cannot remove its cgroup: {exc}")
         state.remove()
         self._run_hooks(state, "poststop", STOPPED, fail=False)
 
@@ -241,33 +296,30 @@ class Runtime:
             try:
                 hooks.run(hook, oci_state, kind, i)
             except BoxenError as exc:
-                _warn(self.warn, f"{kind} hook failed: {exc}")
+                _log(self.warn, f"{kind} hook failed: {exc}")
 
     # --- pause, resume, ps, stats, update ---------------------------------------------------------------------
 
     def pause(self, container_id: str) -> None:
         state = self.load(container_id)
-        status = self.status(state)
-        if status not in (RUNNING, CREATED):
-            raise FailedPrecondition("container not running")
+        lifecycle.check("pause", self.status(state))
         self._require_manager(state).freeze()
 
     def resume(self, container_id: str) -> None:
         state = self.load(container_id)
-        if self.status(state) != PAUSED:
-            raise FailedPrecondition("container not paused")
+        lifecycle.check("resume", self.status(state))
         self._require_manager(state).thaw()
 
     def pids(self, container_id: str) -> list[int]:
+        """The container's processes: none once it has stopped (runc's ``ps`` prints an empty table)."""
         state = self.load(container_id)
         if self.status(state) == STOPPED:
-            raise FailedPrecondition("container not running")
+            return []
         return self._require_manager(state).pids()
 
     def stats(self, container_id: str) -> dict:
         state = self.load(container_id)
-        if self.status(state) == STOPPED:
-            raise FailedPrecondition("container not running")
+        lifecycle.check("stats", self.status(state))
         return self._require_manager(state).stats()
 
     def oom_watch(self, container_id: str):
@@ -276,8 +328,7 @@ class Runtime:
 
     def update(self, container_id: str, resources) -> None:
         state = self.load(container_id)
-        if self.status(state) == STOPPED:
-            raise FailedPrecondition("container not running")
+        lifecycle.check("update", self.status(state))
         self._require_manager(state).update(resources)
 
     def _require_manager(self, state: ContainerState):
@@ -309,6 +360,7 @@ class Runtime:
             if not keep:
                 self._force_delete(creation.state)
             raise
+        _log(self.debug, f"container {container_id} exited with status {code}")
         if not keep:
             self._force_delete(creation.state)
         return code
@@ -325,11 +377,9 @@ class Runtime:
         from boxen.runtime.execution import Execution
 
         state = self.load(container_id)
-        status = self.status(state)
-        if status == PAUSED and not ignore_paused:
-            raise FailedPrecondition("cannot exec in a paused container (use --ignore-paused to override)")
-        if status not in (CREATED, RUNNING, PAUSED):
-            raise FailedPrecondition(f"cannot exec in a {status} container")
+        lifecycle.check("exec-ignoring-paused" if ignore_paused else "exec", self.status(state))
+        if pid_file:
+            check_pid_file(pid_file)
         execution = Execution(self, state, process)
         return execution.run(detach=detach, console_socket=console_socket, pid_file=pid_file,
                              preserve_fds=preserve_fds, cgroup=cgroup)
@@ -370,6 +420,7 @@ class Creation:
                                    field=f"linux.namespaces ({kind})") from None
                 fds.append(ns_fds[kind])
             manager = runtime.cgroup_manager(plan)
+            state.record_cgroup(manager.saved())  # so delete --force can undo an interrupted create
             manager.create()
             cloned = not plan.joined and "time" not in plan.new_kinds
             if not cloned:
@@ -500,7 +551,7 @@ class Creation:
         from boxen.common.schema import to_json
 
         plan, spec = self.plan, self.spec
-        if not state.data:
+        if "pid" not in state.data:
             namespaces = {}
             from boxen.runtime.namespaces import PROC_NAMES
 
@@ -628,6 +679,8 @@ def _read_late_error(path: str) -> str:
 
 def _signal_process(state: ContainerState, signal: int) -> None:
     """Signal the init through a pidfd, after checking the pid still names our process."""
+    if state.pid <= 0:
+        raise FailedPrecondition("container not running")
     try:
         pidfd = os.pidfd_open(state.pid)
     except ProcessLookupError:
@@ -650,6 +703,15 @@ def _wait_dead(state: ContainerState, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise BoxenError(f"container {state.id} did not die after SIGKILL")
         time.sleep(0.005)
+
+
+def check_pid_file(path: str) -> None:
+    """Refuse a ``--pid-file`` that cannot be written, before any process is made for it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InvalidArgument(f"cannot write pid file {path}: {directory} is not a directory", field="--pid-file")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InvalidArgument(f"cannot write pid file {path}: {directory} is not writable", field="--pid-file")
 
 
 def write_pid_file(path: str, pid: int) -> None:

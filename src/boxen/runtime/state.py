@@ -10,10 +10,22 @@ containers do) holding:
 * ``exec.fifo``: a named pipe the init blocks on until ``start`` writes to it. It exists
   exactly while the container is *created*.
 
+A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
+without a ``state.json``: ``create`` claims the id by making the directory under a temporary
+name (``<id>#<pid>``: ``#`` is never part of an id), writing a *creating* ``state.json`` into it
+that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
+it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
+creation finds everything to undo; ``delete`` sweeps the claims of dead processes. ``remove``
+unlinks ``state.json`` first: a directory without it holds nothing to undo (an interrupted
+``delete``, or an older version's leftover), and is one ``delete`` removes, as runc does, and
+``create`` replaces.
+
 The status is not stored but observed, as the spec's lifecycle describes:
 
+* **creating**: ``create`` has not finished, and its init or the creating process is alive;
 * **stopped**: the init process has exited (or its pid now belongs to another process: the
-  kernel reuses pids, so the start time recorded at creation must match);
+  kernel reuses pids, so the start time recorded at creation must match), or its creation
+  was interrupted;
 * **created**: the init is alive and ``exec.fifo`` still exists;
 * **paused**: the init is alive and its cgroup is frozen;
 * **running**: otherwise.
@@ -21,16 +33,20 @@ The status is not stored but observed, as the spec's lifecycle describes:
 
 from __future__ import annotations
 
+import errno
 import time
 
-from boxen.common import posixos as os
 from boxen.common import jsonio
-from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
+from boxen.common import posixos as os
+from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound, kernel_error
 from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
 
 DEFAULT_ROOT = "/run/boxen-runtime"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+
+# Separates an id from the suffix of a directory being claimed: never part of an id.
+_AWAY = "#"
 
 # runc accepts ids matching ^[\w+-\.]+$ : letters, digits, underscore, and the range + to .
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+,-.")
@@ -73,6 +89,26 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _remove_directory(path: str) -> None:
+    """Remove a state directory (files only, state.json first: the id is free from then on)."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    names.sort(key=lambda name: name != STATE_FILE)
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        # gone, or claimed again meanwhile by a create (it replaced the empty directory)
+        if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
 class ContainerState:
     """One container's directory and ``state.json``."""
 
@@ -88,14 +124,32 @@ class ContainerState:
 
     @classmethod
     def new(cls, root: str, container_id: str) -> ContainerState:
-        """Claim the id: make its directory (failing if it exists)."""
+        """Claim the id: its directory appears at once with a *creating* state.json naming us.
+
+        Fails if the id is taken. A directory without state.json is not a container (one
+        left by hand or by an older version): it is replaced.
+        """
         check_id(container_id)
         os.makedirs(root, mode=0o711, exist_ok=True)
-        state = cls(root, container_id)
+        me = os.getpid()
+        state = cls(root, container_id, {"id": container_id, "creating": True, "creator": me,
+                                         "creator_start": process_start_time(me)})
+        claim = os.path.join(root, f"{container_id}{_AWAY}{me}")
+        _remove_directory(claim)  # left by a process that had our pid before
+        os.mkdir(claim, 0o711)
         try:
-            os.mkdir(state.dir, 0o711)
-        except FileExistsError:
-            raise AlreadyExists(f"container with id exists: {container_id}") from None
+            state.save(claim)
+            try:
+                os.rename(claim, state.dir)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not cls.discard(root, container_id):
+                    raise
+                os.rename(claim, state.dir)
+        except OSError as exc:
+            _remove_directory(claim)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise AlreadyExists(f"container with id exists: {container_id}") from None
+            raise kernel_error(exc.errno or 0, "rename", state.dir) from None
         return state
 
     @classmethod
@@ -115,34 +169,55 @@ class ContainerState:
             names = os.listdir(root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if os.path.exists(os.path.join(root, n, STATE_FILE)))
+        return sorted(n for n in names if _AWAY not in n and os.path.exists(os.path.join(root, n, STATE_FILE)))
 
-    def save(self) -> None:
-        """Write ``state.json`` atomically."""
-        path = os.path.join(self.dir, STATE_FILE)
-        tmp = path + ".tmp"
+    @classmethod
+    def sweep(cls, root: str, container_id: str) -> None:
+        """Remove the id's claims left by processes that died (``<id>#<pid>``)."""
+        check_id(container_id)
+        try:
+            names = os.listdir(root)
+        except FileNotFoundError:
+            return
+        prefix = container_id + _AWAY
+        for name in names:
+            pid = name[len(prefix):]
+            if name.startswith(prefix) and pid.isdigit() and process_start_time(int(pid)) is None:
+                _remove_directory(os.path.join(root, name))
+
+    @classmethod
+    def discard(cls, root: str, container_id: str) -> bool:
+        """Remove the id's directory if it has no state.json (nothing in it to undo); True if it did."""
+        check_id(container_id)
+        state = cls(root, container_id)
+        if not os.path.isdir(state.dir) or os.path.exists(os.path.join(state.dir, STATE_FILE)):
+            return False
+        state.remove()
+        return True
+
+    def save(self, claim: str | None = None) -> None:
+        """Write ``state.json`` atomically (into a temporary file renamed over the old one).
+
+        Into a ``claim`` directory (see ``new``) it is written in place: nobody reads it there.
+        """
+        path = os.path.join(claim or self.dir, STATE_FILE)
+        tmp = path if claim else path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, jsonio.dumps(self.data).encode())
         finally:
             os.close(fd)
-        os.rename(tmp, path)
+        if tmp != path:
+            os.rename(tmp, path)
+
+    def record_cgroup(self, saved: dict) -> None:
+        """Keep the cgroup (``Manager.saved()``) of a container being created, before it exists."""
+        self.data["cgroup"] = saved
+        self.save()
 
     def remove(self) -> None:
-        """Delete the directory and everything in it."""
-        try:
-            names = os.listdir(self.dir)
-        except FileNotFoundError:
-            return
-        for name in names:
-            try:
-                os.unlink(os.path.join(self.dir, name))
-            except FileNotFoundError:
-                pass
-        try:
-            os.rmdir(self.dir)
-        except FileNotFoundError:
-            pass
+        """Delete the directory and everything in it, state.json first (see ``new``)."""
+        _remove_directory(self.dir)
 
     # --- observation ----------------------------------------------------------------------------
 
@@ -158,12 +233,21 @@ class ContainerState:
         pid = self.pid
         return pid > 0 and process_start_time(pid) == self.data.get("pid_start")
 
+    def creator_alive(self) -> bool:
+        """Whether the process that runs ``create`` is still at it."""
+        pid = self.data.get("creator", 0)
+        return pid > 0 and process_start_time(pid) == self.data.get("creator_start")
+
+    def interrupted(self) -> bool:
+        """A creation whose creating process died before it finished (``kill -9`` of ``run``)."""
+        return bool(self.data.get("creating")) and not self.creator_alive()
+
     def status(self, frozen=None) -> str:
         """The lifecycle status; ``frozen()`` tells whether the cgroup is frozen."""
+        if self.data.get("creating"):
+            return CREATING if self.alive() or self.creator_alive() else STOPPED
         if not self.alive():
             return STOPPED
-        if self.data.get("creating"):
-            return CREATING
         if os.path.exists(self.fifo_path):
             return CREATED
         if frozen is not None and frozen():

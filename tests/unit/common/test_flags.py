@@ -25,6 +25,13 @@ def test_parsing_stops_at_first_positional_and_after_double_dash():
 
 def test_boolean_with_value():
     assert parse_go(FLAGS, ["--detach=false"])[0]["detach"] is False
+    assert parse_go(FLAGS, ["-d=T"])[0]["detach"] is True
+
+
+def test_interspersed_flags_after_the_arguments_as_urfave_reorders_them():
+    values, rest = parse_go(FLAGS, ["c1", "--detach", "x", "-b", "/b", "--", "-e"], interspersed=True)
+    assert values["detach"] is True and values["bundle"] == "/b" and values["env"] == []
+    assert rest == ["c1", "x", "-e"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -32,6 +39,7 @@ def test_boolean_with_value():
     (["--bundle"], "flag needs an argument"),
     (["--preserve-fds", "x"], "expected an integer"),
     (["--detach=maybe"], "invalid boolean"),
+    (["--detach=yes"], "invalid boolean value 'yes' for -detach: expected true or false"),
 ])
 def test_errors(argv, message):
     with pytest.raises(InvalidArgument, match=message):
@@ -83,7 +91,7 @@ def test_gnu_arguments_bound_by_arity():
 @pytest.mark.parametrize("argv, args, message", [
     (["--nope"], (), "unknown flag: --nope"),
     (["-x"], (), "unknown shorthand flag: 'x' in -x"),
-    (["--quiet=1"], (), "flag --quiet takes no value"),
+    (["--quiet=maybe"], (), "invalid boolean value 'maybe' for --quiet"),
     (["--output"], (), "flag needs an argument: --output"),
     (["-o"], (), "flag needs an argument: -o"),
     (["--jobs", "many"], (), "expected an integer"),
@@ -95,6 +103,11 @@ def test_gnu_arguments_bound_by_arity():
 def test_gnu_errors(argv, args, message):
     with pytest.raises(InvalidArgument, match=message):
         parsed(GNU, argv, args)
+
+
+def test_gnu_boolean_with_value():
+    assert parsed(GNU, ["--quiet=false", "--all=true"], ()) == parsed(GNU, ["-a"], ())
+    assert parse_gnu(GNU, ["--quiet=1"])[0]["quiet"] is True
 
 
 def test_gnu_required_flag():

@@ -2,7 +2,10 @@
 
 ``boxen-runtime [global options] command [command options] [arguments...]``. Each command is a
 module of this package (``create.py``, ``start.py``...) holding its flags and a ``run``
-function that calls ``boxen.runtime.container.Runtime``; this module parses the global flags,
+function that calls ``boxen.runtime.container.Runtime``. A command's flags may follow its
+arguments (``delete c1 --force``), as urfave/cli reorders them for runc, except where the
+module sets ``INTERSPERSED = False`` (``exec`` and ``ps``: the arguments after the id are a
+command's or ``ps``'s own). This module parses the global flags,
 dispatches, and turns errors into runc's exit status 1 and log line. Only the chosen command's
 module is imported.
 """
@@ -59,18 +62,26 @@ class Globals:
         self.root = values["root"]
         self._logger = None
         self._runtime = None
+        if values["log"] or values["debug"] or values["log_format"] != "text":
+            self._open_logger()
+
+    def _open_logger(self):
+        from boxen.runtime.cli.log import Logger
+
+        self._logger = Logger.open(self.values["log"], self.values["log_format"], self.values["debug"])
 
     @property
     def logger(self):
-        """The ``--log``/``--log-format`` logger, made when something is first logged."""
+        """The ``--log``/``--log-format`` logger (made at start when a flag asks for it, else on first use)."""
         if self._logger is None:
-            from boxen.runtime.cli.log import Logger
-
-            self._logger = Logger(self.values["log"], self.values["log_format"], self.values["debug"])
+            self._open_logger()
         return self._logger
 
     def warning(self, message: str) -> None:
         self.logger.warning(message)
+
+    def debug(self, message: str) -> None:
+        self.logger.debug(message)
 
     def runtime(self):
         if self._runtime is None:
@@ -81,7 +92,7 @@ class Globals:
 
                 raise Unimplemented("systemd cgroup driver is not supported: boxen-runtime manages cgroups "
                                     "through cgroupfs (drop --systemd-cgroup)", field="--systemd-cgroup")
-            self._runtime = Runtime(self.root, warn=self.warning)
+            self._runtime = Runtime(self.root, warn=self.warning, debug=self.debug if self.values["debug"] else None)
         return self._runtime
 
 
@@ -112,12 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(_help())
             return 0
         command, args = rest[0], rest[1:]
+        g = Globals(values, command)
         module_name = COMMANDS.get(command)
         if module_name is None:
             raise InvalidArgument(f"No help topic for '{command}'", field="command")
-        g = Globals(values, command)
         module = __import__(module_name, fromlist=["run"])
-        opts, positional = parse_go(module.FLAGS, args)
+        if values["debug"]:
+            g.debug(f"boxen-runtime {VERSION} {command} {' '.join(args)}")
+        opts, positional = parse_go(module.FLAGS, args, interspersed=getattr(module, "INTERSPERSED", True))
         if opts.get("help"):
             sys.stdout.write(f"USAGE:\n   boxen-runtime {module.USAGE}\n\nOPTIONS:\n{usage(module.FLAGS)}\n")
             return 0
@@ -135,3 +148,9 @@ def _fatal(logger, message: str) -> None:
 
         logger = Logger()
     logger.error(message)
+
+
+def fail(g, message: str, status: int) -> int:
+    """Log ``message`` as an error and return ``status`` (``exec``'s 255, runc's fatalWithCode)."""
+    _fatal(g.logger, message)
+    return status

@@ -1,9 +1,17 @@
-"""exec: run another process inside a container."""
+"""exec: run another process inside a container.
 
-from boxen.common.errors import InvalidArgument
+The exit status is the process's own, so a failure of ``exec`` itself (no such container or
+program, a bad ``--pid-file`` path, a paused container) exits 255, as runc's does: a caller
+tells "the runtime could not run it" from "it ran and exited 1".
+"""
+
+from boxen.common.errors import BoxenError, InvalidArgument
 from boxen.common.flags import Flag
-from boxen.runtime.cli import check_args
+from boxen.runtime.cli import check_args, fail
 
+EXEC_FAILED = 255
+
+INTERSPERSED = False  # what follows the id is the command and its own flags
 USAGE = "exec [command options] <container-id> <command> [command options]  ||  -p process.json <container-id>"
 FLAGS = (
     Flag("console-socket", "str", help="path to an AF_UNIX socket which will receive the pty master"),
@@ -86,10 +94,13 @@ def build_process(state_process: dict, opts: dict, command: list[str]):
 
 def run(g, opts, args) -> int:
     check_args("exec", args, minimum=1)
-    runtime = g.runtime()
-    state = runtime.load(args[0])
-    process = build_process(state.data.get("process") or {}, opts, args[1:])
-    cgroup = opts["cgroup"] or None
-    return runtime.exec(args[0], process, detach=opts["detach"], console_socket=opts["console_socket"],
-                        pid_file=opts["pid_file"], preserve_fds=opts["preserve_fds"],
-                        ignore_paused=opts["ignore_paused"], cgroup=cgroup)
+    try:
+        runtime = g.runtime()
+        state = runtime.load(args[0])
+        process = build_process(state.data.get("process") or {}, opts, args[1:])
+        cgroup = opts["cgroup"] or None
+        return runtime.exec(args[0], process, detach=opts["detach"], console_socket=opts["console_socket"],
+                            pid_file=opts["pid_file"], preserve_fds=opts["preserve_fds"],
+                            ignore_paused=opts["ignore_paused"], cgroup=cgroup)
+    except BoxenError as exc:
+        return fail(g, f"exec failed: {exc}", EXEC_FAILED)

@@ -3,7 +3,12 @@
 containerd's shim and conmon pass ``--log FILE --log-format json`` and, when a runtime command
 fails, read the last error from that file (``{"level":"error","msg":"...","time":"..."}``).
 Without ``--log``, runc writes logrus' text format (``time="..." level=error msg="..."``) to
-stderr. With ``--log``, the error also goes to stderr as plain text.
+stderr. With ``--log``, the file is made when the runtime starts (a caller may watch it before
+anything is logged), and an error also goes to stderr as plain text. ``--debug`` adds lines of
+level ``debug``: what each operation did (the container's pid, its cgroup, a signal sent).
+
+The file is opened for each line, never held: a descriptor on a host file must not be open in
+the processes that become the container.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ from __future__ import annotations
 import sys
 import time
 
-from boxen.common import posixos as os
 from boxen.common import jsonio
+from boxen.common import posixos as os
+from boxen.common.errors import InvalidArgument
+
+FORMATS = ("text", "json")
 
 
 def _timestamp() -> str:
@@ -39,8 +47,21 @@ class Logger:
 
     def __init__(self, path: str | None = None, fmt: str = "text", debug: bool = False) -> None:
         self.path = path
-        self.fmt = fmt
+        self.fmt = fmt if fmt in FORMATS else "text"
         self.debug_enabled = debug
+
+    @classmethod
+    def open(cls, path: str | None, fmt: str, debug: bool) -> Logger:
+        """The logger of the global flags: ``fmt`` checked and the ``path`` made, as runc does at start."""
+        if fmt not in FORMATS:
+            raise InvalidArgument(f"unknown log-format {fmt!r} (expected text or json)", field="--log-format")
+        if path:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+            except OSError as exc:
+                raise InvalidArgument(f"cannot open the log file {path}: {os.strerror(exc.errno or 0)}",
+                                      field="--log") from None
+        return cls(path, fmt, debug)
 
     def write(self, level: str, message: str) -> None:
         line = format_line(level, message, self.fmt) + "\n"

@@ -7,6 +7,7 @@ from boxen.common.errors import InvalidArgument
 from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
 
+INTERSPERSED = False  # what follows the id is ps's own options
 USAGE = "ps [command options] <container-id> [ps options]"
 FLAGS = (
     Flag("format,f", "str", "table", help="select one of: table or json (default: \"table\")"),

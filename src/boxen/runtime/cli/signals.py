@@ -16,10 +16,14 @@ _RTMIN, _RTMAX = 34, 64
 
 
 def parse(text: str) -> int:
-    """A signal number from a name (with or without SIG, any case) or a number."""
+    """A signal number from a name (with or without SIG, any case) or a number.
+
+    ``0`` is no signal: the kernel only checks that the process exists, so ``kill ID 0`` tells
+    whether the container is alive (exit 0) or not (exit 1), as with runc.
+    """
     if text.isdigit():
         number = int(text)
-        if 0 < number <= _RTMAX:
+        if 0 <= number <= _RTMAX:
             return number
         raise InvalidArgument(f"invalid signal {text!r}", field="signal")
     name = text.upper()
