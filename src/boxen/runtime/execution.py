@@ -25,11 +25,16 @@ class Execution:
             cgroup: list[str] | None) -> int:
         from boxen.common.schema import from_json
         from boxen.oci.runtime import LinuxSeccomp
+        from boxen.runtime import sealed
         from boxen.runtime.container import write_pid_file
         from boxen.runtime.init import ExecContext, compile_seccomp, exec_setup_stage, preload
         from boxen.runtime.plan import plan_process
 
         runtime, state, k = self.runtime, self.state, self.runtime.kernel
+        sealed.require("the exec'd process")
+        if sealed.interpreter_of(state.pid) and not sealed.exe_is_sealed(state.pid):
+            raise sealed.Unsealed(f"cannot exec in container {state.id}: its init, waiting for start, is the "
+                                  "runtime's own writable interpreter, which the exec'd process could reach")
         seccomp_json = state.data.get("seccomp")
         seccomp = from_json(LinuxSeccomp, seccomp_json, "linux.seccomp") if seccomp_json else None
         process = plan_process(self.process, seccomp)

@@ -86,6 +86,9 @@ def build_process(state_process: dict, opts: dict, command: list[str]):
 
 def run(g, opts, args) -> int:
     check_args("exec", args, minimum=1)
+    from boxen.runtime import sealed
+
+    sealed.ensure()  # the exec'd process joins the container as this interpreter: see sealed
     runtime = g.runtime()
     state = runtime.load(args[0])
     process = build_process(state.data.get("process") or {}, opts, args[1:])

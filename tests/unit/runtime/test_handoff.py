@@ -1,0 +1,47 @@
+"""The runtime's side of a fork into a container, and what its children keep."""
+
+import os
+
+import pytest
+
+from boxen.common.errors import NotFound
+from boxen.runtime import handoff
+from boxen.runtime.linux.fake import FakeKernel
+
+
+@pytest.mark.parametrize(("keep", "preserve", "ranges"), [
+    ([], 0, [(3, 0xFFFFFFFF)]),
+    ([7, None, 4], 0, [(3, 3), (5, 6), (8, 0xFFFFFFFF)]),
+    ([5, 6], 2, [(7, 0xFFFFFFFF)]),       # 3 and 4 preserved; 5 and 6 kept
+    ([3, 9], 1, [(4, 8), (10, 0xFFFFFFFF)]),  # 3 is preserved anyway
+])
+def test_children_keep_stdio_preserved_and_handed_descriptors_only(keep, preserve, ranges):
+    k = FakeKernel()
+    handoff.close_inherited(k, keep, preserve)
+    assert k.calls == [("close_range", first, last, 0) for first, last in ranges]
+
+
+def test_a_namespace_that_cannot_be_opened_names_its_field(tmp_path):
+    h = handoff.Handoff(FakeKernel())
+    try:
+        with pytest.raises(NotFound, match="cannot open namespace") as info:
+            h.open_namespaces([("network", str(tmp_path / "missing"))], "linux.namespaces")
+        assert info.value.field == "linux.namespaces (network)"
+    finally:
+        h.close()
+
+
+def test_close_ends_every_descriptor_it_owns(tmp_path):
+    h = handoff.Handoff(FakeKernel())
+    (tmp_path / "ns").write_text("")
+    fds = h.open_namespaces([("uts", str(tmp_path / "ns"))])
+    h.close()
+    with pytest.raises(OSError):
+        os.fstat(fds["uts"])
+    assert h.fds == []
+
+
+def test_pid_file_is_written_whole(tmp_path):
+    handoff.write_pid_file(str(tmp_path / "pid"), 42)
+    assert (tmp_path / "pid").read_text() == "42"
+    assert os.listdir(tmp_path) == ["pid"]

@@ -1,0 +1,55 @@
+"""Which processes must run from a sealed interpreter, and how the runtime re-executes itself."""
+
+import posix
+import sys
+
+import pytest
+
+from boxen.common.errors import FailedPrecondition, Unimplemented
+from boxen.runtime import sealed
+from boxen.runtime.linux import constants as C
+from boxen.runtime.linux.fake import FakeKernel
+
+
+@pytest.mark.parametrize(("new_pid_namespace", "starts_at_once", "needed"), [
+    (True, True, False),    # run: pid 1 of an empty namespace, started at once
+    (True, False, True),    # create: an exec may join while the init waits
+    (False, True, True),    # the host's (or another) pid namespace: seen at once
+    (False, False, True),
+])
+def test_which_inits_need_a_sealed_interpreter(new_pid_namespace, starts_at_once, needed):
+    assert sealed.init_needs_seal(new_pid_namespace, starts_at_once) is needed
+
+
+def test_an_interpreter_started_from_its_own_path_is_not_sealed():
+    assert not sealed.exe_is_sealed()
+    with pytest.raises(sealed.Unsealed, match="the exec'd process would be the runtime's own interpreter"):
+        sealed.require("the exec'd process")
+    assert issubclass(sealed.Unsealed, FailedPrecondition)
+
+
+def test_a_process_is_recognised_as_running_the_runtimes_interpreter():
+    assert sealed.interpreter_of(posix.getpid())
+    assert not sealed.interpreter_of(1 << 30)  # no such process
+
+
+def test_reexec_runs_the_same_command_from_a_read_only_detached_copy(monkeypatch):
+    monkeypatch.delitem(posix.environ, sealed.MARKER, raising=False)
+    k = FakeKernel()
+    with pytest.raises(AssertionError, match="execveat returned"):  # the fake returns
+        sealed.reexec(k)
+    assert k.names() == ["open_tree", "mount_setattr", "execveat"]
+    _, dirfd, path, flags, _ = k.calls[0]
+    assert (dirfd, path) == (C.AT_FDCWD, "/proc/self/exe") and flags & C.OPEN_TREE_CLONE
+    assert k.calls[1][4] == C.MOUNT_ATTR_RDONLY | C.MOUNT_ATTR_NOSUID | C.MOUNT_ATTR_NODEV
+    _, _, _, argv, env, flags, _ = k.calls[2]
+    assert argv == sys.orig_argv and flags == C.AT_EMPTY_PATH
+    assert "BOXEN_RUNTIME_SEALED=1" in env
+
+
+def test_a_second_reexec_is_refused_rather_than_looping(monkeypatch):
+    monkeypatch.setitem(posix.environ, sealed.MARKER, b"1")
+    k = FakeKernel()
+    with pytest.raises(Unimplemented, match="still not on a detached read-only mount"):
+        sealed.reexec(k)
+    assert k.calls == []
