@@ -21,6 +21,7 @@ from __future__ import annotations
 from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
 from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED
+from boxen.runtime.handoff import Handoff, interpreter_id, write_pid_file
 from boxen.runtime.linux import constants as C
 from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
 
@@ -135,13 +136,16 @@ class Runtime:
     def load(self, container_id: str) -> ContainerState:
         return ContainerState.load(self.root, container_id)
 
-    def _manager(self, state: ContainerState):
+    def container_cgroup(self, state: ContainerState):
+        """The cgroup manager of the container ``state`` describes (``None``: it has no cgroup)."""
         saved = state.data.get("cgroup")
         if not saved:
             return None
         from boxen.runtime import cgroups
 
         return cgroups.reopen(saved)
+
+    _manager = container_cgroup  # the lifecycle methods' name for it
 
     def status(self, state: ContainerState) -> str:
         manager = None
@@ -357,19 +361,10 @@ class Creation:
             sealed.require("the container's init")
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None
-        fds: list[int] = []
         setup_pid = 0
-        parent = child = None
-        console_parent = None
+        handoff = Handoff(k)
         try:
-            ns_fds = {}
-            for i, (kind, path) in enumerate(plan.joined):
-                try:
-                    ns_fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError as exc:
-                    raise NotFound(f"cannot open namespace {path}: {os.strerror(exc.errno or 0)}",
-                                   field=f"linux.namespaces ({kind})") from None
-                fds.append(ns_fds[kind])
+            ns_fds = handoff.open_namespaces(plan.joined, "linux.namespaces")
             manager = runtime.cgroup_manager(plan)
             manager.create()
             cloned = not plan.joined and "time" not in plan.new_kinds
@@ -378,38 +373,25 @@ class Creation:
             # The init gets the FIFO and its error file as open descriptors: with a user namespace
             # it could not reach them by path (the state directory belongs to the host's root).
             os.mkfifo(state.fifo_path, 0o600)
-            fifo_fd = os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            fds.append(fifo_fd)
-            error_fd = os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fds.append(error_fd)
+            fifo_fd = handoff.own(os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+            error_fd = handoff.own(os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             console_fd = None
             if plan.process is not None and plan.process.terminal:
-                if console_socket is not None:
-                    from boxen.runtime.console import connect
-
-                    console_fd = connect(console_socket)
-                else:
-                    from boxen.runtime.console import pair
-
-                    console_parent, console_fd = pair()
-                    fds.append(console_parent)
-                fds.append(console_fd)
+                console_fd = handoff.console(console_socket)
             idmap_fds = {}
             for op in plan.rootfs.mounts:
                 if op.idmap is not None and op.idmap[1] is not None:
-                    idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
-                    fds.append(idmap_fds[op.destination])
-            interpreter = os.stat("/proc/self/exe")
-            parent, child = sync.Channel.pair(k)
-            k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+                    idmap_fds[op.destination] = handoff.own(_idmap_userns(k, op.idmap[1], op.idmap[2]))
+            channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
-                kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
+                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
-                preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
+                preserve_fds=preserve_fds, interpreter=interpreter_id(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
                 idmap_fds=idmap_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
+            parent = handoff.parent
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
                 # in its namespaces. While it builds its mounts, we write the cgroup's limits
@@ -420,8 +402,7 @@ class Creation:
                 if self.pid == 0:
                     parent.close()
                     init_stage(ctx)
-                child.close()
-                child = None
+                handoff.child_forked()
                 try:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
@@ -440,23 +421,15 @@ class Creation:
                 if foreground:  # idle until the init reports: import what ``run`` does next
                     from boxen.runtime import foreground as _  # noqa: F401
             else:
-                setup_pid = os.fork()
-                if setup_pid == 0:
-                    parent.close()
-                    setup_stage(ctx)
-                child.close()
-                child = None
+                setup_pid = handoff.fork(setup_stage, ctx)
             self._converse(parent, state, setup_pid, manager)
             setup_pid = 0
-            if console_parent is not None:
-                from boxen.runtime.console import recv_fd
-
-                self.console_master = recv_fd(console_parent)
+            self.console_master = handoff.console_master()
         except BaseException:
             self._rollback(state, manager, setup_pid)
             raise
         finally:
-            sync.close_all(fds, parent, child)
+            handoff.close()
 
     def _set_limits(self, manager) -> None:
         """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""
@@ -647,18 +620,3 @@ def _wait_dead(state: ContainerState, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise BoxenError(f"container {state.id} did not die after SIGKILL")
         time.sleep(0.005)
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """Write ``pid`` to ``path`` atomically (as runc does: no newline)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write pid file {path}: {os.strerror(exc.errno or 0)}", field="--pid-file") from None
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)

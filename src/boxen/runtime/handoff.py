@@ -18,7 +18,8 @@ A :class:`Handoff` holds those descriptors and closes them, whatever happens, wh
 conversation ends. In the children, :func:`close_inherited` closes what they were not handed:
 a child in the container's namespaces is visible there until it ``execveat``s the user's
 program, and a descriptor it holds can be opened again through ``/proc/<pid>/fd`` by a process
-of the container that may ptrace it (see ``boxen.runtime.sealed``).
+of the container that may ptrace it (see ``boxen.runtime.sealed``). Once the container's
+process exists, both commands tell its pid to the caller that asked (:func:`write_pid_file`).
 """
 
 from __future__ import annotations
