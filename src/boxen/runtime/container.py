@@ -97,7 +97,7 @@ class Runtime:
                                   field="--console-socket")
         creation = Creation(self, spec, plan)
         creation.run(console_socket=console_socket, console_pair=_console_pair, preserve_fds=preserve_fds,
-                     foreground=_foreground, starts_at_once=_run)
+                     foreground=_foreground)
         if pid_file:
             write_pid_file(pid_file, creation.pid)
         return creation
@@ -351,13 +351,12 @@ class Creation:
         self.state: ContainerState | None = None
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
-            foreground: bool = False, starts_at_once: bool = False) -> None:
-        """Make the container; ``starts_at_once``: ``run`` starts it as soon as it exists."""
+            foreground: bool = False) -> None:
         from boxen.runtime import sealed, sync
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
-        if sealed.init_needs_seal("pid" in plan.new_kinds, starts_at_once):
+        if "pid" not in plan.new_kinds:  # seen from inside before it execs (see boxen.runtime.sealed)
             sealed.require("the container's init")
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None

@@ -21,25 +21,25 @@ runs the interpreter from it. ``/proc/<pid>/exe`` then names a file on a mount t
   dissolves), so nobody, the host's root included, can remount it writable: ``mount_setattr``
   and ``mount -o remount`` need a mount attached in the caller's namespace.
 
-It costs two system calls (about 0.1 ms) and one more start of the interpreter (about 7 ms
-here, see ``bench/RESULTS.md``): the program runs again from the start, with the same
-arguments and environment. runc does the same with a read-only overlay or a sealed
-``memfd`` copy of its binary; a ``memfd`` copy of Python's 6 MB binary would cost a copy on
-every start, the bind mount none.
+It costs two system calls and one more start of the interpreter: the program runs again from
+the start, with the same arguments and environment (figures in ``bench/RESULTS.md``). runc
+does the same with a read-only overlay or a sealed ``memfd`` copy of its binary; a ``memfd``
+copy of Python's binary would cost a copy of several megabytes on every start (and as much
+memory per process), the bind mount nothing but the two calls.
 
 Which processes need it: those that enter the container's namespaces while still being the
 interpreter *and* that a process of the container can see before they ``execveat``:
 
 * every ``exec``: the exec'd process joins the container's pid namespace;
 * the init of a container without a pid namespace of its own (it shares the host's, or joins
-  another container's): the container's processes see it;
-* the init of a container that waits for ``start`` (``create``): an ``exec`` can join the
-  container meanwhile and see it as pid 1.
+  another container's): the container's processes see it at once.
 
-The init of ``run``, in a new pid namespace, needs none: it is pid 1 of a namespace in which
-no other process exists until it has exec'd the user's program, ``run`` starting it at once;
-``exec`` refuses a container whose waiting init is an unsealed interpreter (see
-:func:`exe_is_sealed`), which closes the short gap between ``run``'s create and start.
+The init of a container with a pid namespace of its own needs none: it is pid 1 of a namespace
+in which no other process exists until it has exec'd the user's program, except one that
+``exec`` adds while the init waits for ``start``; and ``exec`` refuses a container whose
+waiting init is an unsealed interpreter (:func:`exe_is_sealed`). ``run`` thus pays nothing.
+``boxen-runtime create`` runs sealed all the same, so that ``exec`` into a created container
+works, as it does with runc.
 
 A program that uses :class:`boxen.runtime.Runtime` as a library calls :func:`ensure` once at
 its start (the ``boxen-runtime`` command line does so for the commands that need it); the
@@ -67,11 +67,6 @@ _OPEN_TREE_CLOEXEC = 0o2000000
 
 class Unsealed(FailedPrecondition):
     """The runtime would let its own, writable interpreter into a container: re-execute sealed first."""
-
-
-def init_needs_seal(new_pid_namespace: bool, starts_at_once: bool) -> bool:
-    """Whether a container's init, while still the interpreter, can be seen from inside the container."""
-    return not (new_pid_namespace and starts_at_once)
 
 
 def exe_is_sealed(pid: int | str = "self") -> bool:

@@ -13,6 +13,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -166,5 +167,40 @@ def test_the_library_refuses_to_exec_from_an_unsealed_interpreter(boxen, cid, tm
     try:
         with pytest.raises(Unsealed, match="runtime's own interpreter"):
             Runtime(str(boxen.root)).exec(cid, Process(args=("true",), cwd="/"))
+    finally:
+        boxen.delete(cid, "--force")
+
+
+def _in_process(root, code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``rt``, a library Runtime on ``root``, in an interpreter that is not sealed
+    (its output through a file: a waiting init keeps a pipe open)."""
+    script = f"from boxen.runtime import Runtime\nrt = Runtime({str(root)!r})\n{code}"
+    with tempfile.TemporaryFile("w+") as out:
+        result = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                text=True, timeout=60, check=False)
+        out.seek(0)
+        result.stderr = out.read()
+    return result
+
+
+def test_the_library_refuses_an_init_without_its_own_pid_namespace_when_unsealed(boxen, cid, tmp_path):
+    config = base_config(["true"])
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "pid"]
+    result = _in_process(boxen.root, f"rt.run({cid!r}, {str(make_bundle(tmp_path, config))!r})")
+    assert result.returncode != 0 and "Unsealed" in result.stderr, result.stderr
+    assert "the container's init would be the runtime's own interpreter" in result.stderr
+    assert boxen.ids() == []
+
+
+def test_exec_refuses_a_waiting_init_that_is_not_sealed(boxen, cid, tmp_path):
+    """A library create (unsealed, with its own pid namespace) is safe until something joins it:
+    exec must refuse to add a process that would see the waiting init."""
+    bundle = make_bundle(tmp_path, base_config(["true"]))
+    _in_process(boxen.root, f"rt.create({cid!r}, {str(bundle)!r})").check_returncode()
+    try:
+        result = boxen.exec(cid, "true")
+        assert result.returncode == 1
+        assert "its init, waiting for start, is the runtime's own writable interpreter" in result.stderr
+        boxen.start(cid).check()
     finally:
         boxen.delete(cid, "--force")

@@ -11,16 +11,6 @@ from boxen.runtime.linux import constants as C
 from boxen.runtime.linux.fake import FakeKernel
 
 
-@pytest.mark.parametrize(("new_pid_namespace", "starts_at_once", "needed"), [
-    (True, True, False),    # run: pid 1 of an empty namespace, started at once
-    (True, False, True),    # create: an exec may join while the init waits
-    (False, True, True),    # the host's (or another) pid namespace: seen at once
-    (False, False, True),
-])
-def test_which_inits_need_a_sealed_interpreter(new_pid_namespace, starts_at_once, needed):
-    assert sealed.init_needs_seal(new_pid_namespace, starts_at_once) is needed
-
-
 def test_an_interpreter_started_from_its_own_path_is_not_sealed():
     assert not sealed.exe_is_sealed()
     with pytest.raises(sealed.Unsealed, match="the exec'd process would be the runtime's own interpreter"):

@@ -31,7 +31,7 @@ def run(g, opts, args) -> int:
     check_args("create", args, exactly=1)
     from boxen.runtime import sealed
 
-    sealed.ensure()  # an exec may join the container while its init waits: see sealed
+    sealed.ensure()  # so that an exec may join the container while its init waits: see sealed
     runtime = g.runtime()
     bundle = opts["bundle"] or "."
     if explained(runtime, args[0], bundle, opts):
