@@ -399,7 +399,7 @@ class Creation:
                 # on v1), or, in a new user namespace, where it may not, we move it.
                 self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
-                    parent.close()
+                    handoff.in_child(preserve_fds)
                     init_stage(ctx)
                 handoff.child_forked()
                 try:
@@ -420,7 +420,7 @@ class Creation:
                 if foreground:  # idle until the init reports: import what ``run`` does next
                     from boxen.runtime import foreground as _  # noqa: F401
             else:
-                setup_pid = handoff.fork(setup_stage, ctx)
+                setup_pid = handoff.fork(setup_stage, ctx, preserve_fds)
             self._converse(parent, state, setup_pid, manager)
             setup_pid = 0
             self.console_master = handoff.console_master()

@@ -62,7 +62,7 @@ class Execution:
                               interpreter=interpreter_id(), setgroups=True, detach=detach,
                               container_id=state.id, seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
-            setup_pid = handoff.fork(exec_setup_stage, ctx)
+            setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds)
             pid = handoff.parent.expect(sync.INIT_PID)["pid"]
             os.waitpid(setup_pid, 0)
             master = handoff.console_master()

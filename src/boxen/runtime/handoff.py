@@ -72,14 +72,21 @@ class Handoff:
         self.kernel.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
         return self.child
 
-    def fork(self, stage, ctx) -> int:
+    def fork(self, stage, ctx, preserve_fds: int) -> int:
         """Fork a child that runs ``stage(ctx)`` (which never returns); the child's channel end closes here."""
         pid = os.fork()
         if pid == 0:
-            self.parent.close()
+            self.in_child(preserve_fds)
             stage(ctx)
         self.child_forked()
         return pid
+
+    def in_child(self, preserve_fds: int) -> None:
+        """In a forked child: keep stdio, ``preserve_fds`` and what was opened for it; close the rest,
+        the runtime's ends of the channel and console pair included."""
+        self.parent.close()
+        keep = [fd for fd in self.fds if fd != self.console_parent] + [self.child.fd]
+        close_inherited(self.kernel, keep, preserve_fds)
 
     def child_forked(self) -> None:
         """The children hold their end of the channel now: close ours, so that their exit ends the stream."""

@@ -47,7 +47,6 @@ from boxen.common.errors import (
     Unimplemented,
 )
 from boxen.runtime import capabilities, sync
-from boxen.runtime.handoff import close_inherited
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
 from boxen.runtime.state import hook_state
@@ -592,9 +591,6 @@ def exec_setup_stage(ctx: ExecContext) -> None:
     try:
         reset_signals()
         k, channel = ctx.kernel, ctx.channel
-        # Inside the container until it exec's, the process is visible there: it holds only
-        # what it was handed (see boxen.runtime.handoff).
-        close_inherited(k, [channel.fd, ctx.console_fd, *ctx.ns_fds.values()], ctx.preserve_fds or 0)
         ctx.notify = notify_target(ctx.process, {"ociVersion": "1.2.0", "id": ctx.container_id, "status": "running",
                                                  "pid": os.getpid(), "bundle": ctx.bundle})
         k.prctl(C.PR_SET_DUMPABLE, 0)
