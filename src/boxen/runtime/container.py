@@ -381,7 +381,7 @@ class Creation:
             for op in plan.rootfs.mounts:
                 if op.idmap is not None and op.idmap[1] is not None:
                     idmap_fds[op.destination] = handoff.own(_idmap_userns(k, op.idmap[1], op.idmap[2]))
-            channel = handoff.channel()
+            parent, channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
                 kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
@@ -390,7 +390,6 @@ class Creation:
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
                 idmap_fds=idmap_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
-            parent = handoff.parent
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
                 # in its namespaces. While it builds its mounts, we write the cgroup's limits

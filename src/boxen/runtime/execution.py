@@ -55,7 +55,7 @@ class Execution:
             if manager is not None and cgroup:
                 manager = manager.sub(cgroup)
             console_fd = handoff.console(console_socket) if process.terminal else None
-            channel = handoff.channel()
+            parent, channel = handoff.channel()
             preload(process)
             ctx = ExecContext(kernel=runtime.kernel, process=process, channel=channel, ns_fds=ns_fds,
                               cgroup=manager, console_fd=console_fd, preserve_fds=preserve_fds,
@@ -63,11 +63,11 @@ class Execution:
                               container_id=state.id, seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
             setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds)
-            pid = handoff.parent.expect(sync.INIT_PID)["pid"]
+            pid = parent.expect(sync.INIT_PID)["pid"]
             os.waitpid(setup_pid, 0)
             master = handoff.console_master()
             try:
-                self._wait_ready(handoff.parent, pid)
+                self._wait_ready(parent, pid)
             except BaseException:
                 if master is not None:
                     os.close(master)

@@ -66,11 +66,11 @@ class Handoff:
         self.own(self.console_parent)
         return self.own(console_fd)
 
-    def channel(self) -> sync.Channel:
-        """The children's end of a new channel; the runtime, from now on a subreaper, keeps the other."""
+    def channel(self) -> tuple[sync.Channel, sync.Channel]:
+        """A new channel: (the runtime's end, the children's end); the runtime is a subreaper from now on."""
         self.parent, self.child = sync.Channel.pair(self.kernel)
         self.kernel.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
-        return self.child
+        return self.parent, self.child
 
     def fork(self, stage, ctx, preserve_fds: int) -> int:
         """Fork a child that runs ``stage(ctx)`` (which never returns); the child's channel end closes here."""
@@ -84,14 +84,21 @@ class Handoff:
     def in_child(self, preserve_fds: int) -> None:
         """In a forked child: keep stdio, ``preserve_fds`` and what was opened for it; close the rest,
         the runtime's ends of the channel and console pair included."""
-        self.parent.close()
-        keep = [fd for fd in self.fds if fd != self.console_parent] + [self.child.fd]
+        parent, child = self._channel()
+        parent.close()
+        keep = [fd for fd in self.fds if fd != self.console_parent] + [child.fd]
         close_inherited(self.kernel, keep, preserve_fds)
 
     def child_forked(self) -> None:
-        """The children hold their end of the channel now: close ours, so that their exit ends the stream."""
-        self.child.close()
+        """The children hold their end of the channel now: close it here, so that their exit ends the stream."""
+        _, child = self._channel()
+        child.close()
         self.child = None
+
+    def _channel(self) -> tuple[sync.Channel, sync.Channel]:
+        if self.parent is None or self.child is None:
+            raise AssertionError("Handoff.channel() was not called before the fork")
+        return self.parent, self.child
 
     def console_master(self) -> int | None:
         """The terminal's master side, sent back by the container (``None`` with a console socket)."""

@@ -28,7 +28,9 @@ processes access to their ``/proc/<pid>`` entries); every descriptor but stdio a
 ``--preserve-fds`` is closed on exec; and the program to run is opened and checked first (and so
 is each interpreter of a ``#!`` script, which is run by the runtime the way the kernel would run
 it) so that the host interpreter itself, however it is named (``/proc/self/exe``), is refused,
-and the file checked is the one executed (``execveat`` on the opened descriptor).
+and the file checked is the one executed (``execveat`` on the opened descriptor). A process of
+the container holding ``CAP_SYS_PTRACE`` passes the non-dumpable check: against it, those
+processes it can see run from a sealed interpreter (``boxen.runtime.sealed``).
 """
 
 from __future__ import annotations
