@@ -53,10 +53,10 @@ int main(int argc, char **argv) {
         while ((e = readdir(d)) != NULL) {
             pid = atoi(e->d_name);
             if (pid <= 0 || pid >= (1 << 16) || seen[pid]) continue;
-            seen[pid] = 1;
             snprintf(path, sizeof path, "/proc/%d/exe", pid);
             fd = open(path, O_PATH | O_CLOEXEC);
-            if (fd < 0) continue;
+            if (fd < 0) continue; /* gone, or not yet open to us: try again next round */
+            seen[pid] = 1;
             if (fstat(fd, &st) == 0 && !(st.st_dev == skip_dev && st.st_ino == skip_ino)) {
                 caught = 1;
                 break;
