@@ -21,9 +21,8 @@ from __future__ import annotations
 from boxen.common import posixos as os
 from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument, NotFound
 from boxen.oci import CREATED, PAUSED, RUNNING, STOPPED
-from boxen.runtime.handoff import Handoff, interpreter_id, write_pid_file
 from boxen.runtime.linux import constants as C
-from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
+from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano, write_pid_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -352,11 +351,14 @@ class Creation:
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:
-        from boxen.runtime import sealed, sync
+        from boxen.runtime import sync
+        from boxen.runtime.handoff import Handoff, interpreter_id
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         if "pid" not in plan.new_kinds:  # seen from inside before it execs (see boxen.runtime.sealed)
+            from boxen.runtime import sealed
+
             sealed.require("the container's init")
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None

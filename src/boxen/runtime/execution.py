@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from boxen.common import posixos as os
 from boxen.runtime import sync
-from boxen.runtime.handoff import Handoff, interpreter_id, write_pid_file
+from boxen.runtime.handoff import Handoff, interpreter_id
+from boxen.runtime.state import write_pid_file
 
 
 class Execution:

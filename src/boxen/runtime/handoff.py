@@ -18,16 +18,18 @@ A :class:`Handoff` holds those descriptors and closes them, whatever happens, wh
 conversation ends. In the children, :func:`close_inherited` closes what they were not handed:
 a child in the container's namespaces is visible there until it ``execveat``s the user's
 program, and a descriptor it holds can be opened again through ``/proc/<pid>/fd`` by a process
-of the container that may ptrace it (see ``boxen.runtime.sealed``). Once the container's
-process exists, both commands tell its pid to the caller that asked (:func:`write_pid_file`).
+of the container that may ptrace it (see ``boxen.runtime.sealed``).
 """
 
 from __future__ import annotations
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, NotFound
-from boxen.runtime import sync
+from boxen.common.errors import NotFound
 from boxen.runtime.linux import constants as C
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.runtime.sync import Channel
 
 
 class Handoff:
@@ -36,8 +38,8 @@ class Handoff:
     def __init__(self, kernel) -> None:
         self.kernel = kernel
         self.fds: list[int] = []
-        self.parent: sync.Channel | None = None
-        self.child: sync.Channel | None = None
+        self.parent: Channel | None = None
+        self.child: Channel | None = None
         self.console_parent: int | None = None
 
     def own(self, fd: int) -> int:
@@ -66,9 +68,11 @@ class Handoff:
         self.own(self.console_parent)
         return self.own(console_fd)
 
-    def channel(self) -> tuple[sync.Channel, sync.Channel]:
+    def channel(self) -> tuple[Channel, Channel]:
         """A new channel: (the runtime's end, the children's end); the runtime is a subreaper from now on."""
-        self.parent, self.child = sync.Channel.pair(self.kernel)
+        from boxen.runtime.sync import Channel
+
+        self.parent, self.child = Channel.pair(self.kernel)
         self.kernel.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
         return self.parent, self.child
 
@@ -95,7 +99,7 @@ class Handoff:
         child.close()
         self.child = None
 
-    def _channel(self) -> tuple[sync.Channel, sync.Channel]:
+    def _channel(self) -> tuple[Channel, Channel]:
         if self.parent is None or self.child is None:
             raise AssertionError("Handoff.channel() was not called before the fork")
         return self.parent, self.child
@@ -109,7 +113,9 @@ class Handoff:
         return recv_fd(self.console_parent)
 
     def close(self) -> None:
-        sync.close_all(self.fds, self.parent, self.child)
+        from boxen.runtime.sync import close_all
+
+        close_all(self.fds, self.parent, self.child)
         self.parent = self.child = None
 
 
@@ -127,18 +133,3 @@ def close_inherited(kernel, keep, preserve_fds: int = 0) -> None:
             kernel.close_range(first, fd - 1, 0)
         first = fd + 1
     kernel.close_range(first, 0xFFFFFFFF, 0)
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """Write ``pid`` to ``path`` atomically (as runc does: no newline)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write pid file {path}: {os.strerror(exc.errno or 0)}", field="--pid-file") from None
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)

@@ -39,9 +39,3 @@ def test_close_ends_every_descriptor_it_owns(tmp_path):
     with pytest.raises(OSError):
         os.fstat(fds["uts"])
     assert h.fds == []
-
-
-def test_pid_file_is_written_whole(tmp_path):
-    handoff.write_pid_file(str(tmp_path / "pid"), 42)
-    assert (tmp_path / "pid").read_text() == "42"
-    assert os.listdir(tmp_path) == ["pid"]

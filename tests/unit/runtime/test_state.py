@@ -3,7 +3,7 @@ import os
 import pytest
 
 from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
-from boxen.runtime.state import ContainerState, check_id, process_start_time, rfc3339_nano
+from boxen.runtime.state import ContainerState, check_id, process_start_time, rfc3339_nano, write_pid_file
 
 
 @pytest.mark.parametrize("good", ["a", "A-1_b.c+d,e", "x" * 100])
@@ -46,3 +46,9 @@ def test_a_reused_pid_means_stopped(tmp_path):
     assert state.status() == "stopped"
     assert "pid" not in state.oci_state("stopped")
     assert state.runc_state("stopped")["pid"] == 0
+
+
+def test_pid_file_is_written_whole(tmp_path):
+    write_pid_file(str(tmp_path / "pid"), 42)
+    assert (tmp_path / "pid").read_text() == "42"
+    assert os.listdir(tmp_path) == ["pid"]
