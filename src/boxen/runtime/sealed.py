@@ -59,7 +59,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 
-#: Set in the environment of the re-executed runtime: a second re-execution would be a loop.
+#: Set, to its pid, in the environment of the re-executed runtime: re-executing that same process
+#: again would be a loop (a child that inherits the variable has another pid).
 MARKER = b"BOXEN_RUNTIME_SEALED"
 _ST_RDONLY = 1
 _OPEN_TREE_CLOEXEC = 0o2000000
@@ -113,7 +114,8 @@ def ensure(kernel=None) -> None:
 def reexec(kernel=None) -> NoReturn:
     """Run this program again, with the same arguments and environment, from a detached read-only
     bind mount of its interpreter. Returns only by raising."""
-    if posix.environ.get(MARKER) is not None:
+    pid = str(os.getpid())
+    if posix.environ.get(MARKER) == pid.encode():
         raise Unimplemented("the runtime re-executed itself from a read-only copy of its interpreter, "
                             "but /proc/self/exe is still not on a detached read-only mount")
     if kernel is None:
@@ -122,8 +124,8 @@ def reexec(kernel=None) -> NoReturn:
                             display="the runtime's interpreter")
     kernel.mount_setattr(tree, "", C.AT_EMPTY_PATH, C.MOUNT_ATTR_RDONLY | C.MOUNT_ATTR_NOSUID | C.MOUNT_ATTR_NODEV,
                          display="the runtime's interpreter")
-    env = [f"{os.fsdecode(key)}={os.fsdecode(value)}" for key, value in posix.environ.items()]
-    env.append(f"{MARKER.decode()}=1")
+    env = [f"{os.fsdecode(key)}={os.fsdecode(value)}" for key, value in posix.environ.items() if key != MARKER]
+    env.append(f"{MARKER.decode()}={pid}")
     sys.stdout.flush()
     sys.stderr.flush()
     kernel.execveat(tree, "", list(sys.orig_argv), env, C.AT_EMPTY_PATH, display=sys.orig_argv[0])

@@ -34,12 +34,22 @@ def test_reexec_runs_the_same_command_from_a_read_only_detached_copy(monkeypatch
     assert k.calls[1][4] == C.MOUNT_ATTR_RDONLY | C.MOUNT_ATTR_NOSUID | C.MOUNT_ATTR_NODEV
     _, _, _, argv, env, flags, _ = k.calls[2]
     assert argv == sys.orig_argv and flags == C.AT_EMPTY_PATH
-    assert "BOXEN_RUNTIME_SEALED=1" in env
+    assert f"BOXEN_RUNTIME_SEALED={posix.getpid()}" in env
 
 
 def test_a_second_reexec_is_refused_rather_than_looping(monkeypatch):
-    monkeypatch.setitem(posix.environ, sealed.MARKER, b"1")
+    monkeypatch.setitem(posix.environ, sealed.MARKER, str(posix.getpid()).encode())
     k = FakeKernel()
     with pytest.raises(Unimplemented, match="still not on a detached read-only mount"):
         sealed.reexec(k)
     assert k.calls == []
+
+
+def test_a_child_of_a_sealed_program_may_seal_itself(monkeypatch):
+    """A daemon that sealed itself passes the variable on to the runtimes it starts."""
+    monkeypatch.setitem(posix.environ, sealed.MARKER, str(posix.getpid() + 1).encode())
+    k = FakeKernel()
+    with pytest.raises(AssertionError, match="execveat returned"):
+        sealed.reexec(k)
+    env = k.calls[2][4]
+    assert [e for e in env if e.startswith("BOXEN_RUNTIME_SEALED=")] == [f"BOXEN_RUNTIME_SEALED={posix.getpid()}"]
