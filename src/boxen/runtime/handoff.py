@@ -11,8 +11,8 @@ runtime opens everything the children will need but could no longer reach once i
 * the channel, a ``SOCK_SEQPACKET`` socket pair, one end for the children;
 * the runtime becomes a *child subreaper*, so that the container's first process, whose parent
   (the set-up child) exits at once, is reparented to the runtime, which can then wait for it;
-* every module the children will run is imported first (``init.preload``: cheaper before the
-  fork, and out of reach after the root switch).
+* and the caller imports every module the children will run (``init.preload``: cheaper before
+  the fork, and out of reach after the root switch).
 
 A :class:`Handoff` holds those descriptors and closes them, whatever happens, when the
 conversation ends. In the children, :func:`close_inherited` closes what they were not handed:

@@ -1,6 +1,7 @@
 """The runtime's side of a fork into a container, and what its children keep."""
 
 import os
+import socket
 
 import pytest
 
@@ -39,3 +40,33 @@ def test_close_ends_every_descriptor_it_owns(tmp_path):
     with pytest.raises(OSError):
         os.fstat(fds["uts"])
     assert h.fds == []
+
+
+class _SocketKernel(FakeKernel):
+    """Records like the fake, but makes real socket pairs (the channel's ends must be descriptors)."""
+
+    def socketpair(self, domain, kind):
+        a, b = socket.socketpair(domain, kind)
+        return a.detach(), b.detach()
+
+
+def test_a_child_keeps_what_was_opened_for_it_and_its_end_of_the_channel(tmp_path):
+    k = _SocketKernel()
+    h = handoff.Handoff(k)
+    try:
+        (tmp_path / "ns").write_text("")
+        ns = h.open_namespaces([("uts", str(tmp_path / "ns"))])["uts"]
+        h.console_parent = h.own(os.open(str(tmp_path / "ns"), os.O_RDONLY))  # the runtime's end of a pair
+        parent, child = h.channel()
+        parent_fd = parent.fd
+        h.in_child(preserve_fds=0)
+        closed = set()
+        for _, first, last, _ in (c for c in k.calls if c[0] == "close_range"):
+            closed.update(range(first, min(last, 4096) + 1))
+        assert ns not in closed and child.fd not in closed
+        assert h.console_parent in closed
+        with pytest.raises(OSError):
+            os.fstat(parent_fd)  # closed for real: the child never speaks as the runtime
+    finally:
+        h.parent = None
+        h.close()
