@@ -10,6 +10,10 @@ also the virtualenv's site-packages, for zstandard). They import boxen's modules
 with ``_exit``: tearing the interpreter down, module by module, costs several milliseconds that
 an exiting process does not need (a program's threads must be joined by then).
 
+``boxen-runtime exec`` and ``create`` run their launcher twice: ``boxen.runtime.sealed``
+re-executes the interpreter from a read-only copy with the same command line
+(``sys.orig_argv``, ``-IS`` included), so a launcher depends on nothing but its arguments.
+
 Usage: python tools/fast_launcher.py VENV
 """
 

@@ -23,7 +23,7 @@ from boxen.common.errors import BoxenError, FailedPrecondition, InvalidArgument,
 from boxen.oci import PAUSED, RUNNING, STOPPED
 from boxen.runtime import lifecycle
 from boxen.runtime.linux import constants as C
-from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano
+from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time, rfc3339_nano, write_pid_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,13 +145,16 @@ class Runtime:
     def load(self, container_id: str) -> ContainerState:
         return ContainerState.load(self.root, container_id)
 
-    def _manager(self, state: ContainerState):
+    def container_cgroup(self, state: ContainerState):
+        """The cgroup manager of the container ``state`` describes (``None``: it has no cgroup)."""
         saved = state.data.get("cgroup")
         if not saved:
             return None
         from boxen.runtime import cgroups
 
         return cgroups.reopen(saved)
+
+    _manager = container_cgroup  # the lifecycle methods' name for it
 
     def status(self, state: ContainerState) -> str:
         manager = None
@@ -399,26 +402,22 @@ class Creation:
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:
         from boxen.runtime import sync
+        from boxen.runtime.handoff import Handoff, interpreter_id
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
         from boxen.runtime.workdir import hold_preserved
 
         hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
+        if "pid" not in plan.new_kinds:  # seen from inside before it execs (see boxen.runtime.sealed)
+            from boxen.runtime import sealed
+
+            sealed.require("the container's init")
         state = self.state = ContainerState.new(runtime.root, plan.id)
         manager = None
-        fds: list[int] = []
         setup_pid = 0
-        parent = child = None
-        console_parent = None
+        handoff = Handoff(k)
         try:
-            ns_fds = {}
-            for i, (kind, path) in enumerate(plan.joined):
-                try:
-                    ns_fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError as exc:
-                    raise NotFound(f"cannot open namespace {path}: {os.strerror(exc.errno or 0)}",
-                                   field=f"linux.namespaces ({kind})") from None
-                fds.append(ns_fds[kind])
+            ns_fds = handoff.open_namespaces(plan.joined, "linux.namespaces")
             manager = runtime.cgroup_manager(plan)
             state.record_cgroup(manager.saved())  # so delete --force can undo an interrupted create
             manager.create()
@@ -428,39 +427,26 @@ class Creation:
             # The init gets the FIFO and its error file as open descriptors: with a user namespace
             # it could not reach them by path (the state directory belongs to the host's root).
             os.mkfifo(state.fifo_path, 0o600)
-            fifo_fd = os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            fds.append(fifo_fd)
-            error_fd = os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fds.append(error_fd)
+            fifo_fd = handoff.own(os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+            error_fd = handoff.own(os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             console_fd = None
             if plan.process is not None and plan.process.terminal:
-                if console_socket is not None:
-                    from boxen.runtime.console import connect
-
-                    console_fd = connect(console_socket)
-                else:
-                    from boxen.runtime.console import pair
-
-                    console_parent, console_fd = pair()
-                    fds.append(console_parent)
-                fds.append(console_fd)
+                console_fd = handoff.console(console_socket)
             idmap_fds = {}
             for op in plan.rootfs.mounts:
                 if op.idmap is not None and op.idmap[1] is not None:
-                    idmap_fds[op.destination] = _idmap_userns(k, op.idmap[1], op.idmap[2])
-                    fds.append(idmap_fds[op.destination])
+                    idmap_fds[op.destination] = handoff.own(_idmap_userns(k, op.idmap[1], op.idmap[2]))
             from boxen.runtime.mounter import open_bind_sources
 
             source_fds = open_bind_sources(k, plan)  # with a user namespace: see there
-            fds.extend(source_fds.values())
-            interpreter = os.stat("/proc/self/exe")
-            parent, child = sync.Channel.pair(k)
-            k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+            for fd in source_fds.values():
+                handoff.own(fd)
+            parent, channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
-                kernel=k, plan=plan, channel=child, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
+                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
-                preserve_fds=preserve_fds, interpreter=(interpreter.st_dev, interpreter.st_ino),
+                preserve_fds=preserve_fds, interpreter=interpreter_id(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
                 idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
@@ -472,10 +458,9 @@ class Creation:
                 # on v1), or, in a new user namespace, where it may not, we move it.
                 self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
-                    parent.close()
+                    handoff.in_child(preserve_fds)
                     init_stage(ctx)
-                child.close()
-                child = None
+                handoff.child_forked()
                 try:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
@@ -494,23 +479,15 @@ class Creation:
                 if foreground:  # idle until the init reports: import what ``run`` does next
                     from boxen.runtime import foreground as _  # noqa: F401
             else:
-                setup_pid = os.fork()
-                if setup_pid == 0:
-                    parent.close()
-                    setup_stage(ctx)
-                child.close()
-                child = None
+                setup_pid = handoff.fork(setup_stage, ctx, preserve_fds)
             self._converse(parent, state, setup_pid, manager)
             setup_pid = 0
-            if console_parent is not None:
-                from boxen.runtime.console import recv_fd
-
-                self.console_master = recv_fd(console_parent)
+            self.console_master = handoff.console_master()
         except BaseException:
             self._rollback(state, manager, setup_pid)
             raise
         finally:
-            sync.close_all(fds, parent, child)
+            handoff.close()
 
     def _set_limits(self, manager) -> None:
         """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""
@@ -712,18 +689,3 @@ def check_pid_file(path: str) -> None:
         raise InvalidArgument(f"cannot write pid file {path}: {directory} is not a directory", field="--pid-file")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise InvalidArgument(f"cannot write pid file {path}: {directory} is not writable", field="--pid-file")
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """Write ``pid`` to ``path`` atomically (as runc does: no newline)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write pid file {path}: {os.strerror(exc.errno or 0)}", field="--pid-file") from None
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)

@@ -4,18 +4,25 @@ The process joins every namespace of the container's init (``/proc/<pid>/ns/*``,
 the config named), its cgroup, and gets the container's seccomp filter, then the identity and
 capabilities of its own process spec, which ``boxen-runtime exec`` builds from the container's
 ``process`` and the command line, or reads whole from ``--process``. The forks and messages are
-those of ``create`` (see ``boxen.runtime.sync`` and ``boxen.runtime.init``).
+those of ``create`` (see ``boxen.runtime.sync`` and ``boxen.runtime.init``), and so is the
+hand-off before them (``boxen.runtime.handoff``).
+
+:class:`boxen.runtime.container.Runtime` makes an :class:`Execution` once it has checked the
+container's status; this module knows the runtime only through its public methods (``kernel``,
+``container_cgroup``), so the dependency points one way: container, then execution.
 """
 
 from __future__ import annotations
 
 from boxen.common import posixos as os
-from boxen.common.errors import NotFound
 from boxen.runtime import sync
-from boxen.runtime.linux import constants as C
+from boxen.runtime.handoff import Handoff, interpreter_id
+from boxen.runtime.state import write_pid_file
 
 
 class Execution:
+    """One ``exec``: the runtime's side of the conversation in ``boxen.runtime.sync``."""
+
     def __init__(self, runtime, state, process) -> None:
         self.runtime = runtime
         self.state = state
@@ -25,13 +32,17 @@ class Execution:
             cgroup: list[str] | None) -> int:
         from boxen.common.schema import from_json
         from boxen.oci.runtime import LinuxSeccomp
-        from boxen.runtime.container import write_pid_file
+        from boxen.runtime import sealed
         from boxen.runtime.init import ExecContext, compile_seccomp, exec_setup_stage, preload
         from boxen.runtime.plan import plan_process
         from boxen.runtime.workdir import hold_preserved
 
         hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
-        runtime, state, k = self.runtime, self.state, self.runtime.kernel
+        runtime, state = self.runtime, self.state
+        sealed.require("the exec'd process")
+        if sealed.interpreter_of(state.pid) and not sealed.exe_is_sealed(state.pid):
+            raise sealed.Unsealed(f"cannot exec in container {state.id}: its init, waiting for start, is the "
+                                  "runtime's own writable interpreter, which the exec'd process could reach")
         seccomp_json = state.data.get("seccomp")
         seccomp = from_json(LinuxSeccomp, seccomp_json, "linux.seccomp") if seccomp_json else None
         process = plan_process(self.process, seccomp)
@@ -40,53 +51,24 @@ class Execution:
 
             raise InvalidArgument("cannot allocate tty if runc will detach without setting console socket",
                                   field="--console-socket")
-        ns_fds: dict[str, int] = {}
-        fds: list[int] = []
-        parent = child = None
-        console_parent = None
+        handoff = Handoff(runtime.kernel)
         try:
-            for kind, path in state.data.get("namespaces", {}).items():
-                try:
-                    ns_fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError as exc:
-                    raise NotFound(f"cannot open namespace {path}: {os.strerror(exc.errno or 0)}") from None
-                fds.append(ns_fds[kind])
-            manager = runtime._manager(state)
+            ns_fds = handoff.open_namespaces(state.data.get("namespaces", {}).items())
+            manager = runtime.container_cgroup(state)
             if manager is not None and cgroup:
                 manager = manager.sub(cgroup)
-            console_fd = None
-            if process.terminal:
-                from boxen.runtime import console
-
-                if console_socket is not None:
-                    console_fd = console.connect(console_socket)
-                else:
-                    console_parent, console_fd = console.pair()
-                    fds.append(console_parent)
-                fds.append(console_fd)
-            interpreter = os.stat("/proc/self/exe")
-            parent, child = sync.Channel.pair(k)
-            k.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
+            console_fd = handoff.console(console_socket) if process.terminal else None
+            parent, channel = handoff.channel()
             preload(process)
-            ctx = ExecContext(kernel=k, process=process, channel=child, ns_fds=ns_fds, cgroup=manager,
-                              console_fd=console_fd, preserve_fds=preserve_fds,
-                              interpreter=(interpreter.st_dev, interpreter.st_ino),
-                              setgroups=True, detach=detach, container_id=state.id,
-                              seccomp_program=compile_seccomp(process),
+            ctx = ExecContext(kernel=runtime.kernel, process=process, channel=channel, ns_fds=ns_fds,
+                              cgroup=manager, console_fd=console_fd, preserve_fds=preserve_fds,
+                              interpreter=interpreter_id(), setgroups=True, detach=detach,
+                              container_id=state.id, seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
-            setup_pid = os.fork()
-            if setup_pid == 0:
-                parent.close()
-                exec_setup_stage(ctx)
-            child.close()
-            child = None
+            setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds)
             pid = parent.expect(sync.INIT_PID)["pid"]
             os.waitpid(setup_pid, 0)
-            master = None
-            if console_parent is not None:
-                from boxen.runtime.console import recv_fd
-
-                master = recv_fd(console_parent)
+            master = handoff.console_master()
             try:
                 self._wait_ready(parent, pid)
             except BaseException:
@@ -101,11 +83,11 @@ class Execution:
                 return 0
             from boxen.runtime.foreground import wait_foreground
 
-            sync.close_all(fds)
+            handoff.close()
             with wait_foreground(pid, master) as waiter:
                 return waiter.wait()
         finally:
-            sync.close_all(fds, parent, child)
+            handoff.close()
 
     @staticmethod
     def _wait_ready(channel: sync.Channel, pid: int) -> None:

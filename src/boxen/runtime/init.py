@@ -31,7 +31,9 @@ processes access to their ``/proc/<pid>`` entries); every descriptor but stdio a
 ``--preserve-fds`` is closed before the working directory is entered
 (``boxen.runtime.workdir``); and the program to run is opened and checked first, so that the
 host interpreter itself, however it is named, is refused, and the file checked is the one
-executed (``boxen.runtime.program``).
+executed (``boxen.runtime.program``). A process of the container holding ``CAP_SYS_PTRACE``
+passes the non-dumpable check: against it, those processes it can see run from a sealed
+interpreter (``boxen.runtime.sealed``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from __future__ import annotations
 import _signal
 
 from boxen.common import posixos as os
-from boxen.common.record import Record
 from boxen.common.errors import (
     BoxenError,
     FailedPrecondition,
@@ -48,6 +49,7 @@ from boxen.common.errors import (
     PermissionDenied,
     Unimplemented,
 )
+from boxen.common.record import Record
 from boxen.runtime import capabilities, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
@@ -552,6 +554,7 @@ def exec_setup_stage(ctx: ExecContext) -> None:
         for kind in ("ipc", "uts", "network", "pid", "cgroup", "time", "mount"):
             if kind in ctx.ns_fds:
                 k.setns(ctx.ns_fds[kind], FLAGS[kind], kind)
+        sync.close_all(list(ctx.ns_fds.values()))  # joined: the exec'd process needs none of them
         pid = os.fork()
         if pid == 0:
             exec_process_stage(ctx, notify)

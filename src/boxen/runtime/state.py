@@ -286,3 +286,18 @@ class ContainerState:
             state["annotations"] = annotations
         state["owner"] = self.data.get("owner", "")
         return state
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """``--pid-file``: write ``pid`` to ``path`` atomically (as runc does: no newline)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write pid file {path}: {os.strerror(exc.errno or 0)}", field="--pid-file") from None
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)

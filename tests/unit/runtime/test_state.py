@@ -3,7 +3,7 @@ import os
 import pytest
 
 from boxen.common.errors import AlreadyExists, InvalidArgument, NotFound
-from boxen.runtime.state import ContainerState, check_id, process_start_time, rfc3339_nano
+from boxen.runtime.state import ContainerState, check_id, process_start_time, rfc3339_nano, write_pid_file
 
 
 @pytest.mark.parametrize("good", ["a", "A-1_b.c+d,e", "x" * 100])
@@ -124,3 +124,9 @@ def test_sweep_removes_the_claims_of_dead_processes_only(tmp_path):
         (tmp_path / name / "state.json").write_text("{")
     ContainerState.sweep(root, "c1")
     assert sorted(os.listdir(root)) == [f"c1#{os.getpid()}", f"c10#{dead}"]
+
+
+def test_pid_file_is_written_whole(tmp_path):
+    write_pid_file(str(tmp_path / "pid"), 42)
+    assert (tmp_path / "pid").read_text() == "42"
+    assert os.listdir(tmp_path) == ["pid"]

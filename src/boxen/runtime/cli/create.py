@@ -29,6 +29,9 @@ def explained(runtime, container_id: str, bundle: str, opts) -> bool:
 
 def run(g, opts, args) -> int:
     check_args("create", args, exactly=1)
+    from boxen.runtime import sealed
+
+    sealed.ensure()  # so that an exec may join the container while its init waits: see sealed
     runtime = g.runtime()
     bundle = opts["bundle"] or "."
     if explained(runtime, args[0], bundle, opts):

@@ -94,10 +94,15 @@ def build_process(state_process: dict, opts: dict, command: list[str]):
 
 def run(g, opts, args) -> int:
     check_args("exec", args, minimum=1)
+    from boxen.runtime import sealed
+
     try:
         runtime = g.runtime()
         state = runtime.load(args[0])
         process = build_process(state.data.get("process") or {}, opts, args[1:])
+        # the exec'd process joins the container as this interpreter: see sealed (checked first, so
+        # that an exec that cannot start does not pay for a second interpreter)
+        sealed.ensure()
         cgroup = opts["cgroup"] or None
         return runtime.exec(args[0], process, detach=opts["detach"], console_socket=opts["console_socket"],
                             pid_file=opts["pid_file"], preserve_fds=opts["preserve_fds"],

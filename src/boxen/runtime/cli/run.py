@@ -1,5 +1,6 @@
 """run: create and start a container, wait for it, delete it, exit with its status."""
 
+from boxen.common.errors import FailedPrecondition
 from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
 from boxen.runtime.cli.create import FLAGS as CREATE_FLAGS
@@ -18,7 +19,14 @@ def run(g, opts, args) -> int:
     bundle = opts["bundle"] or "."
     if explained(runtime, args[0], bundle, opts):
         return 0
-    return runtime.run(args[0], bundle, detach=opts["detach"], keep=opts["keep"],
-                       console_socket=opts["console_socket"], pid_file=opts["pid_file"],
-                       no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],
-                       preserve_fds=opts["preserve_fds"])
+    try:
+        return runtime.run(args[0], bundle, detach=opts["detach"], keep=opts["keep"],
+                           console_socket=opts["console_socket"], pid_file=opts["pid_file"],
+                           no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],
+                           preserve_fds=opts["preserve_fds"])
+    except FailedPrecondition as exc:
+        from boxen.runtime import sealed
+
+        if isinstance(exc, sealed.Unsealed):  # no pid namespace of its own: the init is seen from inside
+            sealed.reexec()
+        raise
