@@ -22,6 +22,10 @@ from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unavailable
 from boxen.runtime.linux import constants as C
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _FD_BYTES = 4
 
 
@@ -114,7 +118,8 @@ class Proxy:
 
     def __init__(self, master: int) -> None:
         self.master = master
-        self.saved = None
+        # termios attributes as tcgetattr returns them (typeshed: a list of Any), to restore on exit.
+        self.saved: list[Any] | None = None
 
     def __enter__(self) -> Proxy:
         import termios

@@ -27,6 +27,8 @@ from boxen.runtime.state import DEFAULT_ROOT, ContainerState, process_start_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import builtins  # Runtime.list shadows the builtin in its own annotations
+
     from boxen.runtime.plan import ContainerPlan
 
 
@@ -313,7 +315,7 @@ class Runtime:
         lifecycle.check("resume", self.status(state))
         self._require_manager(state).thaw()
 
-    def pids(self, container_id: str) -> list[int]:
+    def pids(self, container_id: str) -> builtins.list[int]:
         """The container's processes: none once it has stopped (runc's ``ps`` prints an empty table)."""
         state = self.load(container_id)
         if self.status(state) == STOPPED:
@@ -375,7 +377,7 @@ class Runtime:
 
     def exec(self, container_id: str, process, *, detach: bool = False, console_socket: str | None = None,
              pid_file: str | None = None, preserve_fds: int = 0, ignore_paused: bool = False,
-             cgroup: list[str] | None = None) -> int:
+             cgroup: builtins.list[str] | None = None) -> int:
         """Start ``process`` (an ``oci.runtime.Process``) in the container; return its exit code (0 if detached)."""
         from boxen.runtime.execution import Execution
 
@@ -397,7 +399,7 @@ class Creation:
         self.plan = plan
         self.pid = 0
         self.console_master: int | None = None
-        self.state: ContainerState | None = None
+        self.state: ContainerState  # made by run(), read only once it has returned
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:

@@ -88,8 +88,8 @@ def lines(runtime, container_id: str, bundle: str, opts: dict) -> list[str]:
             data = f", {op.data}" if op.data else ""
             out.append(f"   - mount a new {op.fstype} on {op.destination} ({_flag_words(op.flags)}{data})")
     if rootfs.setup_dev:
-        names = ", ".join(d.path for d in rootfs.devices)
-        out.append(f"   - create device nodes {names}, and /dev/fd, /dev/std*, /dev/ptmx symlinks")
+        paths = ", ".join(d.path for d in rootfs.devices)
+        out.append(f"   - create device nodes {paths}, and /dev/fd, /dev/std*, /dev/ptmx symlinks")
     if "mount" not in plan.new_kinds and "mount" not in dict(plan.joined):
         pass
     elif rootfs.no_pivot:

@@ -17,6 +17,12 @@ import _signal
 
 from boxen.common import posixos as os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _signal import Handler
+
+    from boxen.runtime.console import Proxy
+
 FORWARDED = (
     _signal.SIGHUP,
     _signal.SIGINT,
@@ -40,8 +46,8 @@ class wait_foreground:
     def __init__(self, pid: int, master: int | None = None) -> None:
         self.pid = pid
         self.master = master
-        self.proxy = None
-        self.saved: dict[int, object] = {}
+        self.proxy: Proxy | None = None
+        self.saved: dict[int, Handler] = {}
         self.status: int | None = None
 
     def _forward(self, sig: int, frame: object) -> None:

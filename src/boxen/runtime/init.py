@@ -314,7 +314,8 @@ def preload(process: ProcessPlan | None, hooks=None, *, rootfs: bool = False) ->
 def notify_target(process: ProcessPlan, state: dict):
     """For a filter with SCMP_ACT_NOTIFY: the agent's socket, connected now (its path is a host
     path, out of reach after the root switch), and the state to send with the notify fd."""
-    if process.seccomp is None or not process.seccomp.notify:
+    # A plan with notify always has a listener path (plan_seccomp refuses one without).
+    if process.seccomp is None or not process.seccomp.notify or process.seccomp.listener_path is None:
         return None
     from boxen.runtime import seccomp
 

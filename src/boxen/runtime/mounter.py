@@ -244,6 +244,7 @@ class Mounter:
 
     def _idmapped_bind(self, op: MountOp, target_fd: int) -> None:
         """A bind mount whose files' owners are shifted by a user namespace's mapping (idmap)."""
+        assert op.idmap is not None and op.source is not None  # mount() calls this for idmapped binds
         recursive, uid_maps, _ = op.idmap
         userns = self.idmap_fds.get(op.destination) if uid_maps is not None else None
         own = None

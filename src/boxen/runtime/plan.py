@@ -20,6 +20,8 @@ from boxen.runtime.validate import RLIMITS
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from boxen.oci.runtime import Process, Spec
+    from boxen.runtime.scheduling import Scheduling
+    from boxen.runtime.seccomp import SeccompPlan
 
 
 class Capabilities(Record):
@@ -48,10 +50,10 @@ class ProcessPlan(Record):
     capabilities: Capabilities | None
     no_new_privileges: bool
     oom_score_adj: int | None
-    seccomp: object | None  # boxen.runtime.seccomp.SeccompPlan
+    seccomp: SeccompPlan | None
     apparmor_profile: str | None = None
     selinux_label: str | None = None
-    scheduling: object | None = None  # boxen.runtime.scheduling.Scheduling
+    scheduling: Scheduling | None = None
     cpu_affinity: tuple[frozenset[int] | None, frozenset[int] | None] | None = None  # exec: (initial, final)
 
 

@@ -52,6 +52,8 @@ EXIT_USAGE = 2
 class Args:
     """The options and arguments of one command line, as attributes (``args.root``, ``args.quiet``)."""
 
+    debug: bool  # one of GLOBAL_FLAGS, read here; the verbs read their own options
+
     def __init__(self, values: dict[str, object]) -> None:
         self.__dict__.update(values)
 

@@ -26,7 +26,7 @@ def fails(findings: Sequence[Finding], fail_on: str | None) -> bool:
     return any(rank(f.severity) >= rank(fail_on) for f in findings)
 
 
-def _columns(rows: list[tuple[str, ...]], width: int) -> str:
+def _columns(rows: Sequence[tuple[str, ...]], width: int) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     room = max(_MIN_SUMMARY, width - sum(w + 2 for w in widths))
     lines = []

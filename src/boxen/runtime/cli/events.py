@@ -5,6 +5,8 @@ As ``runc events`` does, it prints a ``stats`` event every ``--interval`` and an
 container's cgroup (``boxen.runtime.cgroups.oom``), until the container stops.
 """
 
+from __future__ import annotations
+
 import sys
 import time
 
@@ -12,6 +14,10 @@ from boxen.common import jsonio
 from boxen.common.errors import FailedPrecondition, InvalidArgument
 from boxen.common.flags import Flag
 from boxen.runtime.cli import check_args
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from boxen.runtime.cgroups.oom import OOMWatch
 
 USAGE = "events [command options] <container-id>"
 FLAGS = (
@@ -47,7 +53,8 @@ def run(g, opts, args) -> int:
     runtime = g.runtime()
     interval = parse_duration(opts["interval"])
     container_id = args[0]
-    watch = None
+    watch: OOMWatch | None = None
+    asked = False  # the cgroup is asked for a watch once: None means it has no memory controller
     try:
         while True:
             try:
@@ -59,11 +66,11 @@ def run(g, opts, args) -> int:
             _emit({"type": "stats", "id": container_id, "data": data})
             if opts["stats"]:
                 return 0
-            if watch is None:
-                watch = runtime.oom_watch(container_id) or False
+            if not asked:
+                watch, asked = runtime.oom_watch(container_id), True
             _wait(watch, interval, container_id)
     finally:
-        if watch:
+        if watch is not None:
             watch.close()
 
 
@@ -72,7 +79,7 @@ def _emit(event: dict) -> None:
     sys.stdout.flush()
 
 
-def _wait(watch, seconds: float, container_id: str) -> None:
+def _wait(watch: OOMWatch | None, seconds: float, container_id: str) -> None:
     """Sleep ``seconds``, printing an ``oom`` event for each OOM kill the watch reports."""
     if not watch:
         time.sleep(seconds)

@@ -72,9 +72,7 @@ def buffer(size: int):
 
 def buffer_from(data: bytes):
     """A writable C buffer holding a copy of ``data``."""
-    buf = (c_char * len(data))()
-    buf.raw = data
-    return buf
+    return (c_char * len(data)).from_buffer_copy(data)
 
 
 # --- loading and binding ------------------------------------------------------------------------
@@ -85,7 +83,8 @@ class Library:
 
     def __init__(self, name: str | None, mode: int = RTLD_GLOBAL) -> None:
         self.name = name
-        self._handle = dlopen(name, mode)
+        # dlopen(NULL) opens the running program itself; typeshed's stub of _ctypes.dlopen omits None.
+        self._handle = dlopen(name, mode)  # type: ignore[arg-type]
 
     def function(self, name: str, restype: type | None, *argtypes: type, hold_gil: bool = False):
         """Bind ``name``. ``hold_gil`` keeps the interpreter lock during the call, as the
