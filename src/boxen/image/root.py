@@ -65,6 +65,22 @@ class Root(Record):
             os.close(fd)
 
 
+def database_error(exc: Exception, path: str) -> Exception:
+    """A clear error for SQLite's "database or disk is full" (``SQLITE_FULL``), else ``exc``.
+
+    SQLite appends every change to its write-ahead log first, so on a full file system even a
+    deletion fails until something else frees space.
+    """
+    if "full" not in str(exc):
+        return exc
+    import errno
+
+    from boxen.common.errors import kernel_error
+
+    return kernel_error(errno.ENOSPC, "write", path, "the data root's file system is full: free space, then "
+                        "run `boxen-image prune` to remove what failed work left")
+
+
 def resolve(path: str | None = None) -> Root:
     """The data root: ``path`` if given, else ``$BOXEN_ROOT``, else ``/var/lib/boxen``."""
     return Root(os.path.abspath(path or os.environ.get("BOXEN_ROOT") or DEFAULT_ROOT))

@@ -22,6 +22,7 @@ from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
 from boxen.common.record import Record
 from boxen.image import reference
 from boxen.image.content import read
+from boxen.image.root import database_error
 from boxen.oci import image as oci
 from boxen.oci.image import Descriptor, Platform
 
@@ -74,10 +75,16 @@ class ImageStore:
     def by_digest(self, digest: str) -> builtins.list[Image]:
         return [_image(r) for r in self._db.execute("SELECT * FROM images WHERE digest = ? ORDER BY name", (digest,))]
 
+    def _write(self, sql: str, values: tuple) -> None:
+        try:
+            self._db.execute(sql, values)
+        except sqlite3.OperationalError as exc:
+            raise database_error(exc, self.path) from exc
+
     def put(self, name: str, target: Descriptor, labels: dict[str, str] | None = None) -> Image:
         """Create ``name`` or point it at ``target`` (keeping its creation time)."""
         now = time.time()
-        self._db.execute(
+        self._write(
             "INSERT INTO images(name, media_type, digest, size, labels, created, updated) VALUES (?,?,?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET media_type=excluded.media_type, digest=excluded.digest, "
             "size=excluded.size, labels=excluded.labels, updated=excluded.updated",
@@ -87,7 +94,7 @@ class ImageStore:
 
     def delete(self, name: str) -> Image:
         image = self.get(name)
-        self._db.execute("DELETE FROM images WHERE name = ?", (name,))
+        self._write("DELETE FROM images WHERE name = ?", (name,))
         return image
 
 

@@ -27,9 +27,10 @@ def run(args) -> int:
     with root.gc_lock(exclusive=True):
         content, images, snapshotter = _common.content(root), _common.images(root), _common.snapshotter(root)
         if args.dry_run:
-            plan = gc.plan(content, images, snapshotter)
+            plan = gc.plan(content, images, snapshotter, ingest_grace=gc.NO_WRITERS)
         else:
-            plan = gc.collect(content, images, snapshotter, explain=_common.explainer(args))
+            plan = gc.collect(content, images, snapshotter, explain=_common.explainer(args),
+                              ingest_grace=gc.NO_WRITERS)
         mounts = _cache_mounts(root.path) if args.build_cache else []
         if not args.dry_run:
             from boxen.image.layers import remove_tree
@@ -37,6 +38,8 @@ def run(args) -> int:
             for path in mounts:
                 remove_tree(path)
     verb = "Would remove" if args.dry_run else "Removed"
+    for name in plan.reaped:
+        print(f"Removed {name} (left by a process that is gone)")
     for path in mounts:
         print(f"{verb} build cache mount {os.path.basename(path)}")
     for digest in plan.blobs:
