@@ -198,3 +198,31 @@ def test_unpack_bundle_refuses_a_non_empty_directory_and_cleans_up_after_errors(
     with pytest.raises(InvalidArgument):
         unpack_bundle(store, bad.manifest, bad.config, str(tmp_path / "empty"))
     assert os.listdir(tmp_path / "empty") == []
+
+
+def test_an_unpack_killed_midway_is_cleaned_up_by_the_next_one(layer, store, snapshotter):
+    import signal
+
+    image = Image(store, layer().file("base", b"b").tar(), layer().file("big", os.urandom(3 << 20)).tar())
+    base = chain_ids(image.diff_ids)[0]
+
+    def die_while_applying(event):
+        if event.index == 1 and event.status == "applying":
+            os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no finally, no atexit
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unpack(store, NativeSnapshotter(snapshotter.root), image.manifest, image.config,
+                   progress=die_while_applying)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    left = {i.name: i.kind for i in snapshotter.walk()}
+    assert left[base] == COMMITTED and any(n.startswith("extract-") for n in left)  # what the dead one left
+    lines = []
+    top = unpack(store, snapshotter, image.manifest, image.config, explain=lines.append)
+    assert {i.name for i in snapshotter.walk()} == {base, top}
+    assert any("left by an unpack" in line for line in lines)
+    assert sorted(os.listdir(os.path.join(snapshotter.root, "snapshots"))) == ["1", "3"]
