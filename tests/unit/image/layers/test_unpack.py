@@ -226,3 +226,28 @@ def test_an_unpack_killed_midway_is_cleaned_up_by_the_next_one(layer, store, sna
     assert {i.name for i in snapshotter.walk()} == {base, top}
     assert any("left by an unpack" in line for line in lines)
     assert sorted(os.listdir(os.path.join(snapshotter.root, "snapshots"))) == ["1", "3"]
+
+
+def test_snapshots_as_deep_as_path_max_unpack_and_are_removed(layer, store, snapshotter):
+    from boxen.image import gc
+    from boxen.image.store import ImageStore
+
+    builder = layer()
+    prefix = os.path.join(snapshotter.root, "snapshots", "1", "fs")
+    room = 4095 - len(prefix) - len("/f")  # the file's path just fits in PATH_MAX (4096 with its NUL)
+    names = ["d" * 200] * (room // 201)  # each "/" + name: 201 bytes
+    if room % 201 > 1:
+        names.append("e" * (room % 201 - 1))
+    for n in range(1, len(names) + 1):
+        builder.dir("/".join(names[:n]))
+    image = Image(store, builder.file("/".join(names) + "/f", b"x").tar())
+    assert len(prefix + "/" + "/".join(names) + "/f") >= 4094  # "rm-1" for "1" takes it past PATH_MAX
+    top = unpack(store, snapshotter, image.manifest, image.config)
+    assert [i.name for i in snapshotter.walk()] == [top]
+    images = ImageStore(os.path.join(snapshotter.root, "..", "images.db"))
+    try:
+        plan = gc.collect(store, images, snapshotter, chain_ids=chain_ids)  # no image names it
+    finally:
+        images.close()
+    assert plan.snapshots == (top,)
+    assert list(snapshotter.walk()) == [] and os.listdir(os.path.join(snapshotter.root, "snapshots")) == []
