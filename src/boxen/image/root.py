@@ -65,14 +65,14 @@ class Root(Record):
             os.close(fd)
 
 
-def database_error(exc: Exception, path: str) -> Exception:
-    """A clear error for SQLite's "database or disk is full" (``SQLITE_FULL``), else ``exc``.
+def disk_full(exc: Exception, path: str) -> Exception | None:
+    """A clear error for SQLite's "database or disk is full" (``SQLITE_FULL``), else ``None``.
 
     SQLite appends every change to its write-ahead log first, so on a full file system even a
     deletion fails until something else frees space.
     """
     if "full" not in str(exc):
-        return exc
+        return None
     import errno
 
     from boxen.common.errors import kernel_error

@@ -22,7 +22,7 @@ from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
 from boxen.common.record import Record
 from boxen.image import reference
 from boxen.image.content import read
-from boxen.image.root import database_error
+from boxen.image.root import disk_full
 from boxen.oci import image as oci
 from boxen.oci.image import Descriptor, Platform
 
@@ -79,7 +79,10 @@ class ImageStore:
         try:
             self._db.execute(sql, values)
         except sqlite3.OperationalError as exc:
-            raise database_error(exc, self.path) from exc
+            full = disk_full(exc, self.path)
+            if full is None:
+                raise
+            raise full from exc
 
     def put(self, name: str, target: Descriptor, labels: dict[str, str] | None = None) -> Image:
         """Create ``name`` or point it at ``target`` (keeping its creation time)."""

@@ -33,8 +33,15 @@ import os
 from collections.abc import Callable, Sequence
 
 from boxen.common import jsonio
-from boxen.common.errors import (AlreadyExists, BoxenError, FailedPrecondition, InvalidArgument, NotFound, Unimplemented,
-                                 kernel_error)
+from boxen.common.errors import (
+    AlreadyExists,
+    BoxenError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unimplemented,
+    kernel_error,
+)
 from boxen.common.record import Record
 from boxen.image.layers import apply_layer, remove_tree
 from boxen.image.snapshots import COMMITTED, WORK_LABEL, Mount

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from boxen.common.errors import KernelError
 from boxen.common.digest import of_bytes
+from boxen.common.errors import KernelError
 from boxen.image.content.local import LocalContentStore
 from boxen.oci.image import Descriptor
 

@@ -284,8 +284,8 @@ def test_failed_unpack_names_no_image(env, tmp_path):
     bad = layer("c", b"x" * 100)
     digest = publish(registry, "broken", "v1", [bad])
     snapshotter = open_snapshotter(str(tmp_path / "snapshots"), "native")
-    from boxen.image.pull import fetch, finish
     from boxen.image.progress import Progress
+    from boxen.image.pull import fetch, finish
 
     fetched = fetch(f"{HOST}/broken:v1", content=content, client=client, progress=Progress())
     # the config that reaches unpack names another diff ID: the layer fails to verify

@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 
 from boxen.common import digest as digests
 from boxen.common import jsonio
-from boxen.common.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound, kernel_error
+from boxen.common.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    kernel_error,
+)
 from boxen.image.content import Info, Status
 from boxen.oci.image import Descriptor
 

@@ -28,7 +28,14 @@ import fcntl
 import os
 from collections.abc import Iterator
 
-from boxen.common.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound, from_oserror
+from boxen.common.errors import (
+    AlreadyExists,
+    BoxenError,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    from_oserror,
+)
 from boxen.image.layers.tree import Usage, remove_tree, usage
 from boxen.image.snapshots import ACTIVE, COMMITTED, VIEW, WORK_LABEL, Mount, SnapshotInfo
 from boxen.image.snapshots.metadata import MetadataStore, SnapshotRow
@@ -204,7 +211,7 @@ class DirectorySnapshotter:
             self._held[row.id] = lock
             try:
                 self.remove(row.name)
-            except (FailedPrecondition, NotFound):
+            except BoxenError:  # gone meanwhile, or (a full disk) not removable now: a later reap retries
                 _unlock(self._held.pop(row.id, -1))
                 continue
             reaped.append(row.name)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, FailedPrecondition, NotFound
 from boxen.common.record import Record
-from boxen.image.root import database_error
+from boxen.image.root import disk_full
 from boxen.image.snapshots import COMMITTED, WORK_LABEL, SnapshotInfo
 
 _SCHEMA = """
@@ -176,8 +176,9 @@ class MetadataStore:
             except BaseException as exc:
                 if self._db.in_transaction:  # (a failed COMMIT, on a full disk, may leave it open)
                     self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise database_error(exc, self.path) from exc
+                full = disk_full(exc, self.path) if isinstance(exc, sqlite3.OperationalError) else None
+                if full is not None:
+                    raise full from exc
                 raise
 
     def close(self) -> None:
