@@ -7,6 +7,7 @@ temporary roots::
     <root>/content/        the content store (blobs/, ingest/, labels/)
     <root>/snapshots/      the snapshotter's directories and metadata
     <root>/images.db       image records (SQLite)
+    <root>/reserve         1 MiB kept allocated, given up for images.db on a full disk
     <root>/registries.json per-registry configuration (mirrors, insecure registries)
     <root>/certs.d/        per-registry CA certificates and client keys, as docker's certs.d
     <root>/gc.lock         held shared by every writer, exclusively by garbage collection

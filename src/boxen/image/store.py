@@ -7,7 +7,8 @@ it, an index (multi-platform) or a manifest. Everything else (the platform's man
 config, layers) is found by following digests from the target, so two names for one image
 share all their content, and ``tag`` only adds a row. This is containerd's image store; the
 records live in SQLite (``<root>/images.db``) so that concurrent ``boxen-image`` processes
-update them atomically.
+update them atomically. A megabyte is kept allocated beside it (``<root>/reserve``) and given
+up when a write finds the disk full, so that ``rm`` can still delete a name and then free space.
 """
 
 from __future__ import annotations
@@ -53,12 +54,35 @@ def _image(row: tuple) -> Image:
     return Image(name, Descriptor(media_type, digest, size), jsonio.loads(labels), created, updated)  # type: ignore[arg-type]
 
 
+#: Bytes kept allocated beside ``images.db`` (in ``reserve``) so that a name can be deleted on a
+#: full disk: SQLite needs room for its write-ahead log even to delete, and ``rm`` must delete
+#: the name before it can free anything.
+RESERVE = 1 << 20
+
+
 class ImageStore:
     def __init__(self, path: str) -> None:
         self.path = path
+        self._reserve = None if path == ":memory:" else os.path.join(os.path.dirname(os.path.abspath(path)), "reserve")
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        """Allocate the reserve if it is missing and there is room (see :data:`RESERVE`)."""
+        if self._reserve is None or os.path.exists(self._reserve):
+            return
+        try:
+            fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE)
+        except OSError:  # no room now: a later command tries again
+            os.unlink(self._reserve)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         self._db.close()
@@ -76,6 +100,18 @@ class ImageStore:
         return [_image(r) for r in self._db.execute("SELECT * FROM images WHERE digest = ? ORDER BY name", (digest,))]
 
     def _write(self, sql: str, values: tuple) -> None:
+        """Run one statement (its own transaction); on a full disk, give up the reserve and retry once."""
+        try:
+            self._db.execute(sql, values)
+            return
+        except sqlite3.OperationalError as exc:
+            full = disk_full(exc, self.path)
+            if full is None:
+                raise
+            try:
+                os.unlink(self._reserve or "")
+            except FileNotFoundError:
+                raise full from exc
         try:
             self._db.execute(sql, values)
         except sqlite3.OperationalError as exc:

@@ -129,3 +129,19 @@ def test_full_disk_while_downloading(data_root):
     data_root.prune()
     assert data_root.used() < 2 << 20, "prune left the failed pull's blobs"
     assert data_root.pull(registry, f"{HOST}/small:v1").chain_id
+
+
+def test_rm_and_prune_work_on_a_disk_filled_by_something_else(data_root, small_disk):
+    """SQLite needs room even to delete a name: the data root's reserve gives it that room."""
+    registry = _registry_with(app=[layer("app", 4 << 20)])
+    data_root.pull(registry, f"{HOST}/app:v1")
+    with open(os.path.join(small_disk, "filler"), "wb") as f, pytest.raises(OSError) as caught:
+        while True:
+            f.write(bytes(1 << 16))
+            f.flush()
+    assert caught.value.errno == errno.ENOSPC
+    before = data_root.used()
+    data_root.images.delete(f"{HOST}/app:v1")
+    data_root.prune()
+    assert data_root.leftovers() == NOTHING
+    assert before - data_root.used() > 8 << 20  # the blob and the snapshot's files
