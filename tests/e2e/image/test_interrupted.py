@@ -58,3 +58,55 @@ def test_pull_killed_while_unpacking_leaves_nothing_after_prune(boxen_image, reg
     assert glob.glob(f"{boxen_image.root}/content/blobs/sha256/*") == []
     boxen_image("pull", "-q", ref)  # and the data root works
     assert boxen_image("ls", "-q").stdout.split() == [ref]
+
+
+def _mounts_under(root: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if f" {root}/" in line]
+
+
+def test_build_killed_during_run_leaves_nothing_after_prune(tmp_path, busybox_layout):
+    if os.geteuid() != 0:
+        pytest.skip("builds need root (containers, mounts)")
+    from support.boxen_image import BoxenImage
+
+    boxen = BoxenImage(str(tmp_path / "root"))
+    boxen("load", "-i", busybox_layout[0], "--repository", "localhost/test")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM localhost/test:busybox\nRUN touch /started && sleep 60\n")
+    proc = subprocess.Popen([BIN, "--root", boxen.root, "build", "-t", "localhost/killed", str(context)],
+                            env=boxen.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not glob.glob(f"{boxen.root}/snapshots/*/snapshots/*/fs/started"):
+            assert proc.poll() is None, "the build ended before its RUN started"
+            assert time.monotonic() < deadline, "the RUN did not start within 60 s"
+            time.sleep(0.01)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    try:
+        assert _mounts_under(boxen.root) != []  # the dead build's mounts (and its container) are still there
+        out = boxen("prune").stdout
+        assert "left by a build that died" in out
+        assert _mounts_under(boxen.root) == []
+        assert os.listdir(f"{boxen.root}/build/tmp") == []
+        from boxen.image.snapshots import COMMITTED, open_snapshotter
+
+        snapshotter = open_snapshotter(os.path.join(boxen.root, "snapshots"))
+        try:
+            kept = list(snapshotter.walk())
+        finally:
+            snapshotter.close()
+        assert [s.kind for s in kept] == [COMMITTED]  # busybox's layer, which the image references
+        assert len(_snapshot_dirs(boxen.root)) == 1
+        assert "localhost/test:busybox" in boxen("ls", "-q").stdout.split()
+    finally:  # if prune failed: the dead build's container, then its mounts
+        runtime = [os.path.join(os.path.dirname(BIN), "boxen-runtime"), "--root", f"{boxen.root}/build/runtime"]
+        if os.path.isdir(f"{boxen.root}/build/runtime"):
+            listed = subprocess.run([*runtime, "list", "-q"], capture_output=True, text=True).stdout.split()
+            for container in listed:
+                subprocess.run([*runtime, "delete", "-f", container], check=False, capture_output=True)
+        for point in sorted(_mounts_under(boxen.root), reverse=True):
+            subprocess.run(["umount", "-l", point], check=False)
