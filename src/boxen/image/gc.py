@@ -8,7 +8,11 @@ may go is found by **mark and sweep**, as containerd's garbage collector does:
   committed snapshots the layers were unpacked into). A snapshot in use (active, or a view)
   is a root too, and every kept snapshot keeps its parents;
 * **sweep** every blob and committed snapshot that was not marked, children before parents,
-  and ingests left over from interrupted downloads older than a grace period.
+  and ingests left over from interrupted downloads older than a grace period (``prune`` and
+  ``rm`` give none: under the exclusive lock no download is running).
+
+Before marking, :func:`collect` has the snapshotter **reap** the work of dead processes (an
+unpack killed midway leaves an active snapshot; see :mod:`boxen.image.snapshots`).
 
 Content referenced by an image but missing (an index whose other platforms were never
 pulled) is simply not there to mark. The plan is computed first (:func:`plan`), so
@@ -30,6 +34,9 @@ from boxen.oci import image as oci
 
 #: Ingests untouched for this long are abandoned downloads.
 INGEST_GRACE = 24 * 3600.0
+#: The grace for callers holding the GC lock exclusively: no writer can be running, so every
+#: ingest is an interrupted download (resumable, but only until the user asks for the space).
+NO_WRITERS = -1.0
 
 
 class Plan(Record):
@@ -37,6 +44,7 @@ class Plan(Record):
     freed: int
     snapshots: tuple[str, ...]
     ingests: tuple[str, ...]
+    reaped: tuple[str, ...] = ()  # work of dead processes removed first (see Snapshotter.reap)
 
 
 def _mark(content, roots: Iterable[oci.Descriptor], chain_ids: Callable[[Sequence[str]], list[str]] | None
@@ -99,22 +107,30 @@ def plan(content, images: ImageStore, snapshotter=None, *, chain_ids=None, now: 
 
 def collect(content, images: ImageStore, snapshotter=None, *, chain_ids=None, explain=None,
             ingest_grace: float = INGEST_GRACE) -> Plan:
-    """Remove everything :func:`plan` finds; returns the plan carried out."""
-    p = plan(content, images, snapshotter, chain_ids=chain_ids, ingest_grace=ingest_grace)
+    """Remove everything :func:`plan` finds; returns the plan carried out.
+
+    The work of dead processes goes first (it may hold the parents of unreferenced snapshots),
+    then ingests and blobs, which free space without writing anything, so that on a full disk
+    the snapshots' metadata can be written when their turn comes.
+    """
     say = explain or (lambda text: None)
-    for name in p.snapshots:
-        say(f"remove snapshot {name} (no image's layers chain to it)")
-        snapshotter.remove(name)
-    for digest in p.blobs:
-        say(f"remove blob {digest} (no image references it)")
-        try:
-            content.delete(digest)
-        except NotFound:
-            continue
+    reaped = tuple(snapshotter.reap()) if snapshotter is not None else ()
+    for name in reaped:
+        say(f"removed {name} (work of a process that is gone)")
+    p = plan(content, images, snapshotter, chain_ids=chain_ids, ingest_grace=ingest_grace).replace(reaped=reaped)
     for ref in p.ingests:
         say(f"abort ingest {ref} (untouched for more than {ingest_grace:.0f}s)")
         try:
             content.abort(ref)
         except NotFound:
             continue
+    for digest in p.blobs:
+        say(f"remove blob {digest} (no image references it)")
+        try:
+            content.delete(digest)
+        except NotFound:
+            continue
+    for name in p.snapshots:
+        say(f"remove snapshot {name} (no image's layers chain to it)")
+        snapshotter.remove(name)
     return p

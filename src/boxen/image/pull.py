@@ -8,8 +8,8 @@ An image is fetched top-down, and every step is checked against the step before 
       -> GET blobs/<config digest>        must match the manifest's config descriptor
       -> GET blobs/<layer digest> (xN)    at once, each streamed into the content store, which
                                           refuses bytes that overrun or do not hash to the digest
-      -> image record: name -> index descriptor
       -> unpack: layers applied to snapshots named by chain ID (``--no-unpack`` skips it)
+      -> image record: name -> index descriptor (last, so a failed pull or unpack names nothing)
 
 Blobs already in the content store are not fetched again, so a second pull of an image,
 or a pull of an image sharing layers with one already here, moves only what is new. An
@@ -272,14 +272,14 @@ def finish(fetched: Fetched, *, content, images: ImageStore, snapshotter=None, p
     say = explain or (lambda text: None)
     ref, target = fetched.ref, fetched.target
     name = image_name(ref)
-    images.put(name, target)
-    say(f"image {name} -> {target.mediaType} {target.digest}")
     chain_id = None
     if snapshotter is not None:
         from boxen.image.unpack import unpack
 
         chain_id = unpack(content, snapshotter, fetched.manifest, fetched.config, explain=explain,
                           progress=_Extracting(progress))
+    images.put(name, target)  # only now: a name in `ls` means the image is whole (fetched, and unpacked if asked)
+    say(f"image {name} -> {target.mediaType} {target.digest}")
     progress.message(f"Digest: {target.digest}")
     status = "Downloaded newer image" if fetched.fetched else "Image is up to date"
     progress.message(f"Status: {status} for {ref.familiar()}")

@@ -7,6 +7,7 @@ temporary roots::
     <root>/content/        the content store (blobs/, ingest/, labels/)
     <root>/snapshots/      the snapshotter's directories and metadata
     <root>/images.db       image records (SQLite)
+    <root>/reserve         1 MiB kept allocated, given up for images.db on a full disk
     <root>/registries.json per-registry configuration (mirrors, insecure registries)
     <root>/certs.d/        per-registry CA certificates and client keys, as docker's certs.d
     <root>/gc.lock         held shared by every writer, exclusively by garbage collection
@@ -63,6 +64,22 @@ class Root(Record):
             yield
         finally:
             os.close(fd)
+
+
+def disk_full(exc: Exception, path: str) -> Exception | None:
+    """A clear error for SQLite's "database or disk is full" (``SQLITE_FULL``), else ``None``.
+
+    SQLite appends every change to its write-ahead log first, so on a full file system even a
+    deletion fails until something else frees space.
+    """
+    if "full" not in str(exc):
+        return None
+    import errno
+
+    from boxen.common.errors import kernel_error
+
+    return kernel_error(errno.ENOSPC, "write", path, "the data root's file system is full: free space, then "
+                        "run `boxen-image prune` to remove what failed work left")
 
 
 def resolve(path: str | None = None) -> Root:

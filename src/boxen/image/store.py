@@ -7,7 +7,8 @@ it, an index (multi-platform) or a manifest. Everything else (the platform's man
 config, layers) is found by following digests from the target, so two names for one image
 share all their content, and ``tag`` only adds a row. This is containerd's image store; the
 records live in SQLite (``<root>/images.db``) so that concurrent ``boxen-image`` processes
-update them atomically.
+update them atomically. A megabyte is kept allocated beside it (``<root>/reserve``) and given
+up when a write finds the disk full, so that ``rm`` can still delete a name and then free space.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from boxen.common.errors import InvalidArgument, NotFound, Unimplemented
 from boxen.common.record import Record
 from boxen.image import reference
 from boxen.image.content import read
+from boxen.image.root import disk_full
 from boxen.oci import image as oci
 from boxen.oci.image import Descriptor, Platform
 
@@ -52,12 +54,35 @@ def _image(row: tuple) -> Image:
     return Image(name, Descriptor(media_type, digest, size), jsonio.loads(labels), created, updated)  # type: ignore[arg-type]
 
 
+#: Bytes kept allocated beside ``images.db`` (in ``reserve``) so that a name can be deleted on a
+#: full disk: SQLite needs room for its write-ahead log even to delete, and ``rm`` must delete
+#: the name before it can free anything.
+RESERVE = 1 << 20
+
+
 class ImageStore:
     def __init__(self, path: str) -> None:
         self.path = path
+        self._reserve = None if path == ":memory:" else os.path.join(os.path.dirname(os.path.abspath(path)), "reserve")
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        """Allocate the reserve if it is missing and there is room (see :data:`RESERVE`)."""
+        if self._reserve is None or os.path.exists(self._reserve):
+            return
+        try:
+            fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RESERVE)
+        except OSError:  # no room now: a later command tries again
+            os.unlink(self._reserve)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         self._db.close()
@@ -74,10 +99,31 @@ class ImageStore:
     def by_digest(self, digest: str) -> builtins.list[Image]:
         return [_image(r) for r in self._db.execute("SELECT * FROM images WHERE digest = ? ORDER BY name", (digest,))]
 
+    def _write(self, sql: str, values: tuple) -> None:
+        """Run one statement (its own transaction); on a full disk, give up the reserve and retry once."""
+        try:
+            self._db.execute(sql, values)
+            return
+        except sqlite3.OperationalError as exc:
+            full = disk_full(exc, self.path)
+            if full is None:
+                raise
+            try:
+                os.unlink(self._reserve or "")
+            except FileNotFoundError:
+                raise full from exc
+        try:
+            self._db.execute(sql, values)
+        except sqlite3.OperationalError as exc:
+            full = disk_full(exc, self.path)
+            if full is None:
+                raise
+            raise full from exc
+
     def put(self, name: str, target: Descriptor, labels: dict[str, str] | None = None) -> Image:
         """Create ``name`` or point it at ``target`` (keeping its creation time)."""
         now = time.time()
-        self._db.execute(
+        self._write(
             "INSERT INTO images(name, media_type, digest, size, labels, created, updated) VALUES (?,?,?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET media_type=excluded.media_type, digest=excluded.digest, "
             "size=excluded.size, labels=excluded.labels, updated=excluded.updated",
@@ -87,7 +133,7 @@ class ImageStore:
 
     def delete(self, name: str) -> Image:
         image = self.get(name)
-        self._db.execute("DELETE FROM images WHERE name = ?", (name,))
+        self._write("DELETE FROM images WHERE name = ?", (name,))
         return image
 
 

@@ -13,7 +13,9 @@ them. For each missing layer it prepares an active snapshot on the previous chai
 applies the layer blob from the content store into it (checking the blob's digest, its size
 and the diff ID as it streams), and commits it under its chain ID. A layer that fails to
 apply or verify is removed, never committed; if another process commits the same chain ID
-first, this one's copy is dropped.
+first, this one's copy is dropped. The active snapshot is labelled as this process's work
+(:data:`~boxen.image.snapshots.WORK_LABEL`), so if the process is killed midway, the next
+unpack or ``prune`` finds it dead and removes it.
 
 A snapshot's mounts say where to write: a bind mount is a complete tree (whiteouts delete),
 an overlay mount's ``upperdir`` is written in overlayfs's format over its ``lowerdir``
@@ -31,10 +33,18 @@ import os
 from collections.abc import Callable, Sequence
 
 from boxen.common import jsonio
-from boxen.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unimplemented
+from boxen.common.errors import (
+    AlreadyExists,
+    BoxenError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unimplemented,
+    kernel_error,
+)
 from boxen.common.record import Record
 from boxen.image.layers import apply_layer, remove_tree
-from boxen.image.snapshots import COMMITTED, Mount
+from boxen.image.snapshots import COMMITTED, WORK_LABEL, Mount
 from boxen.oci.image import LAYER_TYPES, Descriptor, ImageConfig, Manifest
 
 Explain = Callable[[str], None]
@@ -113,6 +123,9 @@ def unpack(content, snapshotter, manifest: Manifest, config: ImageConfig, *,
     """Make sure every layer of the image is a committed snapshot; returns the top chain ID."""
     layers = _layers(manifest, config)
     chains = chain_ids([diff_id for _, diff_id in layers])
+    for name in snapshotter.reap():
+        if explain is not None:
+            explain(f"removed {name!r}, left by an unpack or removal that did not finish")
     present = 0
     for i in reversed(range(len(chains))):
         if _committed(snapshotter, chains[i]):
@@ -153,7 +166,7 @@ def _committed(snapshotter, name: str) -> bool:
 def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id: str, chain: str,
                     parent: str | None, *, progress, explain, rootless) -> None:
     key = f"extract-{os.getpid()}-{os.urandom(4).hex()} {chain}"
-    mounts = snapshotter.prepare(key, parent)
+    mounts = snapshotter.prepare(key, parent, {WORK_LABEL: "unpack"})
     try:
         target, overlay, lowers = apply_target(mounts)
         if explain is not None:
@@ -174,11 +187,16 @@ def _apply_snapshot(content, snapshotter, index: int, layer: Descriptor, diff_id
         else:
             if explain is not None:
                 explain(f"  committed snapshot {chain}")
-    except BaseException:
+    except BaseException as exc:
         try:
             snapshotter.remove(key)
         except NotFound:
             pass
+        except BoxenError:  # (a full disk, say): the snapshot is marked as work, so reap removes it later
+            pass
+        if isinstance(exc, OSError):
+            raise kernel_error(exc.errno or 0, "unpack", exc.filename,
+                               f"layer {index + 1} {layer.digest}; nothing of it was kept") from exc
         raise
     if progress is not None:
         progress(LayerProgress(index, layer.digest, chain, "applied", layer.size, layer.size))

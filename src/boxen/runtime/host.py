@@ -8,6 +8,12 @@ reaches the ``mount`` system call.
 
 ``options`` are fstab words, split as the runtime splits ``mounts[].options``: flags
 (``ro``, ``nosuid``...), ``bind``/``rbind``, and the rest passed to the filesystem as data.
+
+``mount(2)`` copies its data string into one page (4096 bytes), and an image of a few hundred
+layers lists more than that in overlayfs's ``lowerdir=L1:L2:...``. Such an overlay is made with
+the new mount API instead: ``fsopen("overlay")``, one ``fsconfig`` call per parameter, each
+lower directory as its own ``lowerdir+`` (Linux 6.8), then ``fsmount`` and ``move_mount`` onto
+the target, as containerd does. Overlayfs itself stacks at most 500 lower layers.
 """
 
 from __future__ import annotations
@@ -28,7 +34,55 @@ def mount(fstype: str, source: str, target: str, options=()) -> None:
         if rest:
             KERNEL.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | rest)
         return
+    if fstype == "overlay" and len(parsed.data.encode()) >= _PAGE:
+        _mount_overlay_by_parameters(target, flags, parsed.data)
+        return
     KERNEL.mount(source, target, fstype, flags, parsed.data or None)
+
+
+_PAGE = 4096  # what mount(2) copies of its data argument, the terminating NUL included
+#: The mount(2) flags an fsmount(2)ed mount takes as attributes.
+_ATTRIBUTES = {C.MS_RDONLY: C.MOUNT_ATTR_RDONLY, C.MS_NOSUID: C.MOUNT_ATTR_NOSUID, C.MS_NODEV: C.MOUNT_ATTR_NODEV,
+               C.MS_NOEXEC: C.MOUNT_ATTR_NOEXEC, C.MS_NOATIME: C.MOUNT_ATTR_NOATIME,
+               C.MS_NODIRATIME: C.MOUNT_ATTR_NODIRATIME}
+
+
+def _mount_overlay_by_parameters(target: str, flags: int, data: str) -> None:
+    """Mount overlayfs with ``data`` given parameter by parameter (see the module docstring)."""
+    from boxen.common import posixos as os
+    from boxen.common.errors import InvalidArgument
+    from boxen.runtime.linux.kernel import KERNEL
+
+    attributes = 0
+    for flag, attribute in _ATTRIBUTES.items():
+        if flags & flag:
+            attributes |= attribute
+            flags &= ~flag
+    if flags & ~C.MS_RELATIME:
+        raise InvalidArgument(f"mount flags {flags:#x} cannot be given to an overlay this long", field="options")
+    fs = KERNEL.fsopen("overlay")
+    try:
+        for word in data.split(","):
+            key, has_value, value = word.partition("=")
+            if not has_value:
+                KERNEL.fsconfig(fs, C.FSCONFIG_SET_FLAG, key, None, display=target)
+            elif key == "lowerdir":
+                for lower in value.split(":"):
+                    KERNEL.fsconfig(fs, C.FSCONFIG_SET_STRING, "lowerdir+", lower, display=target)
+            else:
+                KERNEL.fsconfig(fs, C.FSCONFIG_SET_STRING, key, value, display=target)
+        KERNEL.fsconfig(fs, C.FSCONFIG_CMD_CREATE, display=target)
+        mnt = KERNEL.fsmount(fs, attributes)
+    finally:
+        os.close(fs)
+    try:
+        at = os.open(target, os.O_PATH | os.O_CLOEXEC)
+        try:
+            KERNEL.move_mount(mnt, at, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH, display=target)
+        finally:
+            os.close(at)
+    finally:
+        os.close(mnt)
 
 
 def mount_all(mounts, target: str) -> None:

@@ -19,10 +19,16 @@ class SnapshotInfo(Record):
 
 
 class FakeSnapshotter:
-    """Just enough of the Snapshotter interface for GC: walk and remove."""
+    """Just enough of the Snapshotter interface for GC: walk, remove and reap."""
 
-    def __init__(self, *infos: SnapshotInfo) -> None:
+    def __init__(self, *infos: SnapshotInfo, dead: tuple[str, ...] = ()) -> None:
         self.infos = {i.name: i for i in infos}
+        self.dead = dead  # the active snapshots whose process is gone
+
+    def reap(self):
+        for name in self.dead:
+            del self.infos[name]
+        return list(self.dead)
 
     def walk(self):
         return iter(list(self.infos.values()))
@@ -104,4 +110,21 @@ def test_stale_ingests_are_aborted(env):
     assert gc.plan(content, images).ingests == ()
     assert gc.plan(content, images, now=10**12).ingests == ("old",)
     gc.collect(content, images, ingest_grace=-1)
+    assert content.statuses() == []
+
+
+def test_work_of_dead_processes_is_reaped_first_and_frees_its_parents(env):
+    content, images = env
+    snap = FakeSnapshotter(SnapshotInfo("base", None, "committed"), SnapshotInfo("extract-dead", "base", "active"),
+                           dead=("extract-dead",))
+    assert gc.plan(content, images, snap, chain_ids=chain_ids).snapshots == ()  # an active child keeps it
+    p = gc.collect(content, images, snap, chain_ids=chain_ids)
+    assert p.reaped == ("extract-dead",) and p.snapshots == ("base",) and snap.infos == {}
+
+
+def test_with_no_writers_every_ingest_is_abandoned(env):
+    content, images = env
+    with content.writer("cut") as w:
+        w.write(b"partial")
+    assert gc.collect(content, images, ingest_grace=gc.NO_WRITERS).ingests == ("cut",)
     assert content.statuses() == []

@@ -275,3 +275,27 @@ def test_fetch_needs_no_image_store_and_finish_names_the_image(env):
         images.get(f"{HOST}/split:v1")
     result = finish(fetched, content=content, images=images, progress=Progress())
     assert images.get(result.name).target.digest == digest and result.chain_id is None
+
+
+def test_failed_unpack_names_no_image(env, tmp_path):
+    from boxen.image.snapshots import open_snapshotter
+
+    registry, content, images, client, _ = env
+    bad = layer("c", b"x" * 100)
+    digest = publish(registry, "broken", "v1", [bad])
+    snapshotter = open_snapshotter(str(tmp_path / "snapshots"), "native")
+    from boxen.image.progress import Progress
+    from boxen.image.pull import fetch, finish
+
+    fetched = fetch(f"{HOST}/broken:v1", content=content, client=client, progress=Progress())
+    # the config that reaches unpack names another diff ID: the layer fails to verify
+    wrong = fetched.config.rootfs.diff_ids[0][:-4] + "0000"
+    config = fetched.config.replace(rootfs=fetched.config.rootfs.replace(diff_ids=(wrong,)))
+    with pytest.raises(InvalidArgument, match="diff_ids"):
+        finish(fetched.replace(config=config), content=content, images=images, snapshotter=snapshotter,
+               progress=Progress())
+    with pytest.raises(NotFound):
+        images.get(f"{HOST}/broken:v1")
+    assert [i.name for i in images.list()] == [] and digest
+    assert list(snapshotter.walk()) == []
+    snapshotter.close()

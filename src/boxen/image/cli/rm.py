@@ -29,7 +29,8 @@ def run(args) -> int:
         print(f"Untagged: {image.name}")
     if not args.no_prune:
         with root.gc_lock(exclusive=True):
-            plan = gc.collect(_common.content(root), images, _common.snapshotter(root), explain=_common.explainer(args))
+            plan = gc.collect(_common.content(root), images, _common.snapshotter(root), explain=_common.explainer(args),
+                              ingest_grace=gc.NO_WRITERS)
         for name in plan.snapshots:
             print(f"Deleted snapshot: {name}")
         for digest in plan.blobs:

@@ -21,6 +21,7 @@ rename simply replaces identical bytes.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -29,11 +30,18 @@ from collections.abc import Iterator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO
+    from typing import BinaryIO, NoReturn
 
 from boxen.common import digest as digests
 from boxen.common import jsonio
-from boxen.common.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
+from boxen.common.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    kernel_error,
+)
 from boxen.image.content import Info, Status
 from boxen.oci.image import Descriptor
 
@@ -94,7 +102,10 @@ class LocalWriter:
             raise InvalidArgument(
                 f"{expected.digest}: got more than the {expected.size} bytes its descriptor declares", field=self.ref
             )
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self._fail(exc)
         self._digester.update(data)
         self.offset += len(data)
         return len(data)
@@ -110,8 +121,11 @@ class LocalWriter:
         if actual != digest:
             self._discard()
             raise InvalidArgument(f"content does not match its digest: expected {digest}, got {actual}", field=self.ref)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            self._fail(exc)
         self._file.close()
         data = os.path.join(self._dir, "data")
         os.chmod(data, 0o444)
@@ -131,6 +145,19 @@ class LocalWriter:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
         return f"{algorithm}:{h.hexdigest()}"
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        """A write failed: on a full disk the bytes so far are worth less than the space they
+        take (and resuming will not help), so the ingest goes; on any other error it stays,
+        for the next try to resume."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            try:
+                self._file.close()
+            except OSError:
+                pass  # (closing flushes the buffer, which fails again; the file is closed all the same)
+            self._release(remove=True)
+        raise kernel_error(exc.errno or 0, "write", os.path.join(self._dir, "data"),
+                           f"ingest {self.ref!r}" + ("; it was removed" if self._lock_fd < 0 else "")) from exc
 
     def _discard(self) -> None:
         self._file.close()

@@ -10,7 +10,7 @@ layer is read exactly once:
     blob file --read--> [digest of blob] --decompress--> [sha256 = diff ID] --chunks--> tar reader
                 \\______________ background thread ______________/            main thread
 
-Decompressing (zlib or zstd) and hashing release the GIL, so on two cores the thread keeps
+Decompressing (ISA-L or zlib, see :mod:`.inflate`, or zstd) and hashing release the GIL, so on two cores the thread keeps
 the tar reader, which creates files, fed without waiting. The queue between them is bounded,
 so memory stays at a few megabytes whatever the layer's size, and each chunk is at most
 :data:`CHUNK` bytes however well the data compressed (a "zip bomb" costs time, not memory).
@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-import zlib
 from collections.abc import Callable
 
 TYPE_CHECKING = False
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 
 from boxen.common import digest as digests
 from boxen.common.errors import InvalidArgument
+from boxen.image.layers import inflate
 
 CHUNK = 1 << 20
 _READ = 256 << 10
@@ -208,7 +208,7 @@ def _plain(first: bytes, rest):
 
 def _gunzip(first: bytes, rest):
     """gzip members one after another (``cat a.gz b.gz`` is valid gzip); zero padding allowed."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    decompressor = inflate.decompressobj()
     data = first
     while True:
         if not data:
@@ -227,10 +227,10 @@ def _gunzip(first: bytes, rest):
                 continue
             if data[0] != _GZIP_MAGIC[0]:
                 raise InvalidArgument("unexpected bytes after the end of the gzip stream", field="layer")
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            decompressor = inflate.decompressobj()
         try:
             out = decompressor.decompress(data, CHUNK)
-        except zlib.error as exc:
+        except inflate.error as exc:
             raise InvalidArgument(f"the gzip data is corrupt ({exc})", field="layer") from None
         if out:
             yield out

@@ -26,54 +26,109 @@ class Usage(Record):
 
 
 def remove_tree(path: str) -> None:
-    """Remove ``path`` and everything beneath it; what is already gone is fine."""
+    """Remove ``path`` and everything beneath it; what is already gone is fine.
+
+    The walk goes by descriptor, never by full path: each directory is opened relative to its
+    parent (``openat``), its entries are removed relative to it (``unlinkat``), and the walk
+    climbs back through ``..``. So a tree nested deeper than ``PATH_MAX`` (4096 bytes) goes as
+    easily as a shallow one, and only one directory is open at a time, however deep it goes.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
     try:
-        st = os.lstat(path)
+        top = os.open(parent, _DIRECTORY)
     except FileNotFoundError:
         return
-    if not stat.S_ISDIR(st.st_mode):
-        _unlink(path)
-        return
-    pending = [path]
-    directories = []
-    while pending:
-        directory = pending.pop()
-        directories.append(directory)
-        for entry in _entries(directory):
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            else:
-                _unlink(entry.path)
-    for directory in reversed(directories):
+    try:
         try:
-            os.rmdir(directory)
+            st = os.lstat(name, dir_fd=top)
         except FileNotFoundError:
-            pass
-        except PermissionError:
-            os.chmod(os.path.dirname(directory), 0o700)
-            os.rmdir(directory)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            _remove_directory_at(top, name)
+        else:
+            _unlink_at(top, name)
+    finally:
+        os.close(top)
 
 
-def _entries(directory: str) -> list[os.DirEntry]:
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_directory_at(top: int, name: str) -> None:
+    """Remove directory ``name`` of the open directory ``top`` with all it holds (see remove_tree)."""
+    fd = _open_at(top, name)
+    if fd < 0:
+        return
+    # one entry per directory between ``name`` and the current one: the name the current
+    # directory has in its parent, and the subdirectories of the parent still to remove
+    stack: list[tuple[str, list[str]]] = []
+    subdirectories = _empty_but_subdirectories(fd)
     try:
-        with os.scandir(directory) as it:
-            return list(it)
+        while True:
+            if subdirectories:
+                child = subdirectories.pop()
+                child_fd = _open_at(fd, child)
+                if child_fd < 0:
+                    continue
+                stack.append((child, subdirectories))
+                os.close(fd)
+                fd = child_fd
+                subdirectories = _empty_but_subdirectories(fd)
+                continue
+            if not stack:
+                break
+            child, subdirectories = stack.pop()
+            up = os.open("..", _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = up
+            _rmdir_at(fd, child)
+    finally:
+        os.close(fd)
+    _rmdir_at(top, name)
+
+
+def _open_at(parent: int, name: str) -> int:
+    """``name`` in ``parent`` opened as a directory; -1 if it is gone."""
+    try:
+        return os.open(name, _DIRECTORY, dir_fd=parent)
     except FileNotFoundError:
-        return []
-    except PermissionError:  # left read-only by a rootless unpack: we own it, so open it up
-        os.chmod(directory, 0o700)
-        with os.scandir(directory) as it:
-            return list(it)
+        return -1
+    except PermissionError:  # left unreadable by a rootless unpack: we own it, so open it up
+        os.chmod(name, 0o700, dir_fd=parent, follow_symlinks=False)
+        return os.open(name, _DIRECTORY, dir_fd=parent)
 
 
-def _unlink(path: str) -> None:
+def _empty_but_subdirectories(fd: int) -> list[str]:
+    """Unlink everything in the open directory ``fd`` except subdirectories; returns their names."""
+    subdirectories = []
+    with os.scandir(fd) as it:
+        entries = list(it)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirectories.append(entry.name)
+        else:
+            _unlink_at(fd, entry.name)
+    return subdirectories
+
+
+def _unlink_at(fd: int, name: str) -> None:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # a directory a rootless unpack left read-only
+        os.chmod(fd, 0o700)
+        os.unlink(name, dir_fd=fd)
+
+
+def _rmdir_at(fd: int, name: str) -> None:
+    try:
+        os.rmdir(name, dir_fd=fd)
     except FileNotFoundError:
         pass
     except PermissionError:
-        os.chmod(os.path.dirname(path), 0o700)
-        os.unlink(path)
+        os.chmod(fd, 0o700)
+        os.rmdir(name, dir_fd=fd)
 
 
 def usage(path: str) -> Usage:

@@ -14,6 +14,13 @@ snapshotter model::
   that share their bottom layers share those snapshots, and an unpack finds what is there already;
 * :meth:`Snapshotter.view` is a read-only look at a committed snapshot.
 
+Some active snapshots and views are **work in progress** of one process (an unpack's
+``extract-...`` snapshot): labelled :data:`WORK_LABEL`, they belong to the process that made
+them, which holds a lock (``flock(2)``) on the snapshot's directory while it lives. The
+kernel drops the lock when the process dies, however it dies (``kill -9`` included), so
+:meth:`Snapshotter.reap` can tell dead work from live work without trusting process IDs, and
+removes the dead, with directories a crash left behind.
+
 Snapshotters never mount anything: they return :class:`Mount` records, data that the caller
 (the runtime, a test, :mod:`boxen.image.unpack`) mounts or reads. Two implementations:
 
@@ -48,6 +55,7 @@ __all__ = [
     "COMMITTED",
     "KINDS",
     "VIEW",
+    "WORK_LABEL",
     "Mount",
     "SnapshotInfo",
     "Snapshotter",
@@ -59,6 +67,9 @@ ACTIVE = "active"
 VIEW = "view"
 COMMITTED = "committed"
 KINDS = ("overlay", "native")
+#: The label of an active snapshot or view that is one process's work in progress (its value
+#: says what the work is); commit drops it (see the module docstring).
+WORK_LABEL = "boxen.io/work"
 
 
 class Mount(Record):
@@ -115,6 +126,9 @@ class Snapshotter(Protocol):
 
     def set_labels(self, key: str, labels: dict[str, str]) -> SnapshotInfo:
         """Replace the labels of snapshot ``key``."""
+
+    def reap(self) -> list[str]:
+        """Remove the work of dead processes (see the module docstring); returns what went."""
 
 
 def open_snapshotter(root: str, kind: str = "auto") -> Snapshotter:

@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from boxen.common import jsonio
 from boxen.common.errors import AlreadyExists, FailedPrecondition, NotFound
 from boxen.common.record import Record
-from boxen.image.snapshots import COMMITTED, SnapshotInfo
+from boxen.image.root import disk_full
+from boxen.image.snapshots import COMMITTED, WORK_LABEL, SnapshotInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -123,7 +124,7 @@ class Transaction:
 
     def commit(self, key: str, name: str, labels: dict[str, str] | None) -> None:
         row = self.get(key)
-        merged = {**row.labels, **(labels or {})}
+        merged = {k: v for k, v in {**row.labels, **(labels or {})}.items() if k != WORK_LABEL}  # no one's work now
         self.db.execute(
             "UPDATE snapshots SET name = ?, kind = ?, labels = ?, updated = ? WHERE id = ?",
             (name, COMMITTED, jsonio.dumps(merged), time.time(), row.id),
@@ -140,8 +141,11 @@ class Transaction:
                         (jsonio.dumps(dict(labels)), time.time(), row.id))
         return self.get(name)
 
-    def delete(self, name: str) -> SnapshotRow:
+    def delete(self, name: str, id_: int | None = None) -> SnapshotRow:
+        """Delete snapshot ``name`` (only if its row is still ``id_``, when given)."""
         row = self.get(name)
+        if id_ is not None and row.id != id_:
+            raise NotFound(f"snapshot {name!r} was removed meanwhile", field="key")
         if self.children(name):
             raise FailedPrecondition(f"snapshot {name!r} has children: remove them first", field="key")
         self.db.execute("DELETE FROM snapshots WHERE id = ?", (row.id,))
@@ -152,6 +156,7 @@ class MetadataStore:
     """The SQLite database at ``path``; one connection, used by one thread at a time."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
@@ -167,10 +172,14 @@ class MetadataStore:
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield Transaction(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:  # (a failed COMMIT, on a full disk, may leave it open)
+                    self._db.execute("ROLLBACK")
+                full = disk_full(exc, self.path) if isinstance(exc, sqlite3.OperationalError) else None
+                if full is not None:
+                    raise full from exc
                 raise
-            self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()

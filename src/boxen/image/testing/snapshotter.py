@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from boxen.common.errors import AlreadyExists, FailedPrecondition, NotFound, Unimplemented
-from boxen.image.snapshots import ACTIVE, COMMITTED, VIEW, Mount, SnapshotInfo, Usage
+from boxen.image.snapshots import ACTIVE, COMMITTED, VIEW, WORK_LABEL, Mount, SnapshotInfo, Usage
 
 Mounter = Callable[[list[Mount]], "contextlib.AbstractContextManager[str]"]
 
@@ -116,8 +116,8 @@ class FakeSnapshotter:
             raise AlreadyExists(f"snapshot {name!r} already exists", field="name")
         del self._infos[key]
         self._ids[name] = self._ids.pop(key)
-        self._infos[name] = info.replace(name=name, kind=COMMITTED, labels={**info.labels, **(labels or {})},
-                                         updated=time.time())
+        merged = {k: v for k, v in {**info.labels, **(labels or {})}.items() if k != WORK_LABEL}
+        self._infos[name] = info.replace(name=name, kind=COMMITTED, labels=merged, updated=time.time())
 
     def remove(self, key: str) -> None:
         self._get(key)
@@ -136,6 +136,9 @@ class FakeSnapshotter:
     def set_labels(self, key: str, labels: dict[str, str]) -> SnapshotInfo:
         self._infos[key] = self._get(key).replace(labels=dict(labels), updated=time.time())
         return self._infos[key]
+
+    def reap(self) -> list[str]:
+        return []  # every snapshot here is this process's own, and it is alive
 
 
 # --- the cases -------------------------------------------------------------------------------
@@ -236,6 +239,21 @@ def check_walk_and_labels(s, mounter: Mounter | None) -> None:
     info = s.set_labels("active", {"y": "2"})
     assert info.labels == {"y": "2"} and s.stat("active").labels == {"y": "2"}
     _raises(NotFound, s.set_labels, "missing", {})
+
+
+def check_live_work_is_kept(s, mounter: Mounter | None) -> None:
+    """This process's work in progress is never reaped; commit makes it an ordinary snapshot."""
+    s.prepare("base-key", None)
+    s.commit("base", "base-key")
+    s.prepare("work", "base", {WORK_LABEL: "extract", "other": "x"})
+    s.view("work-view", "base", {WORK_LABEL: "diff"})
+    assert s.reap() == []
+    assert {i.name for i in s.walk()} == {"base", "work", "work-view"}
+    s.commit("done", "work")
+    assert s.stat("done").labels == {"other": "x"}
+    s.remove("work-view")
+    assert s.reap() == []
+    assert {i.name for i in s.walk()} == {"base", "done"}
 
 
 def check_chain_of_layers(s, mounter: Mounter | None) -> None:

@@ -59,6 +59,17 @@ def _enc(text: str | None) -> bytes | None:
     return None if text is None else os.fsencode(text)
 
 
+def _fs_log(fs_fd: int) -> str:
+    """The messages a file system context logged (``e overlay: ...``), one per read(2)."""
+    lines = []
+    while len(lines) < 8:
+        try:
+            lines.append(os.read(fs_fd, 1024).decode(errors="replace"))
+        except OSError:
+            break
+    return "; ".join(lines)
+
+
 def _strings(items: list[str]):
     array = (c_char_p * (len(items) + 1))()
     for i, item in enumerate(items):
@@ -119,6 +130,27 @@ class Kernel:
     def move_mount(self, from_fd: int, to_fd: int, flags: int, *, display: str | None = None) -> None:
         """move_mount(2) with empty paths: attach the detached mount ``from_fd`` on ``to_fd``."""
         syscall("move_mount", from_fd, b"", to_fd, b"", flags, path=display)
+
+    def fsopen(self, fstype: str) -> int:
+        """fsopen(2): a file system context for ``fstype``, to be set up with :meth:`fsconfig`."""
+        return syscall("fsopen", os.fsencode(fstype), C.FSOPEN_CLOEXEC, path=fstype)
+
+    def fsconfig(self, fs_fd: int, cmd: int, key: str | None = None, value: str | None = None, *,
+                 display: str | None = None) -> None:
+        """fsconfig(2): one parameter (``FSCONFIG_SET_FLAG``/``_STRING``), or ``FSCONFIG_CMD_CREATE``.
+
+        An error carries what the file system wrote into the context's message log.
+        """
+        from boxen.common.errors import KernelError, kernel_error
+
+        try:
+            syscall("fsconfig", fs_fd, cmd, _enc(key), _enc(value), 0, path=display)
+        except KernelError as exc:
+            raise kernel_error(exc.errno, "fsconfig", display, _fs_log(fs_fd) or (key or "")) from None
+
+    def fsmount(self, fs_fd: int, attr_flags: int = 0) -> int:
+        """fsmount(2): a detached mount of the created context (attach it with :meth:`move_mount`)."""
+        return syscall("fsmount", fs_fd, C.FSMOUNT_CLOEXEC, attr_flags)
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         syscall("pivot_root", os.fsencode(new_root), os.fsencode(put_old), path=new_root)

@@ -151,6 +151,47 @@ def test_remove_tree_handles_deep_and_read_only_trees(tmp_path):
     remove_tree(str(path))  # already gone is fine
 
 
+def _nest(fd: int, depth: int, name: str) -> None:
+    """``depth`` directories ``name`` inside each other under ``fd``, each with a file and a symlink."""
+    fd = os.dup(fd)
+    try:
+        for i in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            os.close(os.open("file", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+            os.symlink("/", "link", dir_fd=fd)
+            if i % 100 == 0:
+                os.mkdir("side", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_remove_tree_goes_deeper_than_path_max(tmp_path):
+    path = tmp_path / "rm-1"
+    path.mkdir()
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _nest(fd, 500, "nested-directory")  # 500 x 17 bytes: a path of 8,500 bytes, twice PATH_MAX
+        _nest(fd, 3, "other")
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError, match="File name too long"):
+        os.stat(str(path) + "/nested-directory" * 500)
+    remove_tree(str(path))
+    assert not path.exists()
+    assert len(os.listdir(tmp_path)) == 0
+
+
+def test_remove_tree_removes_a_file_and_ignores_what_is_gone(tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    remove_tree(str(tmp_path / "f"))
+    remove_tree(str(tmp_path / "missing"))
+    remove_tree(str(tmp_path / "missing" / "below"))
+    assert os.listdir(tmp_path) == []
+
+
 def test_usage_counts_hardlinks_once(tmp_path):
     (tmp_path / "f").write_bytes(b"x" * 10000)
     os.link(tmp_path / "f", tmp_path / "g")

@@ -198,3 +198,56 @@ def test_unpack_bundle_refuses_a_non_empty_directory_and_cleans_up_after_errors(
     with pytest.raises(InvalidArgument):
         unpack_bundle(store, bad.manifest, bad.config, str(tmp_path / "empty"))
     assert os.listdir(tmp_path / "empty") == []
+
+
+def test_an_unpack_killed_midway_is_cleaned_up_by_the_next_one(layer, store, snapshotter):
+    import signal
+
+    image = Image(store, layer().file("base", b"b").tar(), layer().file("big", os.urandom(3 << 20)).tar())
+    base = chain_ids(image.diff_ids)[0]
+
+    def die_while_applying(event):
+        if event.index == 1 and event.status == "applying":
+            os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no finally, no atexit
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unpack(store, NativeSnapshotter(snapshotter.root), image.manifest, image.config,
+                   progress=die_while_applying)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    left = {i.name: i.kind for i in snapshotter.walk()}
+    assert left[base] == COMMITTED and any(n.startswith("extract-") for n in left)  # what the dead one left
+    lines = []
+    top = unpack(store, snapshotter, image.manifest, image.config, explain=lines.append)
+    assert {i.name for i in snapshotter.walk()} == {base, top}
+    assert any("left by an unpack" in line for line in lines)
+    assert sorted(os.listdir(os.path.join(snapshotter.root, "snapshots"))) == ["1", "3"]
+
+
+def test_snapshots_as_deep_as_path_max_unpack_and_are_removed(layer, store, snapshotter):
+    from boxen.image import gc
+    from boxen.image.store import ImageStore
+
+    builder = layer()
+    prefix = os.path.join(snapshotter.root, "snapshots", "1", "fs")
+    room = 4095 - len(prefix) - len("/f")  # the file's path just fits in PATH_MAX (4096 with its NUL)
+    names = ["d" * 200] * (room // 201)  # each "/" + name: 201 bytes
+    if room % 201 > 1:
+        names.append("e" * (room % 201 - 1))
+    for n in range(1, len(names) + 1):
+        builder.dir("/".join(names[:n]))
+    image = Image(store, builder.file("/".join(names) + "/f", b"x").tar())
+    assert len(prefix + "/" + "/".join(names) + "/f") >= 4094  # "rm-1" for "1" takes it past PATH_MAX
+    top = unpack(store, snapshotter, image.manifest, image.config)
+    assert [i.name for i in snapshotter.walk()] == [top]
+    images = ImageStore(os.path.join(snapshotter.root, "..", "images.db"))
+    try:
+        plan = gc.collect(store, images, snapshotter, chain_ids=chain_ids)  # no image names it
+    finally:
+        images.close()
+    assert plan.snapshots == (top,)
+    assert list(snapshotter.walk()) == [] and os.listdir(os.path.join(snapshotter.root, "snapshots")) == []

@@ -185,3 +185,86 @@ def test_auto_probes_once_and_without_root_chooses_native(tmp_path, monkeypatch)
     s = open_snapshotter(str(tmp_path / "fresh"), "auto")
     assert s.kind == "native"
     s.close()
+
+
+def _in_child(work) -> None:
+    """Run ``work()`` in a child process that is then killed (SIGKILL: no clean-up of any kind)."""
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            work()
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+def test_work_of_a_killed_process_is_reaped_and_live_work_is_not(tmp_path):
+    from boxen.image.snapshots import WORK_LABEL
+
+    root = str(tmp_path / "native")
+    s = NativeSnapshotter(root)
+    s.prepare("base-key", None)
+    s.commit("base", "base-key")
+    s.prepare("mine", "base", {WORK_LABEL: "unpack"})
+    s.prepare("container", "base")  # not work: kept whoever made it
+
+    def killed() -> None:
+        child = NativeSnapshotter(root)
+        upper = child.prepare("extract-dead", "base", {WORK_LABEL: "unpack"})[0].source
+        with open(f"{upper}/partial", "wb") as f:
+            f.write(b"x" * 100_000)
+
+    _in_child(killed)
+    assert {i.name for i in s.walk()} == {"base", "mine", "container", "extract-dead"}
+    other = NativeSnapshotter(root)  # another command: it sees "mine" held by a live process
+    try:
+        assert other.reap() == ["extract-dead"]
+        assert {i.name for i in other.walk()} == {"base", "mine", "container"}
+        assert other.reap() == []
+    finally:
+        other.close()
+    s.commit("done", "mine")
+    assert WORK_LABEL not in s.stat("done").labels
+    assert sorted(os.listdir(f"{root}/snapshots")) == ["1", "2", "3"]
+    s.close()
+
+
+def test_a_removal_cut_short_is_finished_by_reap_but_not_while_it_runs(tmp_path):
+    from boxen.image.snapshots.base import _lock
+
+    s = NativeSnapshotter(str(tmp_path / "native"))
+    doomed = os.path.join(s.root, "snapshots", "rm-9")
+    os.makedirs(os.path.join(doomed, "fs", "deep"))
+    lock = _lock(doomed)  # a live removal holds it
+    try:
+        assert s.reap() == []
+        assert os.path.isdir(doomed)
+    finally:
+        os.close(lock)
+    assert s.reap() == ["rm-9"]
+    assert os.listdir(os.path.join(s.root, "snapshots")) == []
+    s.close()
+
+
+def test_removing_an_active_snapshot_frees_its_files_even_if_its_row_cannot_go(native, monkeypatch):
+    from boxen.common.errors import KernelError
+    from boxen.image.snapshots import WORK_LABEL
+    from boxen.image.snapshots.metadata import Transaction
+
+    upper = native.prepare("extract", None, {WORK_LABEL: "unpack"})[0].source
+    with open(f"{upper}/big", "wb") as f:
+        f.write(b"x" * 100_000)
+
+    def full(self, *args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Transaction, "delete", full)
+    with pytest.raises(KernelError, match="No space left on device.*prune"):
+        native.remove("extract")
+    assert os.listdir(os.path.join(native.root, "snapshots")) == []  # the space came back first
+    monkeypatch.undo()
+    assert native.reap() == ["extract"]  # nobody holds it any more: the next reap removes the row
+    assert list(native.walk()) == []
