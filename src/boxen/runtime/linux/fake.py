@@ -73,6 +73,18 @@ class FakeKernel:
     def move_mount(self, from_fd: int, to_fd: int, flags: int, *, display: str | None = None) -> None:
         self._record("move_mount", from_fd, to_fd, flags, display)
 
+    def fsopen(self, fstype: str) -> int:
+        self._record("fsopen", fstype)
+        return os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+
+    def fsconfig(self, fs_fd: int, cmd: int, key: str | None = None, value: str | None = None, *,
+                 display: str | None = None) -> None:
+        self._record("fsconfig", fs_fd, cmd, key, display or value)
+
+    def fsmount(self, fs_fd: int, attr_flags: int = 0) -> int:
+        self._record("fsmount", fs_fd, attr_flags)
+        return os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+
     def pivot_root(self, new_root: str, put_old: str) -> None:
         self._record("pivot_root", new_root, put_old)
 

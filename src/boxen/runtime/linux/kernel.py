@@ -61,7 +61,7 @@ def _enc(text: str | None) -> bytes | None:
 
 def _fs_log(fs_fd: int) -> str:
     """The messages a file system context logged (``e overlay: ...``), one per read(2)."""
-    lines = []
+    lines: list[str] = []
     while len(lines) < 8:
         try:
             lines.append(os.read(fs_fd, 1024).decode(errors="replace"))
