@@ -409,11 +409,12 @@ class Creation:
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
-                # in its namespaces. While it builds its mounts, we write the cgroup's limits
+                # in its namespaces, and on cgroup2 in its cgroup (Manager.clone_init). While
+                # it builds its mounts, we write the cgroup's limits
                 # (a bad limit still undoes everything: see _rollback); then the init moves
                 # itself into the cgroup (Manager.join_later: no RCU grace period to wait for
                 # on v1), or, in a new user namespace, where it may not, we move it.
-                self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
+                self.pid = manager.clone_init(k, plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
                     parent.close()
                     init_stage(ctx)

@@ -6,7 +6,8 @@ A runtime uses a manager in this order (runc's ``cgroups.Manager``)::
     writes = manager.plan(spec.linux.resources, spec.linux.devices)  # decide what (only reads)
     manager.create()                                               # mkdir, in every hierarchy
     manager.apply(writes)                                          # write the limits
-    ... fork; the child calls manager.join(0) ...                  # the init process moves in
+    pid = manager.clone_init(kernel, flags)                        # the init, born in it (cgroup2)
+    ... the child calls manager.join(0) ...                        # and moves in (v1)
     state["cgroup"] = manager.saved()                              # later commands: reopen(saved)
     manager.freeze() / thaw() / frozen()                           # pause, resume
     manager.pids(); manager.stats(); manager.update(resources)     # ps, events, update
@@ -27,7 +28,7 @@ from __future__ import annotations
 import time
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, NotFound, kernel_error
+from boxen.common.errors import InvalidArgument, KernelError, NotFound, kernel_error
 from boxen.runtime.cgroups.writes import perform, read, write, write_error
 
 TYPE_CHECKING = False
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
     from boxen.runtime.cgroups.writes import CgroupWrite
 
 _EINVAL, _ENOENT, _EBUSY, _ENOTEMPTY = 22, 2, 16, 39
+#: clone3 errors after which a plain clone and a join still can work: no clone3 (ENOSYS), no
+#: ``cgroup`` field (E2BIG), no CLONE_INTO_CGROUP (EINVAL); a cgroup that takes no process this
+#: way (EBUSY, EOPNOTSUPP) or not from us (EPERM, EACCES): the join then reports the real reason.
+_CANNOT_CLONE_INTO = (38, 7, _EINVAL, _EBUSY, 95, 1, 13)
 
 
 class Manager:
@@ -46,6 +51,8 @@ class Manager:
     def __init__(self, created=()) -> None:
         #: Directories create() made, top-down; destroy() removes them.
         self.created: list[str] = list(created)
+        #: The cgroup2 directory the init was born in (clone_init), which it need not join.
+        self.born_in: str | None = None
 
     # --- implemented per version -------------------------------------------------------------
 
@@ -101,6 +108,10 @@ class Manager:
         """The directory whose tree holds every process of the container."""
         raise NotImplementedError
 
+    def _cgroup2_directory(self) -> str | None:
+        """The container's directory in the cgroup2 hierarchy (v2, or a hybrid host's), if any."""
+        raise NotImplementedError
+
     # --- shared ------------------------------------------------------------------------------------
 
     def plan(self, resources: LinuxResources | None,
@@ -143,9 +154,43 @@ class Manager:
             raise
         self.created.extend(made)
 
+    def clone_init(self, kernel, flags: int) -> int:
+        """Fork the container's init into new namespaces (``Kernel.clone``), born in the cgroup.
+
+        On cgroup2 (a v2 host, or a hybrid host's unified hierarchy) the child is started in
+        the container's directory by ``clone3(CLONE_INTO_CGROUP)``, as crun does: moving a
+        process there afterwards, by anyone, waits for an RCU grace period (~25 ms here). The
+        v1 hierarchies have nothing like it; there the init still moves itself (``tasks``,
+        cheap). Where the kernel lacks it (ENOSYS, E2BIG, EINVAL) or the cgroup cannot take a
+        process this way, this is a plain ``clone`` and the init joins as before. Returns 0 in
+        the child and the child's pid in the parent, and both know afterwards (``born_in``)
+        which happened.
+        """
+        directory = self._cgroup2_directory()
+        if directory is not None:
+            try:
+                fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise kernel_error(exc.errno or 0, "open", directory) from None
+            try:
+                pid = kernel.clone(flags, cgroup_fd=fd)
+            except KernelError as exc:
+                if exc.errno not in _CANNOT_CLONE_INTO:
+                    raise
+            else:
+                self.born_in = directory
+                return pid
+            finally:
+                os.close(fd)
+        return kernel.clone(flags)
+
+    def _joined_directories(self) -> list[str]:
+        """The directories a process of the container joins: all but the one the init was born in."""
+        return [directory for directory, _mount in self.directories() if directory != self.born_in]
+
     def _self_files(self) -> list[str]:
         """Per hierarchy, the file whose write of ``0`` moves the writer in (see :meth:`join_later`)."""
-        return [os.path.join(directory, "cgroup.procs") for directory, _mount in self.directories()]
+        return [os.path.join(directory, "cgroup.procs") for directory in self._joined_directories()]
 
     def join_later(self):
         """Open now the files that move the calling process into the cgroup; return the mover.
@@ -185,7 +230,7 @@ class Manager:
         if pid == 0:
             self.join_later()()
             return
-        for directory, _mount in self.directories():
+        for directory in self._joined_directories():
             path = os.path.join(directory, "cgroup.procs")
             for attempt in range(5):
                 try:

@@ -56,7 +56,10 @@ class V1Manager(Manager):
     def _self_files(self) -> list[str]:
         unified = self.paths.get("")  # a hybrid host's cgroup2 hierarchy has no tasks file
         return [os.path.join(directory, "cgroup.procs" if directory == unified else "tasks")
-                for directory, _mount in self.directories()]
+                for directory in self._joined_directories()]
+
+    def _cgroup2_directory(self) -> str | None:
+        return self.paths.get("")
 
     def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
               with_devices: bool) -> list[CgroupWrite]:

@@ -55,6 +55,9 @@ class V2Manager(Manager):
     def _pids_root(self) -> str:
         return self.path
 
+    def _cgroup2_directory(self) -> str | None:
+        return self.path
+
     # --- freezer ---------------------------------------------------------------------------------
 
     def _write(self, name: str, value: str) -> None:
