@@ -350,6 +350,7 @@ class Creation:
             foreground: bool = False) -> None:
         from boxen.runtime import sync
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
+        from boxen.runtime.linux.kernel import single_threaded
 
         runtime, plan, k = self.runtime, self.plan, self.runtime.kernel
         state = self.state = ContainerState.new(runtime.root, plan.id)
@@ -369,7 +370,10 @@ class Creation:
                 fds.append(ns_fds[kind])
             manager = runtime.cgroup_manager(plan)
             manager.create()
-            cloned = not plan.joined and "time" not in plan.new_kinds
+            # The one-clone path is for a single-threaded process (see Kernel.clone); a threaded
+            # caller (a daemon using this library) takes the two-stage path, whose os.fork runs
+            # the C library's fork handling.
+            cloned = not plan.joined and "time" not in plan.new_kinds and single_threaded()
             if not cloned:
                 self._set_limits(manager)
             # The init gets the FIFO and its error file as open descriptors: with a user namespace
