@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, KernelError, NotFound, kernel_error
+from boxen.common.errors import FailedPrecondition, InvalidArgument, KernelError, NotFound, kernel_error
 from boxen.runtime.cgroups.writes import perform, read, write, write_error
 
 TYPE_CHECKING = False
@@ -53,6 +53,8 @@ class Manager:
         self.created: list[str] = list(created)
         #: The cgroup2 directory the init was born in (clone_init), which it need not join.
         self.born_in: str | None = None
+        #: create() failed: it removed what it made, and what existed before is not ours to remove.
+        self._create_failed = False
 
     # --- implemented per version -------------------------------------------------------------
 
@@ -70,6 +72,10 @@ class Manager:
 
     def _prepare(self, directory: str, mount: str) -> None:
         """Called for each directory below a mount point on the way down in create()."""
+
+    def _frozen_by(self) -> tuple[str, str] | None:
+        """(file, what it reads) if the cgroup is frozen, by us or a parent; None if it is not."""
+        raise NotImplementedError
 
     def freeze(self) -> None:
         """Stop every process in the cgroup (``runc pause``); returns once all are frozen."""
@@ -132,7 +138,12 @@ class Manager:
         perform(self._plan(resources, tuple(devices or ()), resources.devices is not None))
 
     def create(self) -> None:
-        """Make the cgroup's directory in every hierarchy; on failure remove what was made."""
+        """Make the cgroup's directory in every hierarchy; on failure remove what was made.
+
+        The directories may exist already (a ``cgroupsPath`` shared with another container or
+        made by a manager). A frozen one is refused, as runc refuses it: the init would stop
+        as it joins, and ``create`` wait for it for ever.
+        """
         made: list[str] = []
         try:
             for directory, mount in self.directories():
@@ -148,9 +159,16 @@ class Manager:
                     except OSError as exc:
                         raise kernel_error(exc.errno or 0, "mkdir", level) from None
                     self._prepare(level, mount)
+            frozen = self._frozen_by()
+            if frozen is not None:
+                path, value = frozen
+                raise FailedPrecondition(f"container's cgroup is unexpectedly frozen: {path} reads {value!r}, so "
+                                         "its first process would stop as it joins; thaw it (or the parent that "
+                                         "froze it) or use another cgroup", field="linux.cgroupsPath")
         except BaseException:
             for level in reversed(made):
                 _rmdir_quietly(level)
+            self._create_failed = True
             raise
         self.created.extend(made)
 
@@ -257,7 +275,13 @@ class Manager:
         return out
 
     def destroy(self) -> None:
-        """Remove the cgroup (and cgroups made below it), then the parents create() made, if empty."""
+        """Remove the cgroup (and cgroups made below it), then the parents create() made, if empty.
+
+        After a failed create() there is nothing left to remove: it removed what it made, and
+        directories that were there before (another container's, a frozen one) stay.
+        """
+        if self._create_failed:
+            return
         leaves = [d for d, _m in self.directories()]
         for directory in leaves:
             _remove_tree(directory)
@@ -311,6 +335,21 @@ def _remove_once(path: str) -> None:
         os.rmdir(path)
     except FileNotFoundError:
         pass
+
+
+def frozen_v2(directory: str) -> tuple[str, str] | None:
+    """(file, what it reads) if the cgroup2 ``directory`` is frozen, by itself or an ancestor.
+
+    ``cgroup.freeze`` is the cgroup's own request; ``cgroup.events`` says ``frozen 1`` once it
+    is frozen for whatever reason (a cgroup made below a frozen one starts frozen).
+    """
+    events = os.path.join(directory, "cgroup.events")
+    if "frozen 1" in (read(events) or "").splitlines():
+        return events, "frozen 1"
+    freeze = os.path.join(directory, "cgroup.freeze")
+    if (read(freeze) or "").strip() == "1":
+        return freeze, "1"
+    return None
 
 
 def check_sub(base: str, sub: str) -> str:

@@ -296,3 +296,30 @@ def test_a_v1_host_clones_without_a_cgroup(make_host, fake_kernel):
     kernel = _CloneKernel()
     manager.clone_init(kernel, 0)
     assert kernel.calls == [(0, False)] and manager.born_in is None
+
+
+@pytest.mark.parametrize(("layout", "hierarchy", "name", "text"), [
+    ("v1", "freezer", "freezer.state", "FROZEN\n"),
+    ("hybrid", "freezer", "freezer.state", "FREEZING\n"),
+    ("hybrid", "unified", "cgroup.events", "populated 0\nfrozen 1\n"),
+    ("v2", "", "cgroup.freeze", "1\n"),
+    ("v2", "", "cgroup.events", "populated 1\nfrozen 1\n"),
+])
+def test_a_frozen_cgroup_is_refused_and_what_create_made_is_removed(make_host, fake_kernel, layout, hierarchy,
+                                                                    name, text):
+    from boxen.common.errors import FailedPrecondition
+
+    host = make_host(layout)
+    fake_kernel(host)
+    frozen = host.path(hierarchy, "ctr") if hierarchy else host.path("ctr")
+    os.mkdir(frozen)  # made by someone else (populated by the fake kernel), then frozen
+    with open(os.path.join(frozen, name), "w") as f:
+        f.write(text)
+    manager = host.manager("/ctr")
+    with pytest.raises(FailedPrecondition, match="unexpectedly frozen") as err:
+        manager.create()
+    assert err.value.field == "linux.cgroupsPath" and name in str(err.value)
+    assert manager.created == []
+    manager.destroy()  # as a failed create's rollback does: the frozen cgroup was not ours
+    for directory, _mount in manager.directories():  # made and removed again, but for the frozen one
+        assert os.path.exists(directory) == (directory == frozen), directory
