@@ -29,7 +29,7 @@ def frozen(boxen, cid):
         pytest.skip(f"no cgroup v1 freezer hierarchy at {FREEZER}")
     directory = f"{FREEZER}{CGROUP_PARENT}/{cid}-frozen"
     os.makedirs(directory)
-    sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: _write(f"{directory}/tasks", "0"))
+    sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: _write(f"{directory}/tasks", "0"))  # noqa: PLW1509
     try:
         _write(f"{directory}/freezer.state", "FROZEN")
         for _ in range(500):
