@@ -247,8 +247,8 @@ def main() -> int:
             private.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    for ns in samples:
-        results[ns] = report(ns, samples[ns], rss[ns], benches[ns]["skipped"], args.runs)
+    for ns, by_runtime in samples.items():
+        results[ns] = report(ns, by_runtime, rss[ns], benches[ns]["skipped"], args.runs)
     print(f"\npython3 -I -S -c pass: {floor * 1e3:.1f} ms")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
