@@ -5,7 +5,9 @@ A *cgroup* is a directory in a special file system; the processes listed in its
 finally OOM-kills above ``memory.max``, ``cpu`` schedules by ``cpu.weight`` and caps by
 ``cpu.max``, ``pids`` refuses ``fork`` beyond ``pids.max``, ``devices`` refuses to open device
 nodes, ``freezer`` stops everything. Children inherit their parent's cgroup, so a container is
-contained by putting its first process in before anything else runs.
+contained by putting its first process in before anything else runs; on cgroup2 the process
+is even started there (``clone3`` with ``CLONE_INTO_CGROUP``), which spares the kernel's
+costly move (see ``Manager.clone_init``).
 
 Linux has two versions. v1 (2008) mounts one hierarchy per controller, so a container has a
 directory in each; v2 (2016) has one tree for all, with stricter rules (processes only in leaves,
