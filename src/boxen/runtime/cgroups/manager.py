@@ -36,11 +36,11 @@ if TYPE_CHECKING:
     from boxen.oci.runtime import LinuxDevice, LinuxResources
     from boxen.runtime.cgroups.writes import CgroupWrite
 
-_EINVAL, _ENOENT, _EBUSY, _ENOTEMPTY = 22, 2, 16, 39
+_EPERM, _ENOENT, _E2BIG, _EACCES, _EBUSY, _EINVAL, _ENOSYS, _ENOTEMPTY, _EOPNOTSUPP = 1, 2, 7, 13, 16, 22, 38, 39, 95
 #: clone3 errors after which a plain clone and a join still can work: no clone3 (ENOSYS), no
 #: ``cgroup`` field (E2BIG), no CLONE_INTO_CGROUP (EINVAL); a cgroup that takes no process this
 #: way (EBUSY, EOPNOTSUPP) or not from us (EPERM, EACCES): the join then reports the real reason.
-_CANNOT_CLONE_INTO = (38, 7, _EINVAL, _EBUSY, 95, 1, 13)
+_CANNOT_CLONE_INTO = (_ENOSYS, _E2BIG, _EINVAL, _EBUSY, _EOPNOTSUPP, _EPERM, _EACCES)
 
 
 class Manager:
@@ -177,7 +177,7 @@ class Manager:
 
         On cgroup2 (a v2 host, or a hybrid host's unified hierarchy) the child is started in
         the container's directory by ``clone3(CLONE_INTO_CGROUP)``, as crun does: moving a
-        process there afterwards, by anyone, waits for an RCU grace period (~25 ms here). The
+        process there afterwards, by anyone, waits for an RCU grace period (bench/RESULTS.md). The
         v1 hierarchies have nothing like it; there the init still moves itself (``tasks``,
         cheap). Where the kernel lacks it (ENOSYS, E2BIG, EINVAL) or the cgroup cannot take a
         process this way, this is a plain ``clone`` and the init joins as before. Returns 0 in

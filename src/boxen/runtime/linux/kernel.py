@@ -91,7 +91,7 @@ class Kernel:
         the new namespaces (pid 1 of a new pid namespace). With ``cgroup_fd`` (a descriptor of
         a cgroup2 directory) it is ``clone3`` with ``CLONE_INTO_CGROUP`` (Linux 5.7): the
         child is also born in that cgroup, so nobody has to move it there (a move on cgroup2
-        waits for an RCU grace period, ~25 ms here). On a kernel without it, the KernelError
+        waits for an RCU grace period). On a kernel without it, the KernelError
         says ENOSYS (no clone3) or E2BIG (a clone3 without the ``cgroup`` field).
 
         The interpreter's own fork hooks run around it, as ``os.fork`` runs them, but the C
