@@ -11,6 +11,9 @@ What is measured, for each runtime on the same bundle (busybox rootfs, runc's de
   run ``/bin/true`` and been deleted);
 * ``create+start+delete``: the three commands in sequence (``delete --force``), as the peers'
   figures were taken;
+* ``run CPU``: the user and system CPU time of that ``run`` and everything it waited for
+  (``getrusage(RUSAGE_CHILDREN)``), which, unlike the wall time, other work on the machine
+  hardly changes;
 * ``peak RSS``: the largest resident set among the command and the children it waited for
   (``/usr/bin/time -f %M``), median of 3.
 
@@ -35,6 +38,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,6 +87,12 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def cpu_of_children() -> float:
+    """CPU seconds (user + system) of the children this process has waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_kib(argv: list[str]) -> int:
     values = []
     for _ in range(3):
@@ -116,13 +126,15 @@ class Bench:
         out = {}
         for name, base in self.rts.items():
             self.counter += 1
+            cpu = cpu_of_children()
             run_time = timed([*base, "run", "--bundle", str(self.bundle), f"b{self.counter}"])
+            run_cpu = cpu_of_children() - cpu
             cid = f"c{self.counter}"
             start = time.perf_counter()
             subprocess.run([*base, "create", "--bundle", str(self.bundle), cid], check=True, stdout=subprocess.DEVNULL)
             subprocess.run([*base, "start", cid], check=True)
             subprocess.run([*base, "delete", "--force", cid], check=True)
-            out[name] = [run_time, time.perf_counter() - start]
+            out[name] = [run_time, time.perf_counter() - start, run_cpu]
         return out
 
     def rss(self) -> dict[str, int]:
@@ -178,21 +190,22 @@ class PrivateWorker:
 def report(namespace: str, samples: dict, rss: dict, skipped: dict, runs: int) -> dict:
     med = {n: {k: statistics.median(v) for k, v in s.items()} for n, s in samples.items()}
     print(f"\n{namespace} mount namespace ({runs} runs each, medians)")
-    print(f"{'runtime':<8} {'run (ms)':>10} {'min-max':>15} {'create+start+delete (ms)':>26} {'peak RSS':>10}")
+    print(f"{'runtime':<8} {'run (ms)':>10} {'min-max':>15} {'run CPU (ms)':>13} {'create+start+delete (ms)':>26}"
+          f" {'peak RSS':>10}")
     for name in samples:
         r = samples[name]["run"]
         print(f"{name:<8} {med[name]['run'] * 1e3:>10.1f} {min(r) * 1e3:>7.1f}-{max(r) * 1e3:<7.1f}"
-              f" {med[name]['csd'] * 1e3:>26.1f} {rss[name] / 1024:>8.1f} MiB")
+              f" {med[name]['cpu'] * 1e3:>13.1f} {med[name]['csd'] * 1e3:>26.1f} {rss[name] / 1024:>8.1f} MiB")
     for name, why in skipped.items():
         print(f"{name:<8} left out: {why}")
     ratios = {}
     if "boxen" in med:
         for peer in ("runc", "crun"):
             if peer in med:
-                ratios[peer] = {"run": med["boxen"]["run"] / med[peer]["run"],
-                                "csd": med["boxen"]["csd"] / med[peer]["csd"], "rss": rss["boxen"] / rss[peer]}
-                print(f"boxen/{peer}: run {ratios[peer]['run']:.2f}x, create+start+delete {ratios[peer]['csd']:.2f}x, "
-                      f"peak RSS {ratios[peer]['rss']:.2f}x")
+                ratios[peer] = {key: med["boxen"][key] / med[peer][key] for key in ("run", "cpu", "csd")}
+                ratios[peer]["rss"] = rss["boxen"] / rss[peer]
+                print(f"boxen/{peer}: run {ratios[peer]['run']:.2f}x (CPU {ratios[peer]['cpu']:.2f}x), "
+                      f"create+start+delete {ratios[peer]['csd']:.2f}x, peak RSS {ratios[peer]['rss']:.2f}x")
     return {"samples_s": samples, "median_s": med, "peak_rss_kib": rss, "ratios": ratios, "left_out": skipped}
 
 
@@ -224,7 +237,7 @@ def main() -> int:
         if "private" in namespaces:
             private = PrivateWorker(work, names)
         benches = {"host": host.describe() if host else None, "private": private.described if private else None}
-        samples = {ns: {name: {"run": [], "csd": []} for name in d["runtimes"]} for ns, d in benches.items() if d}
+        samples = {ns: {name: {"run": [], "csd": [], "cpu": []} for name in d["runtimes"]} for ns, d in benches.items() if d}
         for i in range(args.warmup + args.runs):
             rounds = {}
             if host is not None:
@@ -233,9 +246,10 @@ def main() -> int:
                 rounds["private"] = private.ask("round")
             if i >= args.warmup:
                 for ns, times in rounds.items():
-                    for name, (run_time, csd_time) in times.items():
+                    for name, (run_time, csd_time, run_cpu) in times.items():
                         samples[ns][name]["run"].append(run_time)
                         samples[ns][name]["csd"].append(csd_time)
+                        samples[ns][name]["cpu"].append(run_cpu)
         rss = {}
         if host is not None:
             rss["host"] = host.rss()
