@@ -26,7 +26,9 @@ runtime does:
 * ``private``: a private mount namespace where the cgroup2 mount is detached, so all three
   runtimes see the same cgroup v1 host. A worker process of this script runs there.
 
-Runtimes and namespaces are interleaved (one round is every runtime in the host namespace, then
+With ``--gap``, each timed ``run`` follows that many seconds in which the bench itself moves no
+process between cgroups (a move right after another is cheaper: see ``bench/cgroup_join.py``),
+as a command-line runtime usually starts. Runtimes and namespaces are interleaved (one round is every runtime in the host namespace, then
 every runtime in the private one), so that the machine's drift hits all alike. The figures go to
 stdout as one table per namespace with ratios and the number of runs, and to
 ``bench/results/runtime.json``.
@@ -106,8 +108,9 @@ def peak_rss_kib(argv: list[str]) -> int:
 class Bench:
     """The runtimes that work in this mount namespace, each with a state root of its own."""
 
-    def __init__(self, work: pathlib.Path, names: list[str], namespace: str) -> None:
+    def __init__(self, work: pathlib.Path, names: list[str], namespace: str, gap: float = 0) -> None:
         self.bundle = work / "bundle"
+        self.gap = gap
         self.namespace = namespace
         self.rts: dict[str, list[str]] = {}
         self.skipped: dict[str, str] = {}
@@ -126,6 +129,7 @@ class Bench:
         out = {}
         for name, base in self.rts.items():
             self.counter += 1
+            time.sleep(self.gap)
             cpu = cpu_of_children()
             run_time = timed([*base, "run", "--bundle", str(self.bundle), f"b{self.counter}"])
             run_cpu = cpu_of_children() - cpu
@@ -145,9 +149,9 @@ class Bench:
         return {"runtimes": list(self.rts), "skipped": self.skipped}
 
 
-def worker(work: pathlib.Path, names: list[str]) -> int:
+def worker(work: pathlib.Path, names: list[str], gap: float) -> int:
     """Serve rounds in this (private) mount namespace: one JSON line per request line."""
-    bench = Bench(work, names, "private")
+    bench = Bench(work, names, "private", gap)
     print(json.dumps(bench.describe()), flush=True)
     for line in sys.stdin:
         request = line.strip()
@@ -163,11 +167,12 @@ def worker(work: pathlib.Path, names: list[str]) -> int:
 class PrivateWorker:
     """This script's worker in a private mount namespace without the cgroup2 mount."""
 
-    def __init__(self, work: pathlib.Path, names: list[str]) -> None:
+    def __init__(self, work: pathlib.Path, names: list[str], gap: float) -> None:
         script = f'umount -l {UNIFIED} 2>/dev/null; exec "$@"'
         self.process = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "bench", sys.executable,
-             str(pathlib.Path(__file__).resolve()), "--worker", str(work), "--runtimes", ",".join(names)],
+             str(pathlib.Path(__file__).resolve()), "--worker", str(work), "--runtimes", ",".join(names),
+             "--gap", str(gap)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.described = self._answer()
 
@@ -215,11 +220,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--runtimes", default="boxen,runc,crun")
     parser.add_argument("--namespaces", default="host,private", help="host, private, or both (comma-separated)")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds of idleness before each timed run (see bench/cgroup_join.py)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.runtimes.split(",")
     if args.worker:
-        return worker(pathlib.Path(args.worker), names)
+        return worker(pathlib.Path(args.worker), names, args.gap)
     if os.geteuid() != 0:
         print("bench/runtime.py needs root", file=sys.stderr)
         return 2
@@ -233,9 +240,9 @@ def main() -> int:
     results = {}
     try:
         make_bundle(work)
-        host = Bench(work, names, "host") if "host" in namespaces else None
+        host = Bench(work, names, "host", args.gap) if "host" in namespaces else None
         if "private" in namespaces:
-            private = PrivateWorker(work, names)
+            private = PrivateWorker(work, names, args.gap)
         benches = {"host": host.describe() if host else None, "private": private.described if private else None}
         samples = {ns: {name: {"run": [], "csd": [], "cpu": []} for name in d["runtimes"]} for ns, d in benches.items() if d}
         for i in range(args.warmup + args.runs):
