@@ -187,7 +187,9 @@ def oom() -> dict:
                         f"(its cgroup.controllers lists: {' '.join(controllers(ROOT)) or 'none'})"}
     import select
 
-    manager = _manager(LinuxResources(memory=LinuxMemory(limit=16 * MiB, swap=16 * MiB)))
+    manager = _manager(LinuxResources(memory=LinuxMemory(limit=16 * MiB)))
+    if os.path.exists(f"{manager.path}/memory.swap.max"):  # with swap accounting: no swapping out either
+        manager.update(LinuxResources(memory=LinuxMemory(limit=16 * MiB, swap=16 * MiB)))
     watch = manager.oom_watch()
     hog = subprocess.run([sys.executable, "-c", "x = bytearray(64 << 20)"], preexec_fn=lambda: manager.join(0),
                          capture_output=True, timeout=60, check=False)
