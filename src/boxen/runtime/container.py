@@ -406,6 +406,7 @@ class Creation:
         from boxen.runtime import sync
         from boxen.runtime.handoff import Handoff, interpreter_id
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
+        from boxen.runtime.linux.kernel import single_threaded
         from boxen.runtime.workdir import hold_preserved
 
         hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
@@ -423,7 +424,10 @@ class Creation:
             manager = runtime.cgroup_manager(plan)
             state.record_cgroup(manager.saved())  # so delete --force can undo an interrupted create
             manager.create()
-            cloned = not plan.joined and "time" not in plan.new_kinds
+            # The one-clone path is for a single-threaded process (see Kernel.clone); a threaded
+            # caller (a daemon using this library) takes the two-stage path, whose os.fork runs
+            # the C library's fork handling.
+            cloned = not plan.joined and "time" not in plan.new_kinds and single_threaded()
             if not cloned:
                 self._set_limits(manager)
             # The init gets the FIFO and its error file as open descriptors: with a user namespace
@@ -454,11 +458,12 @@ class Creation:
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
-                # in its namespaces. While it builds its mounts, we write the cgroup's limits
+                # in its namespaces, and on cgroup2 in its cgroup (Manager.clone_init). While
+                # it builds its mounts, we write the cgroup's limits
                 # (a bad limit still undoes everything: see _rollback); then the init moves
                 # itself into the cgroup (Manager.join_later: no RCU grace period to wait for
                 # on v1), or, in a new user namespace, where it may not, we move it.
-                self.pid = k.clone(plan.new_namespaces & ~C.CLONE_NEWCGROUP)
+                self.pid = manager.clone_init(k, plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
                     handoff.in_child(preserve_fds)
                     init_stage(ctx)

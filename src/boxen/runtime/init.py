@@ -173,10 +173,12 @@ def init_stage(ctx: InitContext) -> None:
         awaiting_go = ctx.cloned
         join = None
         if ctx.cloned:
-            # Cloned straight into its namespaces by the parent, which now writes the user
+            # Cloned straight into its namespaces by the parent (and into its cgroup2
+            # directory, where clone3 allows: Manager.clone_init), which now writes the user
             # namespace's maps and the cgroup's limits, then says GO. The parent puts this
-            # process in its cgroup before GO, or (join_cgroup) this process moves itself
-            # after it, through files opened now, while the host's /sys/fs/cgroup is in view.
+            # process in its other cgroups before GO, or (join_cgroup) this process moves
+            # itself after it, through files opened now, while the host's /sys/fs/cgroup is
+            # in view.
             reset_signals()
             k.prctl(C.PR_SET_DUMPABLE, 0)
             if ctx.join_cgroup:

@@ -16,6 +16,7 @@ import pytest
 
 from boxen.common.errors import InvalidArgument, KernelError
 from boxen.oci.runtime import (
+    LinuxBlockIO,
     LinuxCPU,
     LinuxDeviceCgroup,
     LinuxHugepageLimit,
@@ -45,6 +46,26 @@ def _read(manager, controller: str, name: str) -> str:
         return f.read().strip()
 
 
+def _host_has(scope, controller: str, name: str) -> bool:
+    """Does a cgroup of this host's ``controller`` hierarchy offer the file ``name``?
+
+    Some files exist only with a kernel feature or a disk's I/O scheduler: memory.memsw.* with
+    swap accounting, blkio.bfq.weight with BFQ, blkio.weight with CFQ (gone since Linux 5.0).
+    Peers fail without them too, so a test leaves such a setting out, or skips, saying why.
+    The test's parent cgroup (made by the ``cgroup_parent`` fixture) is asked, not the root,
+    which lacks some files every other cgroup has.
+    """
+    return os.path.exists(os.path.join(ROOT, controller, os.path.dirname(scope.path).lstrip("/"), name))
+
+
+def _require(scope, controller: str, name: str, why: str) -> None:
+    if not _host_has(scope, controller, name):
+        pytest.skip(f"this host's {controller} cgroups have no {name} ({why})")
+
+
+NO_SWAP_ACCOUNTING = "no swap accounting: swapaccount=0 or a kernel without CONFIG_MEMCG_SWAP"
+
+
 def _manager(scope, resources=None, devices=()):
     manager = open_manager(scope.path, scope.name)
     assert isinstance(manager, V1Manager)
@@ -55,7 +76,9 @@ def _manager(scope, resources=None, devices=()):
 
 
 def test_container_joins_every_hierarchy_with_its_limits(scope):
-    resources = LinuxResources(memory=LinuxMemory(limit=64 * MiB, reservation=32 * MiB, swap=128 * MiB,
+    memsw = _host_has(scope, "memory", "memory.memsw.limit_in_bytes")
+    resources = LinuxResources(memory=LinuxMemory(limit=64 * MiB, reservation=32 * MiB,
+                                                  swap=128 * MiB if memsw else None,
                                                   swappiness=10, disableOOMKiller=False),
                                cpu=LinuxCPU(shares=512, quota=50000, period=100000, cpus="0", mems="0"),
                                pids=LinuxPids(64))
@@ -66,7 +89,8 @@ def test_container_joins_every_hierarchy_with_its_limits(scope):
                        ""):
         assert paths[controller] == scope.path, controller
     assert _read(manager, "memory", "memory.limit_in_bytes") == str(64 * MiB)
-    assert _read(manager, "memory", "memory.memsw.limit_in_bytes") == str(128 * MiB)
+    if memsw:
+        assert _read(manager, "memory", "memory.memsw.limit_in_bytes") == str(128 * MiB)
     assert _read(manager, "memory", "memory.soft_limit_in_bytes") == str(32 * MiB)
     assert _read(manager, "memory", "memory.swappiness") == "10"
     assert _read(manager, "cpu", "cpu.shares") == "512"
@@ -160,6 +184,7 @@ def test_stats_shape_matches_runc(scope):
 
 
 def test_update_raises_memory_and_swap_together(scope):
+    _require(scope, "memory", "memory.memsw.limit_in_bytes", NO_SWAP_ACCOUNTING)
     manager = _manager(scope, LinuxResources(memory=LinuxMemory(limit=32 * MiB, swap=64 * MiB)))
     reopen(manager.saved()).update(LinuxResources(memory=LinuxMemory(limit=128 * MiB, swap=256 * MiB),
                                                   cpu=LinuxCPU(quota=20000, period=50000)))
@@ -239,6 +264,15 @@ def test_hugetlb_limit_on_the_cgroup2_hierarchy(scope):
         assert f.read().strip() == str(4 * MiB)
 
 
+def test_blkio_weight_where_the_io_scheduler_weighs(scope):
+    weight = next((name for name in ("blkio.bfq.weight", "blkio.weight") if _host_has(scope, "blkio", name)), None)
+    if weight is None:
+        pytest.skip("this host's blkio cgroups have neither blkio.bfq.weight nor blkio.weight: no disk uses the "
+                    "BFQ I/O scheduler (CFQ is gone since Linux 5.0)")
+    manager = _manager(scope, LinuxResources(blockIO=LinuxBlockIO(weight=300)))
+    assert "300" in _read(manager, "blkio", weight).split()
+
+
 @pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed")
 def test_same_values_as_runc(scope, tmp_path):
     """runc and boxen given the same linux.resources write the same values."""
@@ -250,10 +284,22 @@ def test_same_values_as_runc(scope, tmp_path):
 
     resources = {"devices": [{"allow": False, "access": "rwm"},
                              {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}],
-                 "memory": {"limit": 100 * MiB, "reservation": 50 * MiB, "swap": 200 * MiB, "swappiness": 10,
-                            "disableOOMKiller": True},
+                 "memory": {"limit": 100 * MiB, "reservation": 50 * MiB, "swappiness": 10, "disableOOMKiller": True},
                  "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
-                 "pids": {"limit": 64}, "blockIO": {"weight": 300}}
+                 "pids": {"limit": 64}}
+    compared = [("devices", "devices.list"), ("memory", "memory.limit_in_bytes"),
+                ("memory", "memory.soft_limit_in_bytes"), ("memory", "memory.swappiness"),
+                ("memory", "memory.oom_control"), ("cpu", "cpu.shares"), ("cpu", "cpu.cfs_quota_us"),
+                ("cpu", "cpu.cfs_period_us"), ("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"),
+                ("pids", "pids.max")]
+    # Settings whose files this host may lack: runc itself fails on them then ("no such file").
+    if _host_has(scope, "memory", "memory.memsw.limit_in_bytes"):
+        resources["memory"]["swap"] = 200 * MiB
+        compared.append(("memory", "memory.memsw.limit_in_bytes"))
+    weight = next((name for name in ("blkio.bfq.weight", "blkio.weight") if _host_has(scope, "blkio", name)), None)
+    if weight is not None:  # a proportional-weight I/O scheduler (BFQ, or CFQ before Linux 5.0)
+        resources["blockIO"] = {"weight": 300}
+        compared.append(("blkio", weight))
     runc_path = scope.path + "/runc"
     config = base_config(["sleep", "600"], linux={"cgroupsPath": runc_path, "resources": resources})
     bundle = make_bundle(tmp_path, config)
@@ -272,12 +318,7 @@ def test_same_values_as_runc(scope, tmp_path):
         manager = open_manager(scope.path + "/boxen", "boxen")
         manager.create()
         manager.apply(manager.plan(from_json(LinuxResources, resources, "linux.resources")))
-        for controller, name in (("devices", "devices.list"), ("memory", "memory.limit_in_bytes"),
-                                 ("memory", "memory.memsw.limit_in_bytes"), ("memory", "memory.soft_limit_in_bytes"),
-                                 ("memory", "memory.swappiness"), ("memory", "memory.oom_control"),
-                                 ("cpu", "cpu.shares"), ("cpu", "cpu.cfs_quota_us"), ("cpu", "cpu.cfs_period_us"),
-                                 ("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"), ("pids", "pids.max"),
-                                 ("blkio", "blkio.bfq.weight")):
+        for controller, name in compared:
             with open(os.path.join(ROOT, controller if controller != "name=systemd" else "systemd",
                                    runc_path.lstrip("/"), name)) as f:
                 theirs = f.read()

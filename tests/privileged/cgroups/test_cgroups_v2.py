@@ -10,8 +10,9 @@ the hugetlb controller (and that one is not enabled for children). Each test run
 
 The new cgroup namespace makes the test's cgroup the root of the cgroup2 mount, so the scenario
 sees a v2 host at /sys/fs/cgroup and can change nothing above its own cgroup. cgroup.procs,
-cgroup.freeze, cgroup.kill, cgroup.events and device eBPF programs work without controllers;
-the memory, pids and cpu tests skip with the missing controller's name when it is not there.
+cgroup.freeze, cgroup.kill, cgroup.events, device eBPF programs and clone3(CLONE_INTO_CGROUP)
+work without controllers; the memory, pids, cpu and OOM tests skip with the missing
+controller's name when it is not there (this host's cgroup2 has none for children).
 """
 
 from __future__ import annotations
@@ -80,3 +81,26 @@ def test_device_filter_is_enforced_and_replaced_on_update(scope):
 def test_controller_limits(scope, controller):
     result = _scenario(scope, "controller", controller)
     assert result["ok"], result["seen"]
+
+
+def test_the_init_is_born_in_its_cgroup(scope):
+    release = tuple(int(part) for part in os.uname().release.split("-")[0].split(".")[:2])
+    if release < (5, 7):
+        pytest.skip(f"Linux {os.uname().release} has no clone3(CLONE_INTO_CGROUP) (5.7): the init joins after")
+    result = _scenario(scope, "born")
+    assert result["born_in"] == "/sys/fs/cgroup/ctr"
+    assert "0::/ctr" in result["cgroup"].splitlines()  # the child's first look at its cgroup
+    assert result["status"] == 0
+
+
+def test_a_frozen_cgroup_is_refused_and_kept(scope):
+    result = _scenario(scope, "frozen")
+    assert len(result["refused"]) == 2, result["refused"]
+    assert all("unexpectedly frozen" in message for message in result["refused"]), result["refused"]
+
+
+def test_an_oom_kill_is_counted_and_reported(scope):
+    result = _scenario(scope, "oom")
+    assert result["returncode"] == -9
+    assert result["fired"] is True
+    assert "oom_kill 1" in result["events"].splitlines()

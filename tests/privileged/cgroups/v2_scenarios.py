@@ -140,11 +140,75 @@ def controller(name: str) -> dict:
     return {"ok": seen == files, "seen": seen}
 
 
+def born() -> dict:
+    """The runtime's clone of an init: clone3(CLONE_INTO_CGROUP), so the child starts in the cgroup."""
+    from boxen.runtime.linux.kernel import KERNEL
+
+    manager = _manager()
+    read_end, write_end = os.pipe()
+    pid = manager.clone_init(KERNEL, 0)
+    if pid == 0:
+        os.write(write_end, _read("/proc/self/cgroup").encode())
+        os._exit(0)
+    os.close(write_end)
+    seen = os.read(read_end, 4096).decode().strip()
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    manager.destroy()
+    return {"ok": True, "born_in": manager.born_in, "cgroup": seen, "status": status}
+
+
+def frozen() -> dict:
+    """A frozen cgroup, ours or a parent's, is refused by create() (the init would stop in it)."""
+    from boxen.common.errors import FailedPrecondition
+
+    refused = []
+    for frozen_dir, cgroups_path in ((f"{ROOT}/ctr", "/ctr"), (f"{ROOT}/parent", "/parent/ctr")):
+        os.mkdir(frozen_dir)
+        _write(f"{frozen_dir}/cgroup.freeze", "1")
+        manager = open_manager(cgroups_path, "ctr")
+        try:
+            manager.create()
+        except FailedPrecondition as exc:
+            refused.append(str(exc))
+        manager.destroy()  # nothing: the frozen cgroup is not the manager's
+        kept = os.path.isdir(frozen_dir) and not os.path.exists(f"{frozen_dir}/ctr")
+        _write(f"{frozen_dir}/cgroup.freeze", "0")
+        os.rmdir(frozen_dir)
+        if not kept:
+            refused.append(f"{frozen_dir} was not kept as it was")
+    return {"ok": True, "refused": refused}
+
+
+def oom() -> dict:
+    """A process beyond memory.max is OOM-killed, and the manager's OOM watch reports it."""
+    if "memory" not in controllers(ROOT):
+        return {"skip": "the memory controller is not available in this host's cgroup2 hierarchy "
+                        f"(its cgroup.controllers lists: {' '.join(controllers(ROOT)) or 'none'})"}
+    import select
+
+    manager = _manager(LinuxResources(memory=LinuxMemory(limit=16 * MiB)))
+    if os.path.exists(f"{manager.path}/memory.swap.max"):  # with swap accounting: no swapping out either
+        manager.update(LinuxResources(memory=LinuxMemory(limit=16 * MiB, swap=16 * MiB)))
+    watch = manager.oom_watch()
+    hog = subprocess.run([sys.executable, "-c", "x = bytearray(64 << 20)"], preexec_fn=lambda: manager.join(0),
+                         capture_output=True, timeout=60, check=False)
+    poller = select.poll()
+    poller.register(watch.fileno(), select.POLLPRI)
+    ready = poller.poll(10000)
+    fired = bool(ready) and watch.fired()
+    kills = _read(f"{manager.path}/memory.events")
+    watch.close()
+    manager.destroy()
+    return {"ok": True, "returncode": hog.returncode, "fired": fired, "events": kills}
+
+
 def main() -> None:
     os.mkdir(f"{ROOT}/runner")  # leave the namespace's root cgroup, as a runtime sits in a leaf
     _write(f"{ROOT}/runner/cgroup.procs", "0")
     scenario, *args = sys.argv[1:]
-    result = {"layout": layout, "lifecycle": lifecycle, "devices": devices, "controller": controller}[scenario](*args)
+    result = {"layout": layout, "lifecycle": lifecycle, "devices": devices, "controller": controller, "born": born,
+              "frozen": frozen, "oom": oom}[scenario](*args)
     print(json.dumps(result))
 
 

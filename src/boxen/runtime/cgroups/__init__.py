@@ -5,7 +5,9 @@ A *cgroup* is a directory in a special file system; the processes listed in its
 finally OOM-kills above ``memory.max``, ``cpu`` schedules by ``cpu.weight`` and caps by
 ``cpu.max``, ``pids`` refuses ``fork`` beyond ``pids.max``, ``devices`` refuses to open device
 nodes, ``freezer`` stops everything. Children inherit their parent's cgroup, so a container is
-contained by putting its first process in before anything else runs.
+contained by putting its first process in before anything else runs; on cgroup2 the process
+is even started there (``clone3`` with ``CLONE_INTO_CGROUP``), which spares the kernel's
+costly move (see ``Manager.clone_init``).
 
 Linux has two versions. v1 (2008) mounts one hierarchy per controller, so a container has a
 directory in each; v2 (2016) has one tree for all, with stricter rules (processes only in leaves,
@@ -21,14 +23,16 @@ converts them, so a runc user gets the same cgroup from boxen. The package:
 ``convert``     v1 values to v2 (shares to weight, memory+swap to swap...)
 ``shared``      what both plans read and write in a cgroup2 tree
 ``v1plan``, ``v2plan``   resources to writes, per version
-``manager``     :class:`Manager`: create, join, freeze, destroy...; :func:`open_manager`, :func:`reopen`
+``manager``     :class:`Manager`: create, join, freeze, destroy...
+``factory``     :func:`open_manager` (the manager for this host's layout), :func:`reopen` (from state.json)
 ``v1``, ``v2``  the two managers
 ``stats``       the numbers ``runc events --stats`` prints (imported when asked for)
 
 The systemd driver is not implemented: this host's cgroups are not managed by systemd.
 """
 
-from boxen.runtime.cgroups.manager import Manager, open_manager, reopen
+from boxen.runtime.cgroups.factory import open_manager, reopen
+from boxen.runtime.cgroups.manager import Manager
 from boxen.runtime.cgroups.writes import CgroupWrite, DeviceFilter
 
 __all__ = ["CgroupWrite", "DeviceFilter", "Manager", "V1Manager", "V2Manager", "open_manager", "reopen"]

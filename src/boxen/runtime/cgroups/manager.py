@@ -2,11 +2,12 @@
 
 A runtime uses a manager in this order (runc's ``cgroups.Manager``)::
 
-    manager = open_manager(spec.linux.cgroupsPath, container_id)   # decide where
+    manager = open_manager(spec.linux.cgroupsPath, container_id)   # decide where (cgroups.factory)
     writes = manager.plan(spec.linux.resources, spec.linux.devices)  # decide what (only reads)
     manager.create()                                               # mkdir, in every hierarchy
     manager.apply(writes)                                          # write the limits
-    ... fork; the child calls manager.join(0) ...                  # the init process moves in
+    pid = manager.clone_init(kernel, flags)                        # the init, born in it (cgroup2)
+    ... the child calls manager.join(0) ...                        # and moves in (v1)
     state["cgroup"] = manager.saved()                              # later commands: reopen(saved)
     manager.freeze() / thaw() / frozen()                           # pause, resume
     manager.pids(); manager.stats(); manager.update(resources)     # ps, events, update
@@ -27,7 +28,7 @@ from __future__ import annotations
 import time
 
 from boxen.common import posixos as os
-from boxen.common.errors import InvalidArgument, NotFound, Unimplemented, kernel_error
+from boxen.common.errors import FailedPrecondition, InvalidArgument, KernelError, NotFound, kernel_error
 from boxen.runtime.cgroups.writes import perform, read, write, write_error
 
 TYPE_CHECKING = False
@@ -35,7 +36,11 @@ if TYPE_CHECKING:
     from boxen.oci.runtime import LinuxDevice, LinuxResources
     from boxen.runtime.cgroups.writes import CgroupWrite
 
-_EINVAL, _ENOENT, _EBUSY, _ENOTEMPTY = 22, 2, 16, 39
+_EPERM, _ENOENT, _E2BIG, _EACCES, _EBUSY, _EINVAL, _ENOSYS, _ENOTEMPTY, _EOPNOTSUPP = 1, 2, 7, 13, 16, 22, 38, 39, 95
+#: clone3 errors after which a plain clone and a join still can work: no clone3 (ENOSYS), no
+#: ``cgroup`` field (E2BIG), no CLONE_INTO_CGROUP (EINVAL); a cgroup that takes no process this
+#: way (EBUSY, EOPNOTSUPP) or not from us (EPERM, EACCES): the join then reports the real reason.
+_CANNOT_CLONE_INTO = (_ENOSYS, _E2BIG, _EINVAL, _EBUSY, _EOPNOTSUPP, _EPERM, _EACCES)
 
 
 class Manager:
@@ -46,6 +51,10 @@ class Manager:
     def __init__(self, created=()) -> None:
         #: Directories create() made, top-down; destroy() removes them.
         self.created: list[str] = list(created)
+        #: The cgroup2 directory the init was born in (clone_init), which it need not join.
+        self.born_in: str | None = None
+        #: create() failed: it removed what it made, and what existed before is not ours to remove.
+        self._create_failed = False
 
     # --- implemented per version -------------------------------------------------------------
 
@@ -63,6 +72,10 @@ class Manager:
 
     def _prepare(self, directory: str, mount: str) -> None:
         """Called for each directory below a mount point on the way down in create()."""
+
+    def _frozen_by(self) -> tuple[str, str] | None:
+        """(file, what it reads) if the cgroup is frozen, by us or a parent; None if it is not."""
+        raise NotImplementedError
 
     def freeze(self) -> None:
         """Stop every process in the cgroup (``runc pause``); returns once all are frozen."""
@@ -101,6 +114,10 @@ class Manager:
         """The directory whose tree holds every process of the container."""
         raise NotImplementedError
 
+    def _cgroup2_directory(self) -> str | None:
+        """The container's directory in the cgroup2 hierarchy (v2, or a hybrid host's), if any."""
+        raise NotImplementedError
+
     # --- shared ------------------------------------------------------------------------------------
 
     def plan(self, resources: LinuxResources | None,
@@ -121,7 +138,12 @@ class Manager:
         perform(self._plan(resources, tuple(devices or ()), resources.devices is not None))
 
     def create(self) -> None:
-        """Make the cgroup's directory in every hierarchy; on failure remove what was made."""
+        """Make the cgroup's directory in every hierarchy; on failure remove what was made.
+
+        The directories may exist already (a ``cgroupsPath`` shared with another container or
+        made by a manager). A frozen one is refused, as runc refuses it: the init would stop
+        as it joins, and ``create`` wait for it for ever.
+        """
         made: list[str] = []
         try:
             for directory, mount in self.directories():
@@ -137,15 +159,56 @@ class Manager:
                     except OSError as exc:
                         raise kernel_error(exc.errno or 0, "mkdir", level) from None
                     self._prepare(level, mount)
+            frozen = self._frozen_by()
+            if frozen is not None:
+                path, value = frozen
+                raise FailedPrecondition(f"container's cgroup is unexpectedly frozen: {path} reads {value!r}, so "
+                                         "its first process would stop as it joins; thaw it (or the parent that "
+                                         "froze it) or use another cgroup", field="linux.cgroupsPath")
         except BaseException:
             for level in reversed(made):
                 _rmdir_quietly(level)
+            self._create_failed = True
             raise
         self.created.extend(made)
 
+    def clone_init(self, kernel, flags: int) -> int:
+        """Fork the container's init into new namespaces (``Kernel.clone``), born in the cgroup.
+
+        On cgroup2 (a v2 host, or a hybrid host's unified hierarchy) the child is started in
+        the container's directory by ``clone3(CLONE_INTO_CGROUP)``, as crun does: moving a
+        process there afterwards, by anyone, waits for an RCU grace period (bench/RESULTS.md). The
+        v1 hierarchies have nothing like it; there the init still moves itself (``tasks``,
+        cheap). Where the kernel lacks it (ENOSYS, E2BIG, EINVAL) or the cgroup cannot take a
+        process this way, this is a plain ``clone`` and the init joins as before. Returns 0 in
+        the child and the child's pid in the parent, and both know afterwards (``born_in``)
+        which happened.
+        """
+        directory = self._cgroup2_directory()
+        if directory is not None:
+            try:
+                fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise kernel_error(exc.errno or 0, "open", directory) from None
+            try:
+                pid = kernel.clone(flags, cgroup_fd=fd)
+            except KernelError as exc:
+                if exc.errno not in _CANNOT_CLONE_INTO:
+                    raise
+            else:
+                self.born_in = directory
+                return pid
+            finally:
+                os.close(fd)
+        return kernel.clone(flags)
+
+    def _joined_directories(self) -> list[str]:
+        """The directories a process of the container joins: all but the one the init was born in."""
+        return [directory for directory, _mount in self.directories() if directory != self.born_in]
+
     def _self_files(self) -> list[str]:
         """Per hierarchy, the file whose write of ``0`` moves the writer in (see :meth:`join_later`)."""
-        return [os.path.join(directory, "cgroup.procs") for directory, _mount in self.directories()]
+        return [os.path.join(directory, "cgroup.procs") for directory in self._joined_directories()]
 
     def join_later(self):
         """Open now the files that move the calling process into the cgroup; return the mover.
@@ -185,7 +248,7 @@ class Manager:
         if pid == 0:
             self.join_later()()
             return
-        for directory, _mount in self.directories():
+        for directory in self._joined_directories():
             path = os.path.join(directory, "cgroup.procs")
             for attempt in range(5):
                 try:
@@ -212,7 +275,13 @@ class Manager:
         return out
 
     def destroy(self) -> None:
-        """Remove the cgroup (and cgroups made below it), then the parents create() made, if empty."""
+        """Remove the cgroup (and cgroups made below it), then the parents create() made, if empty.
+
+        After a failed create() there is nothing left to remove: it removed what it made, and
+        directories that were there before (another container's, a frozen one) stay.
+        """
+        if self._create_failed:
+            return
         leaves = [d for d, _m in self.directories()]
         for directory in leaves:
             _remove_tree(directory)
@@ -268,56 +337,19 @@ def _remove_once(path: str) -> None:
         pass
 
 
-def open_manager(cgroups_path: str | None, container_id: str, *, root: str = "/sys/fs/cgroup",
-                 mountinfo: str | None = None, systemd: bool = False, proc_cgroup: str | None = None) -> Manager:
-    """The manager for a container's cgroup on this host.
+def frozen_v2(directory: str) -> tuple[str, str] | None:
+    """(file, what it reads) if the cgroup2 ``directory`` is frozen, by itself or an ancestor.
 
-    The layout (v1, v2, hybrid) comes from ``mountinfo`` (default: /proc/self/mountinfo) for the
-    hierarchies under ``root``; ``cgroups_path`` is resolved as runc does (see ``layout``), with
-    our own cgroup from ``proc_cgroup`` (default: /proc/self/cgroup) for relative paths.
+    ``cgroup.freeze`` is the cgroup's own request; ``cgroup.events`` says ``frozen 1`` once it
+    is frozen for whatever reason (a cgroup made below a frozen one starts frozen).
     """
-    from boxen.runtime.cgroups.layout import detect, inner_path, parse_proc_cgroup, v1_paths, v2_path
-
-    if systemd:
-        raise Unimplemented("the systemd cgroup driver needs systemd, which does not manage this host's "
-                            "cgroups; run without --systemd-cgroup (cgroupfs driver)", field="--systemd-cgroup")
-    layout = detect(mountinfo if mountinfo is not None else _proc("mountinfo"), root)
-    inner = inner_path(cgroups_path, container_id)
-    own = {} if inner.startswith("/") else parse_proc_cgroup(proc_cgroup if proc_cgroup is not None
-                                                              else _proc("cgroup"))
-    if layout.version == 2:
-        from boxen.runtime.cgroups.v2 import V2Manager
-
-        return V2Manager(v2_path(layout, inner, own), layout.root)
-    from boxen.runtime.cgroups.v1 import V1Manager
-
-    paths, mounts = v1_paths(layout, inner, own)
-    return V1Manager(paths, mounts)
-
-
-def _proc(name: str) -> str:
-    with open(f"/proc/self/{name}", "rb") as f:
-        return f.read().decode()
-
-
-def reopen(saved: dict) -> Manager:
-    """The manager of an existing container, from :meth:`Manager.saved` (kept in state.json)."""
-    field = "cgroup (in state.json)"
-    if not isinstance(saved, dict) or saved.get("version") not in (1, 2):
-        raise InvalidArgument(f"not a saved cgroup manager: {saved!r}", field=field)
-    created = saved.get("created") or ()
-    if saved["version"] == 2:
-        from boxen.runtime.cgroups.v2 import V2Manager
-
-        if not isinstance(saved.get("path"), str) or not isinstance(saved.get("mount"), str):
-            raise InvalidArgument("a v2 cgroup needs path and mount", field=field)
-        return V2Manager(saved["path"], saved["mount"], created)
-    from boxen.runtime.cgroups.v1 import V1Manager
-
-    paths, mounts = saved.get("paths"), saved.get("mounts")
-    if not isinstance(paths, dict) or not isinstance(mounts, dict) or set(paths) != set(mounts):
-        raise InvalidArgument("a v1 cgroup needs paths and mounts for the same controllers", field=field)
-    return V1Manager(paths, mounts, created)
+    events = os.path.join(directory, "cgroup.events")
+    if "frozen 1" in (read(events) or "").splitlines():
+        return events, "frozen 1"
+    freeze = os.path.join(directory, "cgroup.freeze")
+    if (read(freeze) or "").strip() == "1":
+        return freeze, "1"
+    return None
 
 
 def check_sub(base: str, sub: str) -> str:

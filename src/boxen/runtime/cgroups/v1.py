@@ -21,7 +21,7 @@ import time
 
 from boxen.common import posixos as os
 from boxen.common.errors import FailedPrecondition, InvalidArgument, Unavailable
-from boxen.runtime.cgroups.manager import Manager, check_sub
+from boxen.runtime.cgroups.manager import Manager, check_sub, frozen_v2
 from boxen.runtime.cgroups.writes import read, write, write_error
 
 TYPE_CHECKING = False
@@ -56,7 +56,10 @@ class V1Manager(Manager):
     def _self_files(self) -> list[str]:
         unified = self.paths.get("")  # a hybrid host's cgroup2 hierarchy has no tasks file
         return [os.path.join(directory, "cgroup.procs" if directory == unified else "tasks")
-                for directory, _mount in self.directories()]
+                for directory in self._joined_directories()]
+
+    def _cgroup2_directory(self) -> str | None:
+        return self.paths.get("")
 
     def _plan(self, resources: LinuxResources | None, devices: tuple[LinuxDevice, ...],
               with_devices: bool) -> list[CgroupWrite]:
@@ -80,6 +83,18 @@ class V1Manager(Manager):
 
     def _pids_root(self) -> str:
         return self.paths["devices"]
+
+    def _frozen_by(self) -> tuple[str, str] | None:
+        directory = self.paths.get("freezer")
+        if directory is not None:  # FREEZING or FROZEN, by us or by a parent
+            path = os.path.join(directory, "freezer.state")
+            state = (read(path) or "").strip()
+            if state and state != "THAWED":
+                return path, state
+        unified = self.paths.get("")
+        if unified is not None:  # a hybrid host's cgroup2 hierarchy has a freezer of its own
+            return frozen_v2(unified)
+        return None
 
     # --- freezer ---------------------------------------------------------------------------------
 

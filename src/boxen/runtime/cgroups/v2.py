@@ -20,7 +20,7 @@ import time
 
 from boxen.common import posixos as os
 from boxen.common.errors import InvalidArgument, Unavailable, Unimplemented
-from boxen.runtime.cgroups.manager import Manager, check_sub
+from boxen.runtime.cgroups.manager import Manager, check_sub, frozen_v2
 from boxen.runtime.cgroups.shared import controllers
 from boxen.runtime.cgroups.writes import read, write, write_error
 
@@ -54,6 +54,12 @@ class V2Manager(Manager):
 
     def _pids_root(self) -> str:
         return self.path
+
+    def _cgroup2_directory(self) -> str | None:
+        return self.path
+
+    def _frozen_by(self) -> tuple[str, str] | None:
+        return frozen_v2(self.path)
 
     # --- freezer ---------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_INTO_CGROUP = 0x200000000  # clone3 only (Linux 5.7)
 
 # --- mount(2): <linux/mount.h> -----------------------------------------------------------------
 MS_RDONLY = 0x1

@@ -43,8 +43,8 @@ class FakeKernel:
 
     # --- processes and namespaces -------------------------------------------------------------
 
-    def clone(self, flags: int) -> int:
-        self._record("clone", flags)
+    def clone(self, flags: int, cgroup_fd: int | None = None) -> int:
+        self._record("clone", flags, cgroup_fd)
         return self.child_pid
 
     def unshare(self, flags: int) -> None:

@@ -46,13 +46,26 @@ _socketpair = libc.function("socketpair", c_int, c_int, c_int, c_int, c_void_p)
 _ioctl_int = libc.function("ioctl", c_int, c_int, c_ulong, c_void_p)
 
 
-# clone(2) used like fork(2), with namespace flags: the interpreter's fork hooks around it.
+# clone(2) and clone3(2) used like fork(2), with namespace flags: the interpreter's fork hooks
+# around them.
 _python = Library(None)
 _before_fork = _python.function("PyOS_BeforeFork", None, hold_gil=True)
 _after_fork_parent = _python.function("PyOS_AfterFork_Parent", None, hold_gil=True)
 _after_fork_child = _python.function("PyOS_AfterFork_Child", None, hold_gil=True)
 _clone = libc.function("syscall", c_long, c_long, c_ulong, c_void_p, c_void_p, c_void_p, c_void_p, hold_gil=True)
+_clone3 = libc.function("syscall", c_long, c_long, c_void_p, c_ulong, hold_gil=True)
 _SIGCHLD = 17
+#: clone3's ``struct clone_args`` up to ``cgroup`` (CLONE_ARGS_SIZE_VER2, Linux 5.7): eleven u64.
+_CLONE_ARGS_SIZE = 88
+
+
+def single_threaded() -> bool:
+    """Is the calling process's only thread the one running? (``/proc/self/task`` lists them.)
+
+    Counts every thread, those an extension started in C included, which ``threading`` does
+    not see; a directory listing costs some microseconds and imports nothing.
+    """
+    return len(os.listdir("/proc/self/task")) == 1
 
 
 def _enc(text: str | None) -> bytes | None:
@@ -82,22 +95,50 @@ class Kernel:
 
     # --- processes and namespaces -------------------------------------------------------------
 
-    def clone(self, flags: int) -> int:
+    def clone(self, flags: int, cgroup_fd: int | None = None) -> int:
         """``fork`` into new namespaces (``CLONE_NEW*`` flags): 0 in the child, its pid in the parent.
 
         One system call where ``unshare`` + ``fork`` take two processes: the child is born in
-        the new namespaces (pid 1 of a new pid namespace). The interpreter's own fork hooks run
-        around it, exactly as ``os.fork`` runs them.
+        the new namespaces (pid 1 of a new pid namespace). With ``cgroup_fd`` (a descriptor of
+        a cgroup2 directory) it is ``clone3`` with ``CLONE_INTO_CGROUP`` (Linux 5.7): the
+        child is also born in that cgroup, so nobody has to move it there (a move on cgroup2
+        waits for an RCU grace period). On a kernel without it, the KernelError
+        says ENOSYS (no clone3) or E2BIG (a clone3 without the ``cgroup`` field).
+
+        The interpreter's own fork hooks run around it, as ``os.fork`` runs them, but the C
+        library's do not: its ``fork`` takes the malloc arenas' locks and runs the atfork
+        handlers so that a child of a threaded process finds no lock held by a thread that
+        does not exist there. A raw clone in a process with other threads could leave the
+        child hanging on such a lock, so the rule is **single-threaded callers only**: a
+        process with another thread gets FailedPrecondition, before anything is forked (a
+        threaded caller uses ``os.fork`` and then ``unshare``, as ``create``'s two-stage path
+        does).
         """
         from boxen.runtime.linux.libc import SYSCALLS
 
-        _before_fork()
-        pid = _clone(SYSCALLS["clone"], flags | _SIGCHLD, None, None, None, None)
+        if not single_threaded():
+            from boxen.common.errors import FailedPrecondition
+
+            raise FailedPrecondition("clone(2) without the C library's fork handling needs a single-threaded "
+                                     "process, and this one has other threads; use os.fork, then unshare")
+        if cgroup_fd is None:
+            _before_fork()
+            pid = _clone(SYSCALLS["clone"], flags | _SIGCHLD, None, None, None, None)
+            name, detail = "clone", f"flags {flags:#x}"
+        else:
+            # struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+            # stack_size, tls, set_tid, set_tid_size, cgroup. No stack: the child runs on a
+            # copy of ours, as after fork.
+            fields = (flags | C.CLONE_INTO_CGROUP, 0, 0, 0, _SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
+            args = buffer_from(b"".join(v.to_bytes(8, "little") for v in fields))
+            _before_fork()
+            pid = _clone3(SYSCALLS["clone3"], args, _CLONE_ARGS_SIZE)
+            name, detail = "clone3", f"flags {flags:#x}, CLONE_INTO_CGROUP"
         if pid == 0:
             _after_fork_child()
             return 0
         _after_fork_parent()
-        return check(pid, "clone", detail=f"flags {flags:#x}")
+        return check(pid, name, detail=detail)
 
     def unshare(self, flags: int) -> None:
         check(_unshare(flags), "unshare", detail=f"flags {flags:#x}")

@@ -228,3 +228,98 @@ def test_update_writes_only_the_given_resources(make_host, fake_kernel):
     assert host.read("cpu", "boxen", "ctr", "cpu.shares") == "512"
     assert host.read("memory", "boxen", "ctr", "memory.limit_in_bytes") == str(64 << 20)
     assert host.read("devices", "boxen", "ctr", "devices.list") == "a *:* rwm\n"  # devices not given: untouched
+
+
+class _CloneKernel:
+    """Records clone calls; clone3 (``cgroup_fd`` given) fails with ``clone3_errno`` if set."""
+
+    def __init__(self, clone3_errno: int = 0) -> None:
+        self.clone3_errno = clone3_errno
+        self.calls: list[tuple[int, bool]] = []
+
+    def clone(self, flags: int, cgroup_fd: int | None = None) -> int:
+        self.calls.append((flags, cgroup_fd is not None))
+        if cgroup_fd is not None and self.clone3_errno:
+            from boxen.common.errors import kernel_error
+
+            raise kernel_error(self.clone3_errno, "clone3")
+        return 4242
+
+
+@pytest.mark.parametrize("layout", ["hybrid", "v2"])
+def test_the_init_is_born_in_the_cgroup2_directory_and_joins_only_the_rest(make_host, fake_kernel, layout):
+    host = make_host(layout)
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    kernel = _CloneKernel()
+    assert manager.clone_init(kernel, 0x20000000) == 4242
+    assert kernel.calls == [(0x20000000, True)]
+    cgroup2 = manager.paths[""] if layout == "hybrid" else manager.path
+    assert manager.born_in == cgroup2
+    manager.join(4242)  # as the parent does for an init in a new user namespace
+    for directory, _mount in manager.directories():
+        with open(os.path.join(directory, "cgroup.procs")) as f:
+            assert f.read() == ("" if directory == cgroup2 else "4242"), directory
+
+
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.E2BIG, errno.EINVAL, errno.EBUSY])
+def test_without_clone3_into_a_cgroup_the_init_is_cloned_and_joins_as_before(make_host, fake_kernel, code):
+    host = make_host("v2")
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    kernel = _CloneKernel(code)
+    assert manager.clone_init(kernel, 0) == 4242
+    assert kernel.calls == [(0, True), (0, False)]
+    assert manager.born_in is None
+    manager.join(4242)
+    assert host.read("boxen", "ctr", "cgroup.procs") == "4242"
+
+
+def test_other_clone3_errors_are_not_hidden_by_a_second_try(make_host, fake_kernel):
+    host = make_host("v2")
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    kernel = _CloneKernel(errno.EAGAIN)  # e.g. pids.max reached
+    with pytest.raises(KernelError, match="clone3"):
+        manager.clone_init(kernel, 0)
+    assert kernel.calls == [(0, True)]
+
+
+def test_a_v1_host_clones_without_a_cgroup(make_host, fake_kernel):
+    host = make_host("v1")
+    fake_kernel(host)
+    manager = host.manager("/boxen/ctr")
+    manager.create()
+    kernel = _CloneKernel()
+    manager.clone_init(kernel, 0)
+    assert kernel.calls == [(0, False)] and manager.born_in is None
+
+
+@pytest.mark.parametrize(("layout", "hierarchy", "name", "text"), [
+    ("v1", "freezer", "freezer.state", "FROZEN\n"),
+    ("hybrid", "freezer", "freezer.state", "FREEZING\n"),
+    ("hybrid", "unified", "cgroup.events", "populated 0\nfrozen 1\n"),
+    ("v2", "", "cgroup.freeze", "1\n"),
+    ("v2", "", "cgroup.events", "populated 1\nfrozen 1\n"),
+])
+def test_a_frozen_cgroup_is_refused_and_what_create_made_is_removed(make_host, fake_kernel, layout, hierarchy,
+                                                                    name, text):
+    from boxen.common.errors import FailedPrecondition
+
+    host = make_host(layout)
+    fake_kernel(host)
+    frozen = host.path(hierarchy, "ctr") if hierarchy else host.path("ctr")
+    os.mkdir(frozen)  # made by someone else (populated by the fake kernel), then frozen
+    with open(os.path.join(frozen, name), "w") as f:
+        f.write(text)
+    manager = host.manager("/ctr")
+    with pytest.raises(FailedPrecondition, match="unexpectedly frozen") as err:
+        manager.create()
+    assert err.value.field == "linux.cgroupsPath" and name in str(err.value)
+    assert manager.created == []
+    manager.destroy()  # as a failed create's rollback does: the frozen cgroup was not ours
+    for directory, _mount in manager.directories():  # made and removed again, but for the frozen one
+        assert os.path.exists(directory) == (directory == frozen), directory
