@@ -16,9 +16,9 @@ the command asks to stop at the first argument (a command's global options, befo
 :func:`parse_gnu` reads this way and :func:`bind` names the positional arguments
 (:class:`Arg`); ``boxen-image`` uses them.
 
-The standard library's ``argparse`` does the second, but importing it costs 15 ms here (most of
-that is ``re``, ``enum`` and ``gettext``) and making a parser 5-8 ms more: a tenth of a small
-``boxen-image pull``, most of a runtime's start-up; and it reads ``-flag`` its own way.
+The standard library's ``argparse`` does the second, but importing it (``re``, ``enum`` and
+``gettext`` with it: bench/RESULTS.md, "Import costs") and building a parser are a large part of a
+small ``boxen-image pull`` and of a runtime's start-up; and it reads ``-flag`` its own way.
 """
 
 from __future__ import annotations

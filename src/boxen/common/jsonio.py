@@ -1,6 +1,6 @@
 """JSON reading and writing for start-up-critical paths, without ``re``.
 
-``import json`` costs about 15 ms on the project machine, because ``json.decoder`` and
+``import json`` is costly (bench/RESULTS.md, "Import costs"), because ``json.decoder`` and
 ``json.encoder`` compile regular expressions and ``re`` pulls in ``enum``; the scanner and
 string escaping that do the real work are C functions in ``_json``, which imports in well
 under a millisecond. This module drives those C functions directly.

@@ -2,10 +2,9 @@
 
 On Linux, ``os`` is mostly a re-export of ``posix``, the C module that wraps the system calls
 (``open``, ``read``, ``fork``, ``waitpid``...), plus ``os.path`` and a few helpers written in
-Python. Importing it costs 2.3 ms on the project machine (``python3 -I -S -c 'import os'``
-against ``-c pass``), most of it building the abstract base classes of ``_collections_abc``
-that ``os.environ`` needs, and a runtime command such as ``boxen-runtime state`` takes about
-20 ms in all. So the runtime imports this module under the name ``os`` instead: the same C
+Python. Importing it costs about a millisecond (bench/RESULTS.md, "Import costs"), most of it building
+the abstract base classes of ``_collections_abc`` that ``os.environ`` needs, on commands such
+as ``boxen-runtime state`` that take a few times the bare interpreter's start in all. So the runtime imports this module under the name ``os`` instead: the same C
 functions, :mod:`boxen.common.paths` as ``path``, and the three helpers it needs.
 """
 

@@ -2,9 +2,8 @@
 
 boxen decides in pure code and then executes: mount plans, cgroup writes, capability sets
 and seccomp rules are values. ``dataclasses`` is the obvious tool for such values, but it
-imports ``inspect``, ``re`` and ``enum``: measured on the project machine, ``import
-dataclasses`` adds 32 ms to a 12 ms interpreter start, more than the whole budget of a
-``boxen-runtime run`` (runc takes 22 ms). :class:`Record` gives the part of a frozen
+imports ``inspect``, ``re`` and ``enum``, and costs more than a bare interpreter's whole start
+(bench/RESULTS.md, "Import costs"), a large part of the budget of a ``boxen-runtime run``. :class:`Record` gives the part of a frozen
 dataclass that boxen uses, built from the class annotations, with no imports at all::
 
     class Mount(Record):

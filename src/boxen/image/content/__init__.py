@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~5 ms to load, and pull needs it only for checkers
+if TYPE_CHECKING:  # typing is costly to load (bench/RESULTS.md), and pull needs it only for checkers
     from typing import BinaryIO, Protocol
 else:
     Protocol = object

@@ -58,8 +58,8 @@ def _write_atomic(path: str, data: bytes) -> None:
 def _remove_ingest(directory: str, *, ignore_errors: bool = False) -> None:
     """Remove an ingest directory: it holds only files (data, lock, ref, ...), never subdirectories.
 
-    (A flat removal rather than ``shutil.rmtree``: shutil's import costs about 10 ms, and this
-    runs for every blob a pull writes.)
+    (A flat removal rather than ``shutil.rmtree``: shutil is costly to import (bench/RESULTS.md, "Import costs"),
+    and this runs for every blob a pull writes.)
     """
     try:
         for name in os.listdir(directory):

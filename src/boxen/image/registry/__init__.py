@@ -4,8 +4,8 @@
 * :mod:`.auth`: ``WWW-Authenticate`` challenges, Bearer tokens, Basic auth;
 * :mod:`.config`: mirrors, insecure registries, certs.d CA certificates -> endpoints;
 * :mod:`.credentials`: docker-compatible ``config.json``;
-* :mod:`.transport`: HTTP/1.1 on the standard library's ``http.client``: keep-alive
-  connections per origin, TLS with certs.d CAs;
+* :mod:`.transport`: HTTP/1.1 framed by :mod:`.http11` (strict, checked against h11): keep-alive
+  connections per origin, TLS with certs.d CAs, proxies from the environment (:mod:`.proxy`);
 * :mod:`.client`: the I/O adapter: endpoints, auth, redirects, retries, resumable downloads
   and uploads.
 """

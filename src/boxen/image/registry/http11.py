@@ -34,10 +34,9 @@ character (say a ``Location`` a server chose) is refused, not sent.
 h11 and checks that this one never accepts what h11 refuses.
 
 Why not ``http.client``: it loads ``email`` (to parse headers) and ``ssl`` even for plain
-HTTP, about 36 ms on the project's VM on top of everything else a pull loads; a pull of a
-small image takes under 200 ms in all. This module parses the head itself and loads ``ssl``
-only for ``https``. Nor h11, whose rules this reader follows: importing it loads
-``typing``, ``dataclasses`` and ``re``, 28 ms on the same VM.
+HTTP, a large part of a small image's whole pull (bench/RESULTS.md, "Import costs"). This module
+parses the head itself and loads ``ssl`` only for ``https``. Nor h11, whose rules this reader
+follows: importing it loads ``typing``, ``dataclasses`` and ``re``, about as costly.
 """
 
 from __future__ import annotations

@@ -30,12 +30,10 @@ Redirects, retries, ``Range`` and authentication are the registry client's busin
 interface is small (``send`` and ``close``) so tests plug in a fake
 (:class:`boxen.image.testing.registry.FakeRegistry`).
 
-Why neither httpx nor ``http.client``: on the 2-core test VM, loading the httpx-based client
-took about 175 ms (hyperfine, over a bare interpreter; httpx's ``_auth`` module alone pulls
-``urllib.request``, ``http.cookiejar``, ``email``, ``logging``, ``inspect``...), and
-``http.client``, which brings ``ssl`` and ``email.parser`` with it, still 36 ms more than
-everything else a pull loads, when a whole pull and unpack of the busybox image takes under
-200 ms. :mod:`.http11` frames requests and answers itself and loads ``ssl`` only for https.
+Why neither httpx nor ``http.client``: loading the httpx-based client took longer than a whole
+pull and unpack of the busybox image (httpx's ``_auth`` module alone pulls ``urllib.request``,
+``http.cookiejar``, ``email``, ``logging``, ``inspect``...), and ``http.client`` brings ``ssl``
+and ``email.parser`` with it even for plain HTTP (bench/RESULTS.md, "Import costs"). :mod:`.http11` frames requests and answers itself and loads ``ssl`` only for https.
 """
 
 from __future__ import annotations

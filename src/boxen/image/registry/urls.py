@@ -7,8 +7,8 @@ request's URL (``/v2/x/blobs/uploads/<uuid>?_state=...``), resolved by the algor
 RFC 3986 section 5.2: take from the reference every part it has, from the base the rest,
 and remove the ``.`` and ``..`` segments from the merged path.
 
-Why not :mod:`urllib.parse`: importing it loads ``re``, ``enum`` and ``ipaddress``, about
-8 ms on the test VM, for a busybox pull that takes about 130 ms all told. The functions here
+Why not :mod:`urllib.parse`: importing it loads ``re``, ``enum`` and ``ipaddress``
+(bench/RESULTS.md, "Import costs"), a tenth of a busybox pull. The functions here
 are the few the registry client uses, and ``tests/unit/image/test_urls.py`` checks them
 against :mod:`urllib.parse` on generated URLs.
 """

@@ -41,7 +41,7 @@ import os
 from collections.abc import Iterator
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs ~5 ms to load; the protocol is for checkers
+if TYPE_CHECKING:  # typing is costly to load (bench/RESULTS.md); the protocol is for checkers
     from typing import Protocol
 else:
     Protocol = object

@@ -5,7 +5,8 @@ A container is an ordinary process that the kernel has been asked to treat diffe
 network...), ``mount`` and ``pivot_root`` give it its own root filesystem, ``capset`` and
 ``prctl`` take privileges away, and ``execveat`` finally replaces the runtime with the
 container's program. Python's ``os`` module covers the rest (``setresuid``, ``setgroups``,
-``mknod``, ``chroot``, ``setrlimit`` through ``resource``).
+``mknod``, ``chroot``); ``setrlimit`` is bound here too, from the C library already loaded,
+rather than through the ``resource`` extension module.
 
 :class:`Kernel` is the only object that makes these calls; the runtime's executors receive it
 as a parameter, so unit tests can pass the recording ``FakeKernel`` from

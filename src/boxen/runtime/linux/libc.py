@@ -2,8 +2,8 @@
 
 Python 3.11's ``os`` module has no ``unshare``, ``setns``, ``mount`` or ``pivot_root``, so a
 container runtime has to call the C library itself. The ``ctypes`` package is the usual way,
-but it costs about 6 ms to import on the project machine, a quarter of runc's whole ``run``;
-the C extension underneath it, ``_ctypes``, costs under one. This module declares the few C
+but its import costs several times that of the C extension underneath it, ``_ctypes``, on a
+path where every millisecond shows (bench/RESULTS.md, "Import costs"). This module declares the few C
 types boxen needs on top of ``_ctypes`` and binds functions with them.
 
 Every binding uses ``errno``-saving calls (``FUNCFLAG_USE_ERRNO``), so :func:`check` can turn a
