@@ -40,6 +40,7 @@ class Raw:
         self.port = self.listener.getsockname()[1]
         self.host = f"127.0.0.1:{self.port}"
         self.socks: list[socket.socket] = []
+        self._current = threading.local()  # the socket each serving thread answers on
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -52,6 +53,7 @@ class Raw:
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _serve(self, sock: socket.socket) -> None:
+        self._current.sock = sock
         buffer = b""
         try:
             while True:
@@ -76,7 +78,9 @@ class Raw:
             sock.close()
 
     def write(self, data: bytes) -> None:
-        self.socks[-1].sendall(data)
+        # the connection of the request being answered (a retry's new connection must not get
+        # the rest of an endless answer still being written on the old one)
+        self._current.sock.sendall(data)
         self.sent += len(data)
 
     def stop(self) -> None:
