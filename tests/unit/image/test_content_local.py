@@ -58,3 +58,20 @@ def test_other_write_errors_keep_the_ingest_to_resume(tmp_path):
         writer.write(b"def")
     writer.close()
     assert [s.ref for s in store.statuses()] == ["pull-2"]
+
+
+def test_a_full_disk_while_an_ingest_starts_removes_it(tmp_path, monkeypatch):
+    """Two downloads at once: the second may find the disk full while writing its ingest's ref."""
+    from boxen.image.content import local
+
+    store = LocalContentStore(str(tmp_path))
+    blob = b"x" * 100
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(local, "_write_atomic", full)
+    with pytest.raises(KernelError) as caught:
+        store.writer("pull-1", Descriptor("application/octet-stream", of_bytes(blob), len(blob)))
+    assert caught.value.errno == errno.ENOSPC and "ingest 'pull-1'" in str(caught.value)
+    assert os.listdir(tmp_path / "ingest") == []  # what it made is gone

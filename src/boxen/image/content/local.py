@@ -249,8 +249,11 @@ class LocalContentStore:
             if os.path.exists(self._blob_path(expected.digest)):
                 raise AlreadyExists(f"blob {expected.digest} already exists", field="digest")
         directory = self._ingest_dir(ref)
-        os.makedirs(directory, exist_ok=True)
-        lock_fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            lock_fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise kernel_error(exc.errno or 0, "open", exc.filename or directory, f"ingest {ref!r}") from exc
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -259,8 +262,13 @@ class LocalContentStore:
         try:
             self._prepare_ingest(directory, ref, expected)
             return LocalWriter(self, ref, directory, lock_fd, algorithm, expected)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # a full disk: what the ingest made goes at once, as after a failed write (LocalWriter._fail)
+                _remove_ingest(directory, ignore_errors=True)
             os.close(lock_fd)
+            if isinstance(exc, OSError):
+                raise kernel_error(exc.errno or 0, "write", exc.filename or directory, f"ingest {ref!r}") from exc
             raise
 
     def _prepare_ingest(self, directory: str, ref: str, expected: Descriptor | None) -> None:
