@@ -123,20 +123,13 @@ class Runtime:
 
     def _start(self, state: ContainerState) -> None:
         lifecycle.check("start", state.status())
+        from boxen.runtime import startsocket
+
+        failure = startsocket.start(state.dir)
         try:
-            fd = os.open(state.fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (FileNotFoundError, OSError):
-            raise FailedPrecondition("cannot start a container whose init process is not waiting") from None
-        try:
-            os.write(fd, b"0")
-            _wait_until_no_reader(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.unlink(state.fifo_path)
+            os.unlink(state.exec_socket)
         except FileNotFoundError:
             pass
-        failure = _read_late_error(state.fifo_path + ".error")
         if failure:
             raise BoxenError(f"unable to start container process: {failure}")
         _log(self.debug, f"container {state.id} started: pid {state.pid} runs the process")
@@ -403,7 +396,7 @@ class Creation:
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:
-        from boxen.runtime import sync
+        from boxen.runtime import startsocket, sync
         from boxen.runtime.handoff import Handoff, interpreter_id
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
         from boxen.runtime.linux.kernel import single_threaded
@@ -430,11 +423,8 @@ class Creation:
             cloned = not plan.joined and "time" not in plan.new_kinds and single_threaded()
             if not cloned:
                 self._set_limits(manager)
-            # The init gets the FIFO and its error file as open descriptors: with a user namespace
-            # it could not reach them by path (the state directory belongs to the host's root).
-            os.mkfifo(state.fifo_path, 0o600)
-            fifo_fd = handoff.own(os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-            error_fd = handoff.own(os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            # The init waits for start on a socket that names no host file (see startsocket).
+            start_fd = handoff.own(startsocket.listen(state.dir))
             console_fd = None
             if plan.process is not None and plan.process.terminal:
                 console_fd = handoff.console(console_socket)
@@ -450,7 +440,7 @@ class Creation:
             parent, channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
-                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
+                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, start_fd=start_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=interpreter_id(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
@@ -639,26 +629,6 @@ def _idmap_userns(k, uid_maps, gid_maps) -> int:
         os.close(ready_r)
         os.close(hold_w)
         os.waitpid(pid, 0)
-
-
-def _wait_until_no_reader(fd: int) -> None:
-    """Wait until the FIFO's reader (the init) is gone: it exec'd (close-on-exec) or died."""
-    import select
-
-    poller = select.poll()
-    poller.register(fd, 0)
-    while True:
-        for _, event in poller.poll():
-            if event & (select.POLLERR | select.POLLHUP):
-                return
-
-
-def _read_late_error(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 def _signal_process(state: ContainerState, signal: int) -> None:

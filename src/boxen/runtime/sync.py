@@ -21,7 +21,7 @@ packet::
 
 ``exec`` uses the same channel: ``INIT_PID`` for the exec'd process, then either an ``ERROR`` or
 the end of the stream, which means ``execveat`` succeeded (the channel is close-on-exec). After
-``CREATED`` the init waits on the exec FIFO for ``start`` (see ``boxen.runtime.init``).
+``CREATED`` the init waits on its socket for ``start`` (see ``boxen.runtime.startsocket``).
 
 :func:`encode` and :func:`decode` are the whole protocol (pure); :class:`Channel` moves packets.
 """
