@@ -111,11 +111,17 @@ def ensure(kernel=None) -> None:
         reexec(kernel)
 
 
+def reexecuted() -> bool:
+    """Whether this process is a runtime that already re-executed itself (so it began its command
+    once before, and what it printed then, ``run --explain``'s explanation, is not to repeat)."""
+    return posix.environ.get(MARKER) == str(os.getpid()).encode()
+
+
 def reexec(kernel=None) -> NoReturn:
     """Run this program again, with the same arguments and environment, from a detached read-only
     bind mount of its interpreter. Returns only by raising."""
     pid = str(os.getpid())
-    if posix.environ.get(MARKER) == pid.encode():
+    if reexecuted():
         raise Unimplemented("the runtime re-executed itself from a read-only copy of its interpreter, "
                             "but /proc/self/exe is still not on a detached read-only mount")
     if kernel is None:

@@ -207,8 +207,18 @@ def test_exec_refuses_a_waiting_init_that_is_not_sealed(boxen, cid, tmp_path):
     _in_process(boxen.root, f"rt.create({cid!r}, {str(bundle)!r})").check_returncode()
     try:
         result = boxen.exec(cid, "true")
-        assert result.returncode == 1
+        assert result.returncode == 255  # a failed exec, as runc exits (boxen.runtime.cli.exec)
         assert "its init, waiting for start, is the runtime's own writable interpreter" in result.stderr
         boxen.start(cid).check()
     finally:
         boxen.delete(cid, "--force")
+
+
+def test_run_explain_re_executed_sealed_explains_once(boxen, cid, tmp_path):
+    """Without a pid namespace of its own, ``run`` re-executes itself sealed once it knows it must:
+    the explanation it printed before must not come a second time."""
+    config = base_config(["true"])
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "pid"]
+    result = boxen.run(cid, make_bundle(tmp_path, config), "--explain").check()
+    assert result.stderr.count(f"container {cid!r} from bundle") == 1, result.stderr
+    assert boxen.ids() == []

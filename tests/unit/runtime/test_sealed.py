@@ -53,3 +53,13 @@ def test_a_child_of_a_sealed_program_may_seal_itself(monkeypatch):
         sealed.reexec(k)
     env = k.calls[2][4]
     assert [e for e in env if e.startswith("BOXEN_RUNTIME_SEALED=")] == [f"BOXEN_RUNTIME_SEALED={posix.getpid()}"]
+
+
+def test_a_reexecuted_runtime_knows_it_began_its_command_once_already(monkeypatch):
+    """``run --explain`` re-executed sealed must not print its explanation a second time."""
+    monkeypatch.delitem(posix.environ, sealed.MARKER, raising=False)
+    assert not sealed.reexecuted()
+    monkeypatch.setitem(posix.environ, sealed.MARKER, str(posix.getpid() + 1).encode())  # a parent's
+    assert not sealed.reexecuted()
+    monkeypatch.setitem(posix.environ, sealed.MARKER, str(posix.getpid()).encode())
+    assert sealed.reexecuted()
