@@ -496,6 +496,10 @@ class Creation:
 
         plan = self.plan
         while True:
+            # Frozen after create() checked it, the cgroup stops the init where it stands: it
+            # would never report, so the wait is a poll that looks at the freezer meanwhile.
+            while not channel.readable(_FREEZE_POLL):
+                _check_not_frozen(manager)
             message = channel.recv()
             if message is None:
                 raise BoxenError("container init exited before the container was created")
@@ -555,17 +559,25 @@ class Creation:
         state.save()
 
     def _rollback(self, state: ContainerState, manager, setup_pid: int) -> None:
-        """Undo a failed create: no process, cgroup or state directory may remain."""
+        """Undo a failed create: no process, cgroup or state directory may remain.
+
+        A process in a frozen cgroup v1 dies of SIGKILL only once thawed: the container's own
+        cgroup is thawed first; one frozen by a parent (not ours to thaw) leaves the process
+        to die when it thaws, and the wait for it is bounded.
+        """
+        if manager is not None and (setup_pid or self.pid):
+            try:
+                if manager.frozen():
+                    manager.thaw()
+            except (OSError, BoxenError):
+                pass
         for pid in (setup_pid, self.pid):
             if pid:
                 try:
                     os.kill(pid, 9)
                 except ProcessLookupError:
                     pass
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+                _reap(pid, _REAP_TIMEOUT)
         if self.console_master is not None:
             os.close(self.console_master)
             self.console_master = None
@@ -575,6 +587,38 @@ class Creation:
             except BoxenError:
                 pass
         state.remove()
+
+
+#: Seconds between two looks at the freezer while ``create`` waits for its init.
+_FREEZE_POLL = 0.1
+#: Seconds a failed ``create`` waits for a killed child (one in a cgroup a parent froze never dies).
+_REAP_TIMEOUT = 5.0
+
+
+def _check_not_frozen(manager) -> None:
+    """Raise runc's error if the container's cgroup is frozen (by itself or a parent)."""
+    frozen = manager._frozen_by() if manager is not None else None
+    if frozen is not None:
+        path, value = frozen
+        raise FailedPrecondition(f"container's cgroup unexpectedly frozen: {path} reads {value!r} while its "
+                                 "init was being set up; thaw it (or the parent that froze it) or use another "
+                                 "cgroup", field="linux.cgroupsPath")
+
+
+def _reap(pid: int, timeout: float) -> None:
+    """Wait for the child ``pid`` to exit, at most ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
 
 
 def _now_ns() -> int:

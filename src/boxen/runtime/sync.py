@@ -119,14 +119,17 @@ class Channel:
         except OSError:
             pass
 
+    def readable(self, timeout: float) -> bool:
+        """Whether a message, or the end of the stream, is there within ``timeout`` seconds."""
+        import select
+
+        return bool(select.select([self.fd], [], [], timeout)[0])
+
     def recv(self, timeout: float | None = None) -> dict | None:
         """The next message, or None when the other side has closed (or exited), or when
         nothing came within ``timeout`` seconds."""
-        if timeout is not None:
-            import select
-
-            if not select.select([self.fd], [], [], timeout)[0]:
-                return None
+        if timeout is not None and not self.readable(timeout):
+            return None
         try:
             packet = os.read(self.fd, _MAX_PACKET)
         except ConnectionResetError:
