@@ -397,9 +397,10 @@ class Creation:
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:
         from boxen.runtime import startsocket, sync
-        from boxen.runtime.handoff import Handoff, interpreter_id
+        from boxen.runtime.handoff import Handoff
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
         from boxen.runtime.linux.kernel import single_threaded
+        from boxen.runtime.sealed import interpreter_file
         from boxen.runtime.workdir import hold_preserved
 
         hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
@@ -442,7 +443,7 @@ class Creation:
             ctx = InitContext(
                 kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, start_fd=start_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
-                preserve_fds=preserve_fds, interpreter=interpreter_id(),
+                preserve_fds=preserve_fds, interpreter=interpreter_file(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
                 idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
