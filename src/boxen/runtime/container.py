@@ -392,6 +392,7 @@ class Creation:
         self.plan = plan
         self.pid = 0
         self.console_master: int | None = None
+        self._sources: dict[int, int] = {}  # bind sources opened for the init, by mount index
         self.state: ContainerState  # made by run(), read only once it has returned
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
@@ -433,11 +434,15 @@ class Creation:
             for op in plan.rootfs.mounts:
                 if op.idmap is not None and op.idmap[1] is not None:
                     idmap_fds[op.destination] = handoff.own(_idmap_userns(k, op.idmap[1], op.idmap[2]))
-            from boxen.runtime.mounter import open_bind_sources
+            from boxen.runtime.mounter import idmap_sources, open_bind_sources
 
             source_fds = open_bind_sources(k, plan)  # with a user namespace: see there
             for fd in source_fds.values():
                 handoff.own(fd)
+            idmap_sources(k, plan, source_fds, idmap_fds)
+            if "user" in ns_fds:
+                idmap_sources(k, plan, source_fds, idmap_fds, ns_fds["user"])
+            self._sources = source_fds
             parent, channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
@@ -462,6 +467,7 @@ class Creation:
                 try:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
+                        self._idmap_in_new_userns(self.pid)
                     self._set_limits(manager)
                     if not ctx.join_cgroup:
                         manager.join(self.pid)
@@ -487,6 +493,20 @@ class Creation:
         finally:
             handoff.close()
 
+    def _idmap_in_new_userns(self, pid: int) -> None:
+        """Idmap the binds that take the container's mapping, now that the new user namespace
+        of ``pid`` has its id maps (see ``mounter.idmap_sources``)."""
+        mounts = self.plan.rootfs.mounts
+        if not any((idmap := mounts[i].idmap) is not None and idmap[1] is None for i in self._sources):
+            return
+        from boxen.runtime.mounter import idmap_sources
+
+        userns = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            idmap_sources(self.runtime.kernel, self.plan, self._sources, {}, userns)
+        finally:
+            os.close(userns)
+
     def _set_limits(self, manager) -> None:
         """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""
         linux = self.spec.linux
@@ -509,6 +529,7 @@ class Creation:
                 sync.raise_error(message)
             elif kind == sync.USERNS_READY:
                 _write_id_maps(setup_pid, plan)
+                self._idmap_in_new_userns(setup_pid)
                 channel.send(sync.USERNS_MAPPED)
             elif kind == sync.INIT_PID:
                 self.pid = message["pid"]
