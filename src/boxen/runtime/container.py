@@ -123,20 +123,13 @@ class Runtime:
 
     def _start(self, state: ContainerState) -> None:
         lifecycle.check("start", state.status())
+        from boxen.runtime import startsocket
+
+        failure = startsocket.start(state.dir)
         try:
-            fd = os.open(state.fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (FileNotFoundError, OSError):
-            raise FailedPrecondition("cannot start a container whose init process is not waiting") from None
-        try:
-            os.write(fd, b"0")
-            _wait_until_no_reader(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.unlink(state.fifo_path)
+            os.unlink(state.exec_socket)
         except FileNotFoundError:
             pass
-        failure = _read_late_error(state.fifo_path + ".error")
         if failure:
             raise BoxenError(f"unable to start container process: {failure}")
         _log(self.debug, f"container {state.id} started: pid {state.pid} runs the process")
@@ -399,14 +392,16 @@ class Creation:
         self.plan = plan
         self.pid = 0
         self.console_master: int | None = None
+        self._sources: dict[int, int] = {}  # bind sources opened for the init, by mount index
         self.state: ContainerState  # made by run(), read only once it has returned
 
     def run(self, *, console_socket: str | None, console_pair: bool, preserve_fds: int,
             foreground: bool = False) -> None:
-        from boxen.runtime import sync
-        from boxen.runtime.handoff import Handoff, interpreter_id
+        from boxen.runtime import startsocket, sync
+        from boxen.runtime.handoff import Handoff
         from boxen.runtime.init import InitContext, compile_seccomp, init_stage, preload, setup_stage
         from boxen.runtime.linux.kernel import single_threaded
+        from boxen.runtime.sealed import interpreter_file
         from boxen.runtime.workdir import hold_preserved
 
         hold_preserved(preserve_fds)  # before opening anything: see workdir.hold_preserved
@@ -430,11 +425,8 @@ class Creation:
             cloned = not plan.joined and "time" not in plan.new_kinds and single_threaded()
             if not cloned:
                 self._set_limits(manager)
-            # The init gets the FIFO and its error file as open descriptors: with a user namespace
-            # it could not reach them by path (the state directory belongs to the host's root).
-            os.mkfifo(state.fifo_path, 0o600)
-            fifo_fd = handoff.own(os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-            error_fd = handoff.own(os.open(state.fifo_path + ".error", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            # The init waits for start on a socket that names no host file (see startsocket).
+            start_fd = handoff.own(startsocket.listen(state.dir))
             console_fd = None
             if plan.process is not None and plan.process.terminal:
                 console_fd = handoff.console(console_socket)
@@ -442,17 +434,21 @@ class Creation:
             for op in plan.rootfs.mounts:
                 if op.idmap is not None and op.idmap[1] is not None:
                     idmap_fds[op.destination] = handoff.own(_idmap_userns(k, op.idmap[1], op.idmap[2]))
-            from boxen.runtime.mounter import open_bind_sources
+            from boxen.runtime.mounter import idmap_sources, open_bind_sources
 
             source_fds = open_bind_sources(k, plan)  # with a user namespace: see there
             for fd in source_fds.values():
                 handoff.own(fd)
+            idmap_sources(k, plan, source_fds, idmap_fds)
+            if "user" in ns_fds:
+                idmap_sources(k, plan, source_fds, idmap_fds, ns_fds["user"])
+            self._sources = source_fds
             parent, channel = handoff.channel()
             preload(plan.process, self.spec.hooks, rootfs=True)
             ctx = InitContext(
-                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=fifo_fd, error_fd=error_fd, cgroup=manager,
+                kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, start_fd=start_fd, cgroup=manager,
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
-                preserve_fds=preserve_fds, interpreter=interpreter_id(),
+                preserve_fds=preserve_fds, interpreter=interpreter_file(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
                 idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
@@ -471,6 +467,7 @@ class Creation:
                 try:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
+                        self._idmap_in_new_userns(self.pid)
                     self._set_limits(manager)
                     if not ctx.join_cgroup:
                         manager.join(self.pid)
@@ -496,6 +493,20 @@ class Creation:
         finally:
             handoff.close()
 
+    def _idmap_in_new_userns(self, pid: int) -> None:
+        """Idmap the binds that take the container's mapping, now that the new user namespace
+        of ``pid`` has its id maps (see ``mounter.idmap_sources``)."""
+        mounts = self.plan.rootfs.mounts
+        if not any((idmap := mounts[i].idmap) is not None and idmap[1] is None for i in self._sources):
+            return
+        from boxen.runtime.mounter import idmap_sources
+
+        userns = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            idmap_sources(self.runtime.kernel, self.plan, self._sources, {}, userns)
+        finally:
+            os.close(userns)
+
     def _set_limits(self, manager) -> None:
         """Write ``linux.resources`` into the container's cgroup (decided, then applied)."""
         linux = self.spec.linux
@@ -506,6 +517,10 @@ class Creation:
 
         plan = self.plan
         while True:
+            # Frozen after create() checked it, the cgroup stops the init where it stands: it
+            # would never report, so the wait is a poll that looks at the freezer meanwhile.
+            while not channel.readable(_FREEZE_POLL):
+                _check_not_frozen(manager)
             message = channel.recv()
             if message is None:
                 raise BoxenError("container init exited before the container was created")
@@ -514,6 +529,7 @@ class Creation:
                 sync.raise_error(message)
             elif kind == sync.USERNS_READY:
                 _write_id_maps(setup_pid, plan)
+                self._idmap_in_new_userns(setup_pid)
                 channel.send(sync.USERNS_MAPPED)
             elif kind == sync.INIT_PID:
                 self.pid = message["pid"]
@@ -565,17 +581,25 @@ class Creation:
         state.save()
 
     def _rollback(self, state: ContainerState, manager, setup_pid: int) -> None:
-        """Undo a failed create: no process, cgroup or state directory may remain."""
+        """Undo a failed create: no process, cgroup or state directory may remain.
+
+        A process in a frozen cgroup v1 dies of SIGKILL only once thawed: the container's own
+        cgroup is thawed first; one frozen by a parent (not ours to thaw) leaves the process
+        to die when it thaws, and the wait for it is bounded.
+        """
+        if manager is not None and (setup_pid or self.pid):
+            try:
+                if manager.frozen():
+                    manager.thaw()
+            except (OSError, BoxenError):
+                pass
         for pid in (setup_pid, self.pid):
             if pid:
                 try:
                     os.kill(pid, 9)
                 except ProcessLookupError:
                     pass
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
+                _reap(pid, _REAP_TIMEOUT)
         if self.console_master is not None:
             os.close(self.console_master)
             self.console_master = None
@@ -585,6 +609,38 @@ class Creation:
             except BoxenError:
                 pass
         state.remove()
+
+
+#: Seconds between two looks at the freezer while ``create`` waits for its init.
+_FREEZE_POLL = 0.1
+#: Seconds a failed ``create`` waits for a killed child (one in a cgroup a parent froze never dies).
+_REAP_TIMEOUT = 5.0
+
+
+def _check_not_frozen(manager) -> None:
+    """Raise runc's error if the container's cgroup is frozen (by itself or a parent)."""
+    frozen = manager._frozen_by() if manager is not None else None
+    if frozen is not None:
+        path, value = frozen
+        raise FailedPrecondition(f"container's cgroup unexpectedly frozen: {path} reads {value!r} while its "
+                                 "init was being set up; thaw it (or the parent that froze it) or use another "
+                                 "cgroup", field="linux.cgroupsPath")
+
+
+def _reap(pid: int, timeout: float) -> None:
+    """Wait for the child ``pid`` to exit, at most ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
 
 
 def _now_ns() -> int:
@@ -639,26 +695,6 @@ def _idmap_userns(k, uid_maps, gid_maps) -> int:
         os.close(ready_r)
         os.close(hold_w)
         os.waitpid(pid, 0)
-
-
-def _wait_until_no_reader(fd: int) -> None:
-    """Wait until the FIFO's reader (the init) is gone: it exec'd (close-on-exec) or died."""
-    import select
-
-    poller = select.poll()
-    poller.register(fd, 0)
-    while True:
-        for _, event in poller.poll():
-            if event & (select.POLLERR | select.POLLHUP):
-                return
-
-
-def _read_late_error(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 def _signal_process(state: ContainerState, signal: int) -> None:

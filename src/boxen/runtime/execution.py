@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from boxen.common import posixos as os
 from boxen.runtime import sync
-from boxen.runtime.handoff import Handoff, interpreter_id
+from boxen.runtime.handoff import Handoff
+from boxen.runtime.sealed import interpreter_file
 from boxen.runtime.state import write_pid_file
 
 
@@ -62,7 +63,7 @@ class Execution:
             preload(process)
             ctx = ExecContext(kernel=runtime.kernel, process=process, channel=channel, ns_fds=ns_fds,
                               cgroup=manager, console_fd=console_fd, preserve_fds=preserve_fds,
-                              interpreter=interpreter_id(), setgroups=True, detach=detach,
+                              interpreter=interpreter_file(), setgroups=True, detach=detach,
                               container_id=state.id, seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
             setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds)

@@ -119,12 +119,6 @@ class Handoff:
         self.parent = self.child = None
 
 
-def interpreter_id() -> tuple[int, int]:
-    """(device, inode) of the runtime's interpreter, which a container may never run as its program."""
-    st = os.stat("/proc/self/exe")
-    return st.st_dev, st.st_ino
-
-
 def close_inherited(kernel, keep, preserve_fds: int = 0) -> None:
     """Close every descriptor but stdio, the ``preserve_fds`` after it, and ``keep``."""
     first = 3 + preserve_fds

@@ -17,8 +17,8 @@ into the container's process: session keyring, rlimits, every other descriptor c
 directory entered (``boxen.runtime.workdir``), program opened and checked
 (``boxen.runtime.program``), capabilities bounding set, user and groups, the working directory
 again if root could not enter it, capability sets, umask, no_new_privs, seccomp. It reports
-*created* and waits on the exec FIFO until ``start``. Then it runs the ``startContainer`` hooks
-and calls ``execveat``.
+*created* and waits on its socket until ``start`` connects (``boxen.runtime.startsocket``).
+Then it runs the ``startContainer`` hooks and calls ``execveat``.
 
 ``exec`` (:func:`exec_setup_stage`) follows the same two stages, joining every namespace of the
 running container instead of creating any.
@@ -50,7 +50,7 @@ from boxen.common.errors import (
     Unimplemented,
 )
 from boxen.common.record import Record
-from boxen.runtime import capabilities, sync
+from boxen.runtime import capabilities, startsocket, sync
 from boxen.runtime.linux import constants as C
 from boxen.runtime.namespaces import FLAGS
 from boxen.runtime.program import find_executable, open_program
@@ -76,8 +76,7 @@ class InitContext(Record):
     plan: ContainerPlan
     channel: Channel
     ns_fds: dict[str, int]  # namespaces joined by path, opened by the parent
-    fifo_fd: int  # the exec FIFO, read until ``start``
-    error_fd: int  # where an error after ``create`` returned is left for ``start``
+    start_fd: int  # the listening socket on which ``start`` comes (``boxen.runtime.startsocket``)
     cgroup: Manager
     cgroup_mounts: tuple[tuple[str, str], ...]
     cgroup_version: int
@@ -198,8 +197,7 @@ def init_stage(ctx: InitContext) -> None:
         os.setsid()
         if process is not None and process.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(process.oom_score_adj))
-        fifo = ctx.fifo_fd
-        late_error = ctx.error_fd  # where an error after ``create`` returned is left for ``start``
+        listener = ctx.start_fd
         in_userns = "user" in plan.new_kinds or any(kind == "user" for kind, _ in plan.joined)
         mounter = Mounter(k, plan.rootfs, in_userns=in_userns, cgroup_mounts=ctx.cgroup_mounts,
                           cgroup_version=ctx.cgroup_version,
@@ -252,13 +250,14 @@ def init_stage(ctx: InitContext) -> None:
         program = None
         if process is not None:
             program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
-                                      seccomp_program, notify, keep=(channel.fd, fifo, late_error))
+                                      seccomp_program, notify, keep=(channel.fd, listener))
         channel.send(sync.CREATED)
     except BaseException as exc:
         channel.send_error(exc)
         os._exit(1)
+    late_error = None  # where an error after ``create`` returned goes: ``start``'s connection
     try:
-        _wait_for_start(fifo)
+        late_error = startsocket.wait(listener)
         if program is None:
             raise FailedPrecondition("config.json has no process: there is nothing to start")
         if hooks is not None and hooks.startContainer:
@@ -295,8 +294,6 @@ def preload(process: ProcessPlan | None, hooks=None, *, rootfs: bool = False) ->
     same import costs several times more after the fork than before it (measured here: the
     mounter, 2.2 ms in the init against 0.35 ms in the runtime).
     """
-    import select  # noqa: F401 (waiting for start)
-
     if rootfs:
         from boxen.runtime import mounter  # noqa: F401
     if process is None:
@@ -348,30 +345,16 @@ def compile_seccomp(process: ProcessPlan | None) -> bytes | None:
     return seccomp_loader.export_bpf(process.seccomp)
 
 
-def _wait_for_start(fifo: int) -> None:
-    """Block until ``start`` writes to the exec FIFO (see ``boxen.runtime.state``)."""
-    import select
-
-    poller = select.poll()
-    poller.register(fifo, select.POLLIN)
-    while True:
-        try:
-            poller.poll()
-            if os.read(fifo, 1):
-                return
-        except BlockingIOError:
-            continue
-        except InterruptedError:
-            continue
-
-
-def _report_late(exc: BaseException, error_fd: int) -> None:
-    """After ``create`` returned, nobody listens on the channel: leave the error where ``start``
-    looks (``exec.fifo.error``, opened before the root switch) and on the container's stderr."""
+def _report_late(exc: BaseException, connection: int | None) -> None:
+    """After ``create`` returned, nobody listens on the channel: answer ``start`` on its
+    connection (see ``boxen.runtime.startsocket``) and write to the container's stderr."""
     message = str(exc) if isinstance(exc, BoxenError) else f"{type(exc).__name__}: {exc}"
-    for fd, text in ((error_fd, message), (2, f"boxen-runtime: container init failed: {message}\n")):
+    reports = [(2, f"boxen-runtime: container init failed: {message}\n")]
+    if connection is not None:
+        reports.insert(0, (connection, message))
+    for fd, text in reports:
         try:
-            os.write(fd, text.encode())
+            os.write(fd, text.encode()[:startsocket.MAX_ERROR])
         except OSError:
             pass
 
@@ -444,11 +427,11 @@ def prepare_process(k: Kernel, process: ProcessPlan, interpreter, setgroups: boo
     """Everything between "the container exists" and "exec": limits, identity, privileges, program.
 
     ``keep`` are the runtime's descriptors still needed until exec (the channel to the parent,
-    the exec FIFO); every other one beyond stdio and ``--preserve-fds`` is closed before the
-    working directory is entered (see ``boxen.runtime.workdir``). The seccomp filter is loaded
-    here when it must be (without no_new_privs, loading needs CAP_SYS_ADMIN, so before
-    capabilities are dropped), otherwise just before exec, so that as few of the runtime's own
-    system calls as possible run under it.
+    the socket ``start`` comes on); every other one beyond stdio and ``--preserve-fds`` is
+    closed before the working directory is entered (see ``boxen.runtime.workdir``). The
+    seccomp filter is loaded here when it must be (without no_new_privs, loading needs
+    CAP_SYS_ADMIN, so before capabilities are dropped), otherwise just before exec, so that as
+    few of the runtime's own system calls as possible run under it.
     """
     _set_rlimits(k, process)
     if process.scheduling is not None:

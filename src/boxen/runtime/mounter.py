@@ -55,20 +55,48 @@ def open_bind_sources(k: Kernel, plan: ContainerPlan) -> dict[int, int]:
     such descriptors too. A source that cannot be opened here is left to the init, whose error
     names the mount. Nothing is opened without a user namespace (the init is the host's root
     then), nor when the container joins a mount namespace, where the sources are its paths.
+    An idmapped bind's tree is opened too (recursive as its ``idmap`` says), and idmapped by
+    the runtime (:func:`idmap_sources`) before the init attaches it.
     """
     joined = dict(plan.joined)
     if ("user" not in plan.new_kinds and "user" not in joined) or "mount" in joined:
         return {}
     trees = {}
     for index, op in enumerate(plan.rootfs.mounts):
-        if op.kind != "bind" or op.idmap is not None or op.source is None:
+        if op.kind != "bind" or op.source is None:
             continue
-        flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if op.flags & C.MS_REC else 0)
+        recursive = op.idmap[0] if op.idmap is not None else op.flags & C.MS_REC
+        flags = C.OPEN_TREE_CLONE | os.O_CLOEXEC | (C.AT_RECURSIVE if recursive else 0)
         try:
             trees[index] = k.open_tree(C.AT_FDCWD, op.source, flags, display=op.source)
         except KernelError:
             continue
     return trees
+
+
+def idmap_sources(k: Kernel, plan: ContainerPlan, trees: dict[int, int], idmap_fds: dict[str, int],
+                  userns_fd: int | None = None) -> None:
+    """Idmap the detached trees of idmapped binds that :func:`open_bind_sources` opened.
+
+    The runtime does it, as the host's root: a tree it opened belongs to an anonymous mount
+    namespace of the host's user namespace, whose mounts the init, root only of its own user
+    namespace, may attach but not change. Without ``userns_fd``: the binds with mappings of
+    their own (``idmap_fds``, by destination); with it (the container's user namespace, once
+    its id maps are written): the binds that take the container's mapping.
+    """
+    for index, tree in trees.items():
+        op = plan.rootfs.mounts[index]
+        if op.idmap is None:
+            continue
+        recursive, uid_maps, _ = op.idmap
+        if uid_maps is not None and userns_fd is None:
+            userns = idmap_fds[op.destination]
+        elif uid_maps is None and userns_fd is not None:
+            userns = userns_fd
+        else:
+            continue
+        k.mount_setattr(tree, "", C.AT_EMPTY_PATH | (C.AT_RECURSIVE if recursive else 0), C.MOUNT_ATTR_IDMAP, 0,
+                        userns, display=op.destination)
 
 
 def _make(parent: int, name: str, is_file: bool, display: str, wanted: str) -> None:
@@ -203,11 +231,11 @@ class Mounter:
                                       f"{op.destination} is not one (or is a symlink)", field="mounts") from None
         try:
             if op.kind == "bind":
-                if op.idmap is not None:
-                    self._idmapped_bind(op, fd)
-                elif tree is not None:
+                if tree is not None:  # opened (and idmapped, if it is to be) by the runtime
                     self.k.move_mount(tree, fd, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH,
                                       display=op.destination)
+                elif op.idmap is not None:
+                    self._idmapped_bind(op, fd)
                 else:
                     self.k.mount(op.source, fd_path(fd), None, op.flags, display=op.destination)
             else:

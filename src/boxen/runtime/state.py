@@ -7,8 +7,8 @@ containers do) holding:
 
 * ``state.json``: the bundle, the init's pid and start time, the cgroup, the namespaces and
   the config, written atomically (a temporary file renamed over the old one);
-* ``exec.fifo``: a named pipe the init blocks on until ``start`` writes to it. It exists
-  exactly while the container is *created*.
+* ``exec.sock``: the unix socket on which the init waits for ``start``
+  (``boxen.runtime.startsocket``). It exists exactly while the container is *created*.
 
 A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
 without a ``state.json``: ``create`` claims the id by making the directory under a temporary
@@ -26,7 +26,7 @@ The status is not stored but observed, as the spec's lifecycle describes:
 * **stopped**: the init process has exited (or its pid now belongs to another process: the
   kernel reuses pids, so the start time recorded at creation must match), or its creation
   was interrupted;
-* **created**: the init is alive and ``exec.fifo`` still exists;
+* **created**: the init is alive and ``exec.sock`` still exists;
 * **paused**: the init is alive and its cgroup is frozen;
 * **running**: otherwise.
 """
@@ -43,7 +43,7 @@ from boxen.oci import CREATED, CREATING, OCI_VERSION, PAUSED, RUNNING, STOPPED
 
 DEFAULT_ROOT = "/run/boxen-runtime"
 STATE_FILE = "state.json"
-EXEC_FIFO = "exec.fifo"
+EXEC_SOCKET = "exec.sock"
 
 # Separates an id from the suffix of a directory being claimed: never part of an id.
 _AWAY = "#"
@@ -226,8 +226,9 @@ class ContainerState:
         return self.data.get("pid", 0)
 
     @property
-    def fifo_path(self) -> str:
-        return os.path.join(self.dir, EXEC_FIFO)
+    def exec_socket(self) -> str:
+        """Where the created container's init waits for ``start`` (``boxen.runtime.startsocket``)."""
+        return os.path.join(self.dir, EXEC_SOCKET)
 
     def alive(self) -> bool:
         pid = self.pid
@@ -248,7 +249,7 @@ class ContainerState:
             return CREATING if self.alive() or self.creator_alive() else STOPPED
         if not self.alive():
             return STOPPED
-        if os.path.exists(self.fifo_path):
+        if os.path.exists(self.exec_socket):
             return CREATED
         if frozen is not None and frozen():
             return PAUSED

@@ -21,7 +21,7 @@ packet::
 
 ``exec`` uses the same channel: ``INIT_PID`` for the exec'd process, then either an ``ERROR`` or
 the end of the stream, which means ``execveat`` succeeded (the channel is close-on-exec). After
-``CREATED`` the init waits on the exec FIFO for ``start`` (see ``boxen.runtime.init``).
+``CREATED`` the init waits on its socket for ``start`` (see ``boxen.runtime.startsocket``).
 
 :func:`encode` and :func:`decode` are the whole protocol (pure); :class:`Channel` moves packets.
 """
@@ -119,14 +119,17 @@ class Channel:
         except OSError:
             pass
 
+    def readable(self, timeout: float) -> bool:
+        """Whether a message, or the end of the stream, is there within ``timeout`` seconds."""
+        import select
+
+        return bool(select.select([self.fd], [], [], timeout)[0])
+
     def recv(self, timeout: float | None = None) -> dict | None:
         """The next message, or None when the other side has closed (or exited), or when
         nothing came within ``timeout`` seconds."""
-        if timeout is not None:
-            import select
-
-            if not select.select([self.fd], [], [], timeout)[0]:
-                return None
+        if timeout is not None and not self.readable(timeout):
+            return None
         try:
             packet = os.read(self.fd, _MAX_PACKET)
         except ConnectionResetError:

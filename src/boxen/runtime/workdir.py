@@ -47,7 +47,7 @@ def hold_preserved(count: int) -> None:
     """Fill with /dev/null each of the descriptors 3 to 3+count-1 that the caller left closed.
 
     Called by the runtime before it opens anything of its own: the kernel gives out the lowest
-    free number, so otherwise the runtime's own descriptors (the exec FIFO, a host namespace,
+    free number, so otherwise the runtime's own descriptors (the start socket, a host namespace,
     the channel to the init) would land in the ``--preserve-fds`` range and be passed on to the
     container as if the caller had given them.
     """

@@ -76,3 +76,24 @@ def test_run_detached_in_a_frozen_cgroup_fails_and_leaves_nothing(boxen, cid, tm
     for hierarchy in os.listdir("/sys/fs/cgroup"):
         leftover = f"/sys/fs/cgroup/{hierarchy}{path}"
         assert not os.path.exists(leftover) or leftover == directory, leftover
+
+
+@pytest.mark.parametrize("hierarchy", sorted(HIERARCHIES))
+def test_a_cgroup_frozen_while_the_init_is_set_up_ends_create_not_hangs(boxen, cid, tmp_path, hierarchy):
+    """Frozen after ``create`` checked it (here by a prestart hook, which runs once the init is in
+    the cgroup), the init stops where it stands: ``create`` notices instead of waiting for ever,
+    and leaves nothing, the cgroup it made included."""
+    mount = f"/sys/fs/cgroup/{hierarchy}"
+    join, freeze, value, *_ = HIERARCHIES[hierarchy]
+    if not os.path.exists(f"{mount}/{join}"):
+        pytest.skip(f"no cgroup hierarchy with {join} at {mount}")
+    path = f"{CGROUP_PARENT}/{cid}"
+    config = base_config(["true"])
+    config["linux"]["cgroupsPath"] = path
+    config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {value} > {mount}{path}/{freeze}"]}]}
+    result = boxen.run(cid, make_bundle(tmp_path, config), "--detach", timeout=30)
+    assert result.returncode == 1
+    assert "unexpectedly frozen" in result.stderr, result.stderr
+    assert boxen.ids() == []
+    for name in os.listdir("/sys/fs/cgroup"):
+        assert not os.path.exists(f"/sys/fs/cgroup/{name}{path}"), name

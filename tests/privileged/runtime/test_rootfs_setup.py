@@ -35,6 +35,32 @@ def test_a_bind_source_in_a_root_only_directory_in_a_user_namespace(side_by_side
     assert os.stat(private).st_mode & 0o777 == 0o700
 
 
+@pytest.mark.parametrize("mappings", [None, 0], ids=["container-userns", "own-mapping"])
+def test_an_idmapped_bind_source_in_a_root_only_directory_in_a_user_namespace(boxen, cid, tmp_path, mappings):
+    """An idmapped bind's source too is opened by the host's root (runc 1.1 has no idmapped
+    mounts: boxen alone). A file the host's root owns shows as the container's root's, where a
+    plain bind shows it unmapped (65534)."""
+    private = tmp_path / "private"
+    (private / "data").mkdir(parents=True)
+    (private / "data" / "file").write_text("behind a 0700 directory\n")
+    private.chmod(0o700)
+    config = _in_user_namespace(base_config(["sh", "-c", "cat /data/file; stat -c %u:%g /data/file"]))
+    mount = {"destination": "/data", "type": "bind", "source": str(private / "data"), "options": ["rbind", "idmap"]}
+    if mappings is not None:  # the mount's own user namespace: host 0 seen as 200000, the container's 0
+        mount["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 1}]
+        mount["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 1}]
+    config["mounts"].append(mount)
+    bundle = make_bundle(tmp_path, config)
+    (bundle / "rootfs" / "data").mkdir()
+    make_traversable(bundle)
+    result = boxen.run(cid, bundle)
+    if result.returncode != 0 and "mount_setattr" in result.stderr and "not supported" in result.stderr.lower():
+        pytest.skip(f"the host refuses idmapped mounts here: {result.stderr.strip()}")
+    assert result.check().stdout.splitlines() == ["behind a 0700 directory", "0:0"]
+    assert os.stat(private).st_mode & 0o777 == 0o700
+    assert boxen.ids() == []
+
+
 def test_a_mount_point_the_user_namespace_may_not_make_is_a_clear_error(side_by_side, cid, tmp_path):
     """The container's root (host uid 200000) may not write in the host's rootfs: the error
     names the mount point being made, and nothing is left behind."""

@@ -207,8 +207,69 @@ def test_exec_refuses_a_waiting_init_that_is_not_sealed(boxen, cid, tmp_path):
     _in_process(boxen.root, f"rt.create({cid!r}, {str(bundle)!r})").check_returncode()
     try:
         result = boxen.exec(cid, "true")
-        assert result.returncode == 255  # the exec itself failed (runc's code for it)
+        assert result.returncode == 255  # a failed exec, as runc exits (boxen.runtime.cli.exec)
         assert "its init, waiting for start, is the runtime's own writable interpreter" in result.stderr
         boxen.start(cid).check()
+    finally:
+        boxen.delete(cid, "--force")
+
+
+def test_run_explain_re_executed_sealed_explains_once(boxen, cid, tmp_path):
+    """Without a pid namespace of its own, ``run`` re-executes itself sealed once it knows it must:
+    the explanation it printed before must not come a second time."""
+    config = base_config(["true"])
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "pid"]
+    result = boxen.run(cid, make_bundle(tmp_path, config), "--explain").check()
+    assert result.stderr.count(f"container {cid!r} from bundle") == 1, result.stderr
+    assert boxen.ids() == []
+
+
+#: Runs the rest of its arguments under a seccomp filter that refuses open_tree and mount_setattr
+#: (EPERM), as a runtime inside a container or on a kernel before 5.12 meets them.
+_NO_DETACHED_MOUNTS = """
+import os, sys
+from boxen.common.schema import from_json
+from boxen.oci.runtime import LinuxSeccomp
+from boxen.runtime import seccomp
+from boxen.runtime.linux import seccomp as loader
+profile = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["open_tree", "mount_setattr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+loader.load(seccomp.plan(from_json(LinuxSeccomp, profile, "seccomp")))
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def test_without_detached_mounts_the_runtime_runs_from_a_sealed_memfd(boxen, cid, tmp_path):
+    """The fallback of boxen.runtime.sealed: an init seen from inside (no pid namespace of its own)
+    waits as a sealed copy of the interpreter, which nobody can write, not even the host's root."""
+    import fcntl
+
+    from boxen.runtime import sealed
+
+    refused = Runtime("boxen", [sys.executable, "-c", _NO_DETACHED_MOUNTS, *boxen.program], boxen.root)
+    config = base_config(["true"])
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "pid"]
+    refused.create(cid, make_bundle(tmp_path, config)).check()
+    try:
+        pid = boxen.state(cid)["pid"]
+        assert os.readlink(f"/proc/{pid}/exe").startswith("/memfd:boxen-runtime"), os.readlink(f"/proc/{pid}/exe")
+        fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY)
+        try:
+            assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) == sealed.SEALS
+        finally:
+            os.close(fd)
+        held = os.open(f"/proc/{pid}/exe", os.O_PATH)  # what the grabber does: hold it, wait
+        try:
+            refused.start(cid).check()
+            assert boxen.wait_status(cid, "stopped") == "stopped"
+            # Nothing executes the copy any more (no ETXTBSY): only the seals refuse the write.
+            writer = os.open(f"/proc/self/fd/{held}", os.O_WRONLY | os.O_APPEND)
+            try:
+                with pytest.raises(PermissionError):
+                    os.write(writer, b"\0")
+            finally:
+                os.close(writer)
+        finally:
+            os.close(held)
     finally:
         boxen.delete(cid, "--force")

@@ -131,3 +131,46 @@ def test_a_bind_source_opened_beforehand_is_attached_not_mounted_by_path(bundle)
     assert m.source_fds == {}
     with pytest.raises(OSError):  # closed once attached
         os.fstat(tree)
+
+
+def test_idmapped_bind_sources_are_opened_and_idmapped_by_the_runtime(bundle):
+    """The init may attach, not change, a tree the host's namespace owns: the runtime idmaps it,
+    with the mount's own mapping at once, with the container's once its maps are written."""
+    path, config = bundle
+    (path / "own").mkdir()
+    (path / "theirs").mkdir()
+    config = changed(config, "mounts", [
+        {"destination": "/own", "type": "bind", "source": "own", "options": ["bind", "idmap"],
+         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+         "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]},
+        {"destination": "/theirs", "type": "bind", "source": "theirs", "options": ["rbind", "ridmap"]}])
+    plan = plan_container(spec_of(config), "c1", str(path))
+    plan = plan.replace(new_kinds=(*plan.new_kinds, "user"))
+    k = FakeKernel()
+    trees = open_bind_sources(k, plan)
+    try:
+        assert sorted(trees) == [0, 1]
+        mounter.idmap_sources(k, plan, trees, {"/own": 71})
+        mounter.idmap_sources(k, plan, trees, {"/own": 71}, userns_fd=72)
+    finally:
+        for fd in trees.values():
+            os.close(fd)
+    assert k.calls[2:] == [
+        ("mount_setattr", trees[0], "/own", C.AT_EMPTY_PATH, C.MOUNT_ATTR_IDMAP, 0, 71),
+        ("mount_setattr", trees[1], "/theirs", C.AT_EMPTY_PATH | C.AT_RECURSIVE, C.MOUNT_ATTR_IDMAP, 0, 72),
+    ]
+    assert k.calls[1][3] & C.AT_RECURSIVE  # ridmap: the tree is cloned recursively
+
+
+def test_an_idmapped_source_opened_beforehand_is_only_attached(bundle):
+    path, config = bundle
+    (path / "data").mkdir()
+    config = changed(config, "mounts", [{"destination": "/data", "type": "bind", "source": "data",
+                                         "options": ["rbind", "idmap"]}])
+    plan = plan_container(spec_of(config), "c1", str(path)).rootfs.replace(setup_dev=False)
+    tree = os.open(os.devnull, os.O_RDONLY)
+    k = FakeKernel()
+    m = Mounter(k, plan, in_userns=True, source_fds={0: tree})
+    m.prepare()
+    os.close(m.root_fd)
+    assert [c[0] for c in k.calls][2:] == ["move_mount"]

@@ -34,7 +34,7 @@ def test_claim_save_load_remove(tmp_path):
     state.save()
     loaded = ContainerState.load(root, "c1")
     assert loaded.alive() and loaded.status() == "running"
-    os.mkfifo(loaded.fifo_path)
+    open(loaded.exec_socket, "w").close()  # the init's socket, waiting for start
     assert loaded.status() == "created"
     assert ContainerState.ids(root) == ["c1"]
     loaded.remove()
@@ -109,7 +109,7 @@ def test_discard_removes_only_a_directory_without_state(tmp_path):
 def test_remove_frees_the_id_and_leaves_nothing(tmp_path):
     root = str(tmp_path)
     state = ContainerState.new(root, "c1")
-    os.mkfifo(state.fifo_path)
+    open(state.exec_socket, "w").close()
     state.remove()
     state.remove()
     assert os.listdir(root) == []

@@ -17,7 +17,10 @@ def run(g, opts, args) -> int:
     check_args("run", args, exactly=1)
     runtime = g.runtime()
     bundle = opts["bundle"] or "."
-    if explained(runtime, args[0], bundle, opts):
+    from boxen.runtime import sealed
+
+    # A run re-executed sealed (below) explained itself before it did.
+    if not sealed.reexecuted() and explained(runtime, args[0], bundle, opts):
         return 0
     try:
         return runtime.run(args[0], bundle, detach=opts["detach"], keep=opts["keep"],
@@ -25,8 +28,6 @@ def run(g, opts, args) -> int:
                            no_pivot=opts["no_pivot"], no_new_keyring=opts["no_new_keyring"],
                            preserve_fds=opts["preserve_fds"])
     except FailedPrecondition as exc:
-        from boxen.runtime import sealed
-
         if isinstance(exc, sealed.Unsealed):  # no pid namespace of its own: the init is seen from inside
             sealed.reexec()
         raise

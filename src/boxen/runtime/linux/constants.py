@@ -118,3 +118,11 @@ SCM_RIGHTS = 1
 
 # --- setrlimit(2): <sys/resource.h> ---------------------------------------------------------------
 RLIM_INFINITY = 2**64 - 1  # the rlim_t (64 bits) that means no limit
+
+# --- file seals, fcntl(2) on a memfd: <linux/fcntl.h> ----------------------------------------------------
+F_ADD_SEALS = 1033
+F_GET_SEALS = 1034
+F_SEAL_SEAL = 1
+F_SEAL_SHRINK = 2
+F_SEAL_GROW = 4
+F_SEAL_WRITE = 8
