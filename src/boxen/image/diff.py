@@ -120,6 +120,7 @@ class _Writer:
 
     def __init__(self, tar: tarfile.TarFile, root: str) -> None:
         self.tar = tar
+        self.root = root
         self.cursor = Cursor(root)
         self.links: dict[tuple[int, int], str] = {}
         self.written: set[str] = set()
@@ -176,6 +177,14 @@ class _Writer:
         else:
             with open(source, "rb") as data:
                 self.tar.addfile(info, data)
+
+    def is_opaque(self, rel: str) -> bool:
+        """Whether directory ``rel`` is an overlayfs opaque directory (read through its parent:
+        the attribute call does not follow the final component)."""
+        if not rel:
+            return is_opaque(self.root)
+        parent, _, name = rel.rpartition("/")
+        return is_opaque(self.cursor.path(parent, name))
 
     def marker(self, rel_dir: str, name: str) -> None:
         info = tarfile.TarInfo(f"{rel_dir}/{name}" if rel_dir else name)
@@ -254,7 +263,7 @@ def _walk_upper(w: _Writer) -> None:
     directories become markers."""
 
     def visit(rel: str):
-        if is_opaque(w.cursor.path(rel)):
+        if w.is_opaque(rel):
             w.directory(rel)
             w.marker(rel, WHITEOUT_OPAQUE)
         stats = _listing(w.cursor, rel)

@@ -76,8 +76,12 @@ class Cursor:
         return fd
 
     def path(self, rel: str, name: str = "") -> str:
-        """A short path to ``name`` in directory ``rel`` (the directory itself without ``name``),
-        usable until the next move."""
+        """A short path to ``name`` in directory ``rel``, usable until the next move.
+
+        Without ``name`` the path ends in the magic link itself: good for calls that follow it
+        (``scandir``, ``open``), but one that does not follow a final symlink (``lstat``,
+        ``follow_symlinks=False``) would act on the link; name the directory from its parent.
+        """
         fd = self.at(rel)
         return f"/proc/self/fd/{fd}/{name}" if name else f"/proc/self/fd/{fd}"
 
