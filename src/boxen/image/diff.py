@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 from boxen.common.errors import Unimplemented
 from boxen.common.record import Record
 from boxen.image.layers.apply import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+from boxen.image.layers.cursor import Cursor
 from boxen.image.layers.paths import is_opaque, is_whiteout
 
 GZIP = "gzip"
@@ -114,9 +115,13 @@ def _same(a: os.stat_result, b: os.stat_result, a_path: str, b_path: str) -> boo
 
 
 class _Writer:
+    """Writes entries of the tree at ``root``, which ``cursor`` walks (shared with the walk: a
+    path it gives is used at once, before the cursor moves again)."""
+
     def __init__(self, tar: tarfile.TarFile, root: str) -> None:
         self.tar = tar
         self.root = root
+        self.cursor = Cursor(root)
         self.links: dict[tuple[int, int], str] = {}
         self.written: set[str] = set()
         self.entries = 0
@@ -134,7 +139,8 @@ class _Writer:
         return info
 
     def entry(self, rel: str, path: str, st: os.stat_result) -> None:
-        """Write the object at ``path`` as ``rel`` (its parents must be written first)."""
+        """Write the object at ``path`` (a short path, see :mod:`.layers.cursor`) as ``rel``
+        (its parents must be written first)."""
         if rel in self.written:
             return
         self.written.add(rel)
@@ -172,6 +178,14 @@ class _Writer:
             with open(source, "rb") as data:
                 self.tar.addfile(info, data)
 
+    def is_opaque(self, rel: str) -> bool:
+        """Whether directory ``rel`` is an overlayfs opaque directory (read through its parent:
+        the attribute call does not follow the final component)."""
+        if not rel:
+            return is_opaque(self.root)
+        parent, _, name = rel.rpartition("/")
+        return is_opaque(self.cursor.path(parent, name))
+
     def marker(self, rel_dir: str, name: str) -> None:
         info = tarfile.TarInfo(f"{rel_dir}/{name}" if rel_dir else name)
         info.uname = info.gname = ""
@@ -191,13 +205,15 @@ class _Writer:
         for i in range(1, len(parts) + 1):
             parent = "/".join(parts[:i])
             if parent not in self.written:
-                path = os.path.join(self.root, parent)
+                path = self.cursor.path("/".join(parts[:i - 1]), parts[i - 1])
                 self.entry(parent, path, os.lstat(path))
 
 
-def _sorted(directory: str) -> list[os.DirEntry]:
-    with os.scandir(directory) as it:
-        return sorted(it, key=lambda e: os.fsencode(e.name))
+def _listing(cursor: Cursor, rel: str) -> list[tuple[str, os.stat_result]]:
+    """The names in directory ``rel`` with their ``lstat``, in byte order."""
+    with os.scandir(cursor.path(rel)) as it:
+        found = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+    return sorted(found, key=lambda item: os.fsencode(item[0]))
 
 
 def _depth_first(visit) -> None:
@@ -212,54 +228,55 @@ def _depth_first(visit) -> None:
             stack.append(visit(child))
 
 
-def _walk_trees(w: _Writer, lower: str | None, upper: str) -> None:
-    """``upper`` compared with ``lower``, directory by directory."""
+def _walk_trees(w: _Writer, lower: Cursor | None) -> None:
+    """The writer's tree compared with ``lower``, directory by directory. Both are walked by
+    cursor; a directory of the upper tree that is not a directory of the lower one (missing,
+    or a symlink there, which a cursor never follows) has no lower entries."""
 
     def visit(rel: str):
-        up_dir = os.path.join(upper, rel) if rel else upper
-        low_dir = (os.path.join(lower, rel) if rel else lower) if lower is not None else None
-        entries = _sorted(up_dir)
-        names = {e.name for e in entries}
-        if low_dir is not None and os.path.isdir(low_dir) and not os.path.islink(low_dir):
-            for gone in sorted((e.name for e in _sorted(low_dir) if e.name not in names), key=os.fsencode):
-                w.directory(rel)
-                w.marker(rel, WHITEOUT_PREFIX + gone)
-        for e in entries:
-            child = f"{rel}/{e.name}" if rel else e.name
-            st = e.stat(follow_symlinks=False)
-            low_path = os.path.join(low_dir, e.name) if low_dir is not None else ""
+        entries = _listing(w.cursor, rel)
+        below: dict[str, os.stat_result] = {}
+        if lower is not None:
             try:
-                low_st = os.lstat(low_path) if low_path else None
-            except (FileNotFoundError, NotADirectoryError):
-                low_st = None
-            if low_st is None or not _same(st, low_st, e.path, low_path):
+                below = dict(_listing(lower, rel))
+            except OSError:
+                below = {}
+        names = {name for name, _ in entries}
+        for gone in sorted((name for name in below if name not in names), key=os.fsencode):
+            w.directory(rel)
+            w.marker(rel, WHITEOUT_PREFIX + gone)
+        for name, st in entries:
+            child = f"{rel}/{name}" if rel else name
+            low_st = below.get(name)
+            if low_st is None or lower is None or not _same(st, low_st, w.cursor.path(rel, name),
+                                                            lower.path(rel, name)):
                 w.parents(child)
-                w.entry(child, e.path, st)
+                w.entry(child, w.cursor.path(rel, name), st)
             if stat.S_ISDIR(st.st_mode):
                 yield child
 
     _depth_first(visit)
 
 
-def _walk_upper(w: _Writer, upper: str) -> None:
-    """An overlayfs upper directory: whiteout devices and opaque directories become markers."""
+def _walk_upper(w: _Writer) -> None:
+    """The writer's tree as an overlayfs upper directory: whiteout devices and opaque
+    directories become markers."""
 
     def visit(rel: str):
-        directory = os.path.join(upper, rel) if rel else upper
-        if is_opaque(directory):
+        if w.is_opaque(rel):
             w.directory(rel)
             w.marker(rel, WHITEOUT_OPAQUE)
-        stats = [(e, e.stat(follow_symlinks=False)) for e in _sorted(directory)]
-        for e, st in stats:
+        stats = _listing(w.cursor, rel)
+        for name, st in stats:
             if is_whiteout(st):
                 w.directory(rel)
-                w.marker(rel, WHITEOUT_PREFIX + e.name)
-        for e, st in stats:
+                w.marker(rel, WHITEOUT_PREFIX + name)
+        for name, st in stats:
             if is_whiteout(st):
                 continue
-            child = f"{rel}/{e.name}" if rel else e.name
+            child = f"{rel}/{name}" if rel else name
             w.parents(child)
-            w.entry(child, e.path, st)
+            w.entry(child, w.cursor.path(rel, name), st)
             if stat.S_ISDIR(st.st_mode):
                 yield child
 
@@ -277,10 +294,16 @@ def write_diff(lower: str | None, upper: str, out: BinaryIO, *, overlay: bool = 
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
                       errors="surrogateescape") as tar:
         writer = _Writer(tar, upper)
-        if overlay:
-            _walk_upper(writer, upper)
-        else:
-            _walk_trees(writer, lower, upper)
+        below = Cursor(lower) if lower is not None and not overlay else None
+        try:
+            if overlay:
+                _walk_upper(writer)
+            else:
+                _walk_trees(writer, below)
+        finally:
+            writer.cursor.close()
+            if below is not None:
+                below.close()
     sink.finish()
     return DiffResult(f"sha256:{sink.tar_hash.hexdigest()}", f"sha256:{sink.blob_hash.hexdigest()}", sink.size,
                       compression, writer.entries, writer.whiteouts)

@@ -13,7 +13,8 @@ An image is fetched top-down, and every step is checked against the step before 
 
 Blobs already in the content store are not fetched again, so a second pull of an image,
 or a pull of an image sharing layers with one already here, moves only what is new. An
-interrupted download leaves its ingest behind and the next pull resumes it with ``Range``.
+interrupted download leaves its ingest behind and the next pull resumes it with ``Range``
+(one abandoned because the server was too slow is dropped instead).
 The whole pull holds the data root's GC lock shared, so ``prune`` cannot remove blobs that
 no image names yet. :func:`pull` is :func:`fetch` (the registry's part, up to the verified
 config) then :func:`finish` (the image record and the unpack), so a caller can open the
@@ -34,7 +35,7 @@ from boxen.image import content as contents
 from boxen.image import reference as references
 from boxen.image.progress import Progress, short_id
 from boxen.image.registry.client import RegistryClient, Repository
-from boxen.image.registry.protocol import MAX_CONFIG, RegistryRejected
+from boxen.image.registry.protocol import MAX_CONFIG, DownloadAbandoned, RegistryRejected
 from boxen.image.registry.sources import add_source
 from boxen.image.store import ImageStore, format_platform, host_platform, image_name, select_manifest
 from boxen.oci import image as oci
@@ -117,13 +118,17 @@ class Puller:
             self.say(f"{what} {descriptor.digest} is already in the content store")
             self.label(descriptor.digest)
             return
-        with writer:
-            resumed = writer.offset
-            progress.item(key, "Downloading", descriptor.size)
-            if resumed:
-                progress.advance(key, resumed)
-                self.say(f"resuming {what} {descriptor.digest} at byte {resumed}")
-            self.repo.fetch_blob(descriptor, writer, lambda n: progress.advance(key, n))
+        try:
+            with writer:
+                resumed = writer.offset
+                progress.item(key, "Downloading", descriptor.size)
+                if resumed:
+                    progress.advance(key, resumed)
+                    self.say(f"resuming {what} {descriptor.digest} at byte {resumed}")
+                self.repo.fetch_blob(descriptor, writer, lambda n: progress.advance(key, n))
+        except DownloadAbandoned:
+            self.content.abort(writer.ref)  # a server too slow to finish leaves nothing to resume
+            raise
         self.fetched += 1
         self.label(descriptor.digest)
         progress.status(key, "Download complete")

@@ -19,6 +19,7 @@ the target, as containerd does. Overlayfs itself stacks at most 500 lower layers
 from __future__ import annotations
 
 from boxen.runtime.linux import constants as C
+from boxen.runtime.mounter import PAGE
 from boxen.runtime.rootfs import parse_options
 
 
@@ -34,24 +35,28 @@ def mount(fstype: str, source: str, target: str, options=()) -> None:
         if rest:
             KERNEL.mount(None, target, None, C.MS_BIND | C.MS_REMOUNT | rest)
         return
-    if fstype == "overlay" and len(parsed.data.encode()) >= _PAGE:
-        _mount_overlay_by_parameters(target, flags, parsed.data)
+    if fstype == "overlay" and len(parsed.data.encode()) >= PAGE:
+        mount_overlay_by_parameters(target, flags, parsed.data)
         return
     KERNEL.mount(source, target, fstype, flags, parsed.data or None)
 
 
-_PAGE = 4096  # what mount(2) copies of its data argument, the terminating NUL included
 #: The mount(2) flags an fsmount(2)ed mount takes as attributes.
 _ATTRIBUTES = {C.MS_RDONLY: C.MOUNT_ATTR_RDONLY, C.MS_NOSUID: C.MOUNT_ATTR_NOSUID, C.MS_NODEV: C.MOUNT_ATTR_NODEV,
                C.MS_NOEXEC: C.MOUNT_ATTR_NOEXEC, C.MS_NOATIME: C.MOUNT_ATTR_NOATIME,
                C.MS_NODIRATIME: C.MOUNT_ATTR_NODIRATIME}
 
 
-def _mount_overlay_by_parameters(target: str, flags: int, data: str) -> None:
-    """Mount overlayfs with ``data`` given parameter by parameter (see the module docstring)."""
+def mount_overlay_by_parameters(target: str, flags: int, data: str, *, kernel=None, display: str = "") -> None:
+    """Mount overlayfs on ``target`` with ``data`` given parameter by parameter (see the module
+    docstring); ``kernel`` is the :class:`~boxen.runtime.linux.kernel.Kernel` to call (the real
+    one by default), ``display`` the path errors name (``target`` by default)."""
     from boxen.common import posixos as os
     from boxen.common.errors import InvalidArgument
-    from boxen.runtime.linux.kernel import KERNEL
+
+    if kernel is None:
+        from boxen.runtime.linux.kernel import KERNEL as kernel
+    display = display or target
 
     attributes = 0
     for flag, attribute in _ATTRIBUTES.items():
@@ -60,25 +65,25 @@ def _mount_overlay_by_parameters(target: str, flags: int, data: str) -> None:
             flags &= ~flag
     if flags & ~C.MS_RELATIME:
         raise InvalidArgument(f"mount flags {flags:#x} cannot be given to an overlay this long", field="options")
-    fs = KERNEL.fsopen("overlay")
+    fs = kernel.fsopen("overlay")
     try:
         for word in data.split(","):
             key, has_value, value = word.partition("=")
             if not has_value:
-                KERNEL.fsconfig(fs, C.FSCONFIG_SET_FLAG, key, None, display=target)
+                kernel.fsconfig(fs, C.FSCONFIG_SET_FLAG, key, None, display=display)
             elif key == "lowerdir":
                 for lower in value.split(":"):
-                    KERNEL.fsconfig(fs, C.FSCONFIG_SET_STRING, "lowerdir+", lower, display=target)
+                    kernel.fsconfig(fs, C.FSCONFIG_SET_STRING, "lowerdir+", lower, display=display)
             else:
-                KERNEL.fsconfig(fs, C.FSCONFIG_SET_STRING, key, value, display=target)
-        KERNEL.fsconfig(fs, C.FSCONFIG_CMD_CREATE, display=target)
-        mnt = KERNEL.fsmount(fs, attributes)
+                kernel.fsconfig(fs, C.FSCONFIG_SET_STRING, key, value, display=display)
+        kernel.fsconfig(fs, C.FSCONFIG_CMD_CREATE, display=display)
+        mnt = kernel.fsmount(fs, attributes)
     finally:
         os.close(fs)
     try:
         at = os.open(target, os.O_PATH | os.O_CLOEXEC)
         try:
-            KERNEL.move_mount(mnt, at, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH, display=target)
+            kernel.move_mount(mnt, at, C.MOVE_MOUNT_F_EMPTY_PATH | C.MOVE_MOUNT_T_EMPTY_PATH, display=display)
         finally:
             os.close(at)
     finally:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from boxen.runtime.plan import ContainerPlan
     from boxen.runtime.rootfs import DeviceNode, MountOp, RootfsPlan
 
+PAGE = 4096  # what mount(2) copies of its data argument, the terminating NUL included
 _RESOLVE = C.RESOLVE_IN_ROOT | C.RESOLVE_NO_MAGICLINKS
 _PATH = C.O_PATH | os.O_CLOEXEC
 
@@ -302,6 +303,12 @@ class Mounter:
             self.readonly_later.append("/dev")
         if op.copyup:
             self._tmpfs_copyup(op, target, flags, data)
+            return
+        if op.fstype == "overlay" and data is not None and len(data.encode()) >= PAGE:
+            # mount(2) copies one page of data: a deep image's lowerdir list goes parameter by parameter
+            from boxen.runtime.host import mount_overlay_by_parameters
+
+            mount_overlay_by_parameters(target, flags, data, kernel=self.k, display=op.destination)
             return
         try:
             self.k.mount(op.source, target, op.fstype, flags, data, display=op.destination)

@@ -412,3 +412,89 @@ def test_a_realm_with_a_space_is_not_requested(raw):
     with pytest.raises(BoxenError, match="request target"):
         manifest_of(s)
     assert not any(path.startswith("/to") for _, path, _ in s.requests)
+
+
+def trickle(size: int, piece: bytes, pause: float, pieces: int):
+    """An answer of ``Content-Length: size`` whose body comes ``piece`` by ``piece``, ``pause``
+    seconds apart, at most ``pieces`` of them (then the connection is closed)."""
+
+    def answer(s):
+        s.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+        for _ in range(pieces):
+            s.write(piece)
+            time.sleep(pause)
+        return False
+
+    return answer
+
+
+def test_a_layer_that_trickles_ends_at_the_speed_limit(raw, boxen_image):
+    """20 bytes a second, each byte well within the 60 s read timeout: the low-speed rule (here
+    1,000 bytes a second over 1 s) ends the pull in about a second, nothing left in the store."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+
+    def digest(data):
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config),
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + "b" * 64,
+                    "size": 100000}],
+    }).encode()
+
+    def answer(method, path, headers, s):
+        if "/manifests/" in path:
+            s.write(reply(200, manifest, (("Content-Type", MANIFEST_TYPE),)))
+        elif path.endswith(digest(config)):
+            s.write(reply(200, config))
+        elif "/blobs/" in path:
+            return trickle(100000, b"x", 0.05, 600)(s)  # 30 s of drip, unless the client hangs up
+        else:
+            s.write(reply(200, b"{}"))
+
+    s = raw(answer)
+    boxen_image.env.update(BOXEN_HTTP_SPEED_LIMIT="1000", BOXEN_HTTP_SPEED_TIME="1")
+    start = time.monotonic()
+    out = boxen_image("pull", "--no-unpack", f"{s.host}/evil:latest", check=False)
+    elapsed = time.monotonic() - start
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "fewer than the 1000 required" in out.stderr and "BOXEN_HTTP_SPEED_LIMIT" in out.stderr
+    assert elapsed < 15, elapsed  # one window of 1 s (not retried), not the 30 s of the drip
+    assert sum("/blobs/sha256:bbbb" in path for _, path, _ in s.requests) == 1
+    ingest = os.path.join(boxen_image.root, "content", "ingest")
+    assert not os.path.isdir(ingest) or os.listdir(ingest) == []
+    assert boxen_image("ls", "-q").stdout.strip() == ""
+
+
+def test_an_add_url_download_that_trickles_ends_at_the_speed_limit(raw, monkeypatch):
+    monkeypatch.setenv("BOXEN_HTTP_SPEED_LIMIT", "1000")
+    monkeypatch.setenv("BOXEN_HTTP_SPEED_TIME", "0.5")
+    s = raw(lambda method, path, headers, s: trickle(100000, b"x", 0.05, 600)(s))
+    got = bytearray()
+    start = time.monotonic()
+    with client() as c, pytest.raises(BoxenError, match="fewer than the 500 required"):
+        c.download(f"http://{s.host}/file", got.extend)
+    assert time.monotonic() - start < 10
+    assert 0 < len(got) < 100
+
+
+def test_a_slow_but_steady_download_keeps_the_pace_and_completes(raw, monkeypatch):
+    monkeypatch.setenv("BOXEN_HTTP_SPEED_LIMIT", "1000")
+    monkeypatch.setenv("BOXEN_HTTP_SPEED_TIME", "0.5")
+    s = raw(lambda method, path, headers, s: trickle(40 * 4096, b"y" * 4096, 0.05, 40)(s))  # ~80 KB/s for 2 s
+    got = bytearray()
+    with client() as c:
+        c.download(f"http://{s.host}/file", got.extend)
+    assert bytes(got) == b"y" * (40 * 4096)
+
+
+@pytest.mark.parametrize("name, value", [("BOXEN_HTTP_SPEED_LIMIT", "fast"), ("BOXEN_HTTP_SPEED_LIMIT", "-1"),
+                                         ("BOXEN_HTTP_SPEED_TIME", "0"), ("BOXEN_HTTP_SPEED_TIME", "nan")])
+def test_a_bad_speed_rule_is_a_clear_error_naming_the_variable(raw, boxen_image, name, value):
+    s = raw(registry(lambda s: s.write(reply(404))))
+    boxen_image.env[name] = value
+    out = boxen_image("pull", "--no-unpack", f"{s.host}/x:latest", check=False)
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    assert name in out.stderr

@@ -174,3 +174,20 @@ def test_an_idmapped_source_opened_beforehand_is_only_attached(bundle):
     m.prepare()
     os.close(m.root_fd)
     assert [c[0] for c in k.calls][2:] == ["move_mount"]
+
+
+def test_an_overlay_whose_options_outgrow_a_page_is_mounted_parameter_by_parameter(bundle):
+    path, config = bundle
+    lowers = [f"/var/lib/layers/a-rather-long-layer-directory-name-{n:03}" for n in range(300)]
+    options = [f"lowerdir={':'.join(lowers)}", "upperdir=/u", "workdir=/w", "ro"]
+    config = changed(config, "mounts", [{"destination": "/deep", "type": "overlay", "source": "overlay",
+                                         "options": options}])
+    m, k = _mounter(path, config)
+    m.prepare()
+    os.close(m.root_fd)
+    assert "/deep" not in [c[2] for c in k.calls if c[0] == "mount"]  # not by mount(2)
+    configs = [c for c in k.calls if c[0] == "fsconfig"]
+    assert [c[3] for c in configs] == ["lowerdir+"] * 300 + ["upperdir", "workdir", None]
+    assert configs[-1][2] == C.FSCONFIG_CMD_CREATE and all(c[4] == "/deep" for c in configs)
+    fsmount, move = [c for c in k.calls if c[0] in ("fsmount", "move_mount")]
+    assert fsmount[2] == C.MOUNT_ATTR_RDONLY and move[4] == "/deep"

@@ -19,8 +19,8 @@ character devices and ``trusted.overlay.opaque`` attributes overlayfs understand
 that fails part-way leaves a half-applied target: the caller (a snapshot, a bundle) removes
 it, never commits it.
 
-The modules, in reading order: :mod:`.stream`, :mod:`.tarstream`, :mod:`.paths`,
-:mod:`.apply`, :mod:`.tree`.
+The modules, in reading order: :mod:`.stream`, :mod:`.tarstream`, :mod:`.cursor`,
+:mod:`.paths`, :mod:`.apply`, :mod:`.tree`.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def apply_layer(blob: BinaryIO, target: str, *, digest: str | None = None, size:
     if rootless is None:
         rootless = os.geteuid() != 0
     stream = LayerStream(blob, digest=digest, size=size, progress=progress)
-    applier = Applier(target, overlay=overlay, lowers=tuple(lowers), rootless=rootless, explain=explain)
     source = ByteSource(stream.next_chunk)
     try:
+        applier = Applier(target, overlay=overlay, lowers=tuple(lowers), rootless=rootless, explain=explain)
         applier.apply(TarReader(source))
         source.drain()  # the diff ID and the digest cover the archive's trailing blocks too
     finally:

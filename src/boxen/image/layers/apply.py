@@ -39,13 +39,15 @@ import stat
 from boxen.common.errors import InvalidArgument, kernel_error
 from boxen.image.layers import tarstream as tar
 from boxen.image.layers.paths import OVERLAY_OPAQUE, Resolver, clean, is_whiteout
-from boxen.image.layers.tree import remove_tree
+from boxen.image.layers.tree import remove_directory_at
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 _AUFS_META = ".wh..wh."
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FD_PATHS = "/proc/self/fd/"
 _SYSCALL = {
     tar.REGULAR: "open", tar.DIRECTORY: "mkdir", tar.SYMLINK: "symlink", tar.HARDLINK: "link",
     tar.CHAR: "mknod", tar.BLOCKDEV: "mknod", tar.FIFO: "mkfifo",
@@ -67,6 +69,7 @@ class Applier:
         self.explain = explain
         self.resolver = Resolver(self.root, lowers, overlay=overlay, on_create=self._created_parent,
                                  before_create=self._ensure_writable if rootless else None)
+        self.cursor = self.resolver.cursor
         self.written: set[str] = {""}  # entries of this layer, with the directories holding them
         self.dir_meta: dict[str, tuple[int, int | None]] = {}  # rel -> (mode, mtime_ns) set at the end
         self.entries = 0
@@ -79,6 +82,12 @@ class Applier:
 
     def apply(self, reader: tar.TarReader) -> None:
         """Apply every entry, then the deferred directory attributes."""
+        try:
+            self._apply(reader)
+        finally:
+            self.resolver.close()
+
+    def _apply(self, reader: tar.TarReader) -> None:
         while True:
             entry = reader.next()
             if entry is None:
@@ -91,12 +100,19 @@ class Applier:
                     exc.field = entry.name
                 raise
             except OSError as exc:
-                raise kernel_error(exc.errno or errno.EIO, _SYSCALL[entry.type], exc.filename,
+                where = exc.filename
+                if not isinstance(where, str) or not where.startswith("/") or where.startswith(_FD_PATHS):
+                    where = f"{self.root}/{entry.name}"  # not a bare name relative to the cursor
+                raise kernel_error(exc.errno or errno.EIO, _SYSCALL[entry.type], where,
                                    f"layer entry {entry.name!r}") from exc
         for rel, (mode, mtime_ns) in self.dir_meta.items():
             # Through a descriptor opened without following a final symlink: the attributes
             # land on this directory or nowhere.
-            fd = os.open(self._host(rel), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            if rel:
+                parent, _, name = rel.rpartition("/")
+                fd = os.open(name, _DIRECTORY, dir_fd=self.cursor.at(parent))
+            else:
+                fd = os.open(self.root, _DIRECTORY)
             try:
                 os.fchmod(fd, mode)
                 if mtime_ns is not None:
@@ -105,20 +121,28 @@ class Applier:
                 os.close(fd)
 
     def _host(self, rel: str) -> str:
-        return f"{self.root}/{rel}" if rel else self.root
+        """A short path to ``rel`` through the cursor (see :mod:`.cursor`), valid until it moves."""
+        if not rel:
+            return self.root
+        parent, _, name = rel.rpartition("/")
+        return self.cursor.path(parent, name)
 
     def _note(self, line: str) -> None:
         if self.explain is not None:
             self.explain(line)
 
     # --- one entry ----------------------------------------------------------------------
+    #
+    # An entry is made as ``name`` in the directory descriptor ``here`` (the cursor's), with
+    # the ``*at`` calls; the few calls without a directory argument (extended attributes) take
+    # the short path ``/proc/self/fd/<here>/<name>`` (:func:`_at`).
 
     def _entry(self, entry: tar.TarEntry, reader: tar.TarReader) -> None:
         parts = clean(entry.name)
         if not parts:
             if entry.type != tar.DIRECTORY:
                 raise InvalidArgument(f"a {entry.type} entry cannot replace the root directory", field=entry.name)
-            self._directory_attributes(entry, "", self.root)
+            self._directory_attributes(entry, "", None, self.root)
             return
         if parts[0].startswith(_AUFS_META) and parts[0] != WHITEOUT_OPAQUE:
             self._note(f"  ignored aufs metadata entry {entry.name}")  # .wh..wh.plnk/... and friends
@@ -135,29 +159,32 @@ class Applier:
         rel = f"{parent}/{base}" if parent else base
         if rel in self.resolver.walked_links:
             self.resolver.forget()
-        host = f"{self.root}/{rel}"
         if entry.xattrs:
             self._check_xattrs(entry)
         kind = entry.type
+        if kind == tar.HARDLINK:
+            self._hardlink(entry, rel)
+            self.written.add(rel)
+            return
+        here = self.cursor.at(parent)
         if kind == tar.REGULAR:
-            self._file(entry, reader, host)
+            self._file(entry, reader, here, base, rel)
         elif kind == tar.DIRECTORY:
-            self._directory(entry, host, rel)
+            self._directory(entry, here, base, rel)
         elif kind == tar.SYMLINK:
-            self._create(host, os.symlink, entry.linkname, host)
-            self._attributes(entry, host, chmod=False)  # Linux has no symlink modes; chmod would follow it
-        elif kind == tar.HARDLINK:
-            self._hardlink(entry, host, rel)
+            self._create(here, base, rel, os.symlink, entry.linkname, base, dir_fd=here)
+            self._attributes(entry, here, base, chmod=False)  # Linux has no symlink modes; chmod would follow it
         elif kind in (tar.CHAR, tar.BLOCKDEV):
             if self.rootless:
                 self.skipped.append(f"{entry.name}: {kind} device {entry.devmajor}:{entry.devminor} (not root)")
                 return
             file_type = stat.S_IFCHR if kind == tar.CHAR else stat.S_IFBLK
-            self._create(host, os.mknod, host, file_type | 0o600, os.makedev(entry.devmajor, entry.devminor))
-            self._attributes(entry, host)
+            self._create(here, base, rel, os.mknod, base, file_type | 0o600,
+                         os.makedev(entry.devmajor, entry.devminor), dir_fd=here)
+            self._attributes(entry, here, base)
         else:
-            self._create(host, os.mkfifo, host, 0o600)
-            self._attributes(entry, host)
+            self._create(here, base, rel, os.mkfifo, base, 0o600, dir_fd=here)
+            self._attributes(entry, here, base)
         self.written.add(rel)
 
     def _mark_written(self, rel: str) -> None:
@@ -166,18 +193,18 @@ class Applier:
             self.written.add(rel)
             rel = rel.rpartition("/")[0]
 
-    def _clear(self, host: str) -> None:
-        """Remove what is at ``host`` so an entry can take its place."""
+    def _clear(self, here: int, name: str, rel: str) -> None:
+        """Remove what is at ``name`` in ``here`` (``rel``) so an entry can take its place."""
         try:
-            st = os.lstat(host)
+            st = os.lstat(name, dir_fd=here)
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            remove_tree(host)
+            remove_directory_at(here, name)  # the cursor is in its parent, never inside it
             self.resolver.forget()
-            self._forget_attributes(host[len(self.root) + 1:])
+            self._forget_attributes(rel)
         else:
-            os.unlink(host)
+            os.unlink(name, dir_fd=here)
 
     def _forget_attributes(self, rel: str) -> None:
         """Drop the deferred attributes of directory ``rel`` and those beneath it: they are gone,
@@ -187,83 +214,87 @@ class Applier:
             del self.dir_meta[doomed]
         self._writable_checked = {r for r in self._writable_checked if r != rel and not r.startswith(prefix)}
 
-    def _create(self, host: str, create, *args, **kwargs) -> None:
-        """Call ``create(*args)``, which makes ``host``; if something is there, replace it."""
+    def _create(self, here: int, name: str, rel: str, create, *args, **kwargs) -> None:
+        """Call ``create(*args)``, which makes ``name`` in ``here``; if something is there, replace it."""
         try:
             create(*args, **kwargs)
         except FileExistsError:
-            self._clear(host)
+            self._clear(here, name, rel)
             create(*args, **kwargs)
 
-    def _file(self, entry: tar.TarEntry, reader: tar.TarReader, host: str) -> None:
+    def _file(self, entry: tar.TarEntry, reader: tar.TarReader, here: int, name: str, rel: str) -> None:
         try:
-            fd = os.open(host, _CREATE, 0o600)
+            fd = os.open(name, _CREATE, 0o600, dir_fd=here)
         except FileExistsError:
-            self._clear(host)
-            fd = os.open(host, _CREATE, 0o600)
+            self._clear(here, name, rel)
+            fd = os.open(name, _CREATE, 0o600, dir_fd=here)
         try:
             if entry.size:
                 reader.copy_data(fd, entry.name)
             if not self.rootless:
                 os.fchown(fd, entry.uid, entry.gid)
             if entry.xattrs:
-                self._set_xattrs(entry.name, entry.xattrs, host)
+                self._set_xattrs(entry.name, entry.xattrs, fd)
             os.fchmod(fd, entry.mode)
             os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
         finally:
             os.close(fd)
 
-    def _directory(self, entry: tar.TarEntry, host: str, rel: str) -> None:
+    def _directory(self, entry: tar.TarEntry, here: int, name: str, rel: str) -> None:
         try:
-            os.mkdir(host, 0o700)
+            os.mkdir(name, 0o700, dir_fd=here)
         except FileExistsError:
-            st = os.lstat(host)
+            st = os.lstat(name, dir_fd=here)
             if self.overlay and is_whiteout(st):
-                os.unlink(host)
-                os.mkdir(host, 0o700)
-                self._set_opaque(host, rel)
+                os.unlink(name, dir_fd=here)
+                os.mkdir(name, 0o700, dir_fd=here)
+                self._set_opaque(_at(here, name), rel)
             elif not stat.S_ISDIR(st.st_mode):
-                self._clear(host)
-                os.mkdir(host, 0o700)
-        self._directory_attributes(entry, rel, host)
+                self._clear(here, name, rel)
+                os.mkdir(name, 0o700, dir_fd=here)
+        self._directory_attributes(entry, rel, here, name)
 
-    def _directory_attributes(self, entry: tar.TarEntry, rel: str, host: str) -> None:
+    def _directory_attributes(self, entry: tar.TarEntry, rel: str, here: int | None, name: str) -> None:
+        """Owner and extended attributes now; mode and times at the end (``here`` None: ``name``
+        is a path, the root's)."""
         if not self.rootless:
-            os.chown(host, entry.uid, entry.gid, follow_symlinks=False)
+            os.chown(name, entry.uid, entry.gid, dir_fd=here, follow_symlinks=False)
         if entry.xattrs:
             self._check_xattrs(entry)
-            self._set_xattrs(entry.name, entry.xattrs, host)
+            self._set_xattrs(entry.name, entry.xattrs, name if here is None else _at(here, name))
         self.dir_meta[rel] = (entry.mode, entry.mtime_ns)
         self.written.add(rel)
 
-    def _attributes(self, entry: tar.TarEntry, host: str, *, chmod: bool = True) -> None:
+    def _attributes(self, entry: tar.TarEntry, here: int, name: str, *, chmod: bool = True) -> None:
         if not self.rootless:
-            os.chown(host, entry.uid, entry.gid, follow_symlinks=False)
+            os.chown(name, entry.uid, entry.gid, dir_fd=here, follow_symlinks=False)
         if entry.xattrs:
-            self._set_xattrs(entry.name, entry.xattrs, host)
+            self._set_xattrs(entry.name, entry.xattrs, _at(here, name))
         if chmod:
-            os.chmod(host, entry.mode)
-        os.utime(host, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+            os.chmod(name, entry.mode, dir_fd=here)  # never a symlink here
+        os.utime(name, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=here, follow_symlinks=False)
 
     def _check_xattrs(self, entry: tar.TarEntry) -> None:
         for key in entry.xattrs or ():
             if key.startswith("trusted.overlay."):
                 raise InvalidArgument(f"a layer may not set overlayfs's own attribute {key!r}", field=entry.name)
 
-    def _set_xattrs(self, name: str, xattrs: dict[str, bytes], host: str) -> None:
-        """Set ``xattrs`` on ``host`` (never following a symlink)."""
+    def _set_xattrs(self, name: str, xattrs: dict[str, bytes], target: int | str) -> None:
+        """Set ``xattrs`` on ``target``, an open file or a path (whose final symlink is not followed)."""
+        follow = {} if isinstance(target, int) else {"follow_symlinks": False}
+        shown = target if isinstance(target, str) else f"{self.root}/{name}"
         for key, value in xattrs.items():
             try:
-                os.setxattr(host, key, value, follow_symlinks=False)
+                os.setxattr(target, key, value, **follow)
             except PermissionError:
                 if not (self.rootless and key.startswith(("trusted.", "security."))):
-                    raise kernel_error(errno.EPERM, "setxattr", host, f"layer entry {name!r}, attribute {key}")
+                    raise kernel_error(errno.EPERM, "setxattr", shown, f"layer entry {name!r}, attribute {key}")
                 self.skipped.append(f"{name}: extended attribute {key} (not root)")
             except OSError as exc:
-                raise kernel_error(exc.errno or errno.EIO, "setxattr", host,
+                raise kernel_error(exc.errno or errno.EIO, "setxattr", shown,
                                    f"layer entry {name!r}, attribute {key}") from None
 
-    def _hardlink(self, entry: tar.TarEntry, host: str, rel: str) -> None:
+    def _hardlink(self, entry: tar.TarEntry, rel: str) -> None:
         parts = clean(entry.linkname)
         if not parts:
             raise InvalidArgument("a hardlink cannot point at the root directory", field=entry.name)
@@ -276,10 +307,18 @@ class Applier:
             )
         if target == rel:
             return
-        source = f"{self.root}/{target}"
-        if stat.S_ISDIR(os.lstat(source).st_mode):
-            raise InvalidArgument(f"hardlink to directory {entry.linkname!r}", field=entry.name)
-        self._create(host, os.link, source, host, follow_symlinks=False)
+        assert parent is not None  # target is an entry
+        # The source's directory keeps a descriptor of its own while the cursor moves to the link's.
+        source_dir = os.dup(self.cursor.at(parent))
+        try:
+            if stat.S_ISDIR(os.lstat(parts[-1], dir_fd=source_dir).st_mode):
+                raise InvalidArgument(f"hardlink to directory {entry.linkname!r}", field=entry.name)
+            link_parent, _, name = rel.rpartition("/")
+            here = self.cursor.at(link_parent)
+            self._create(here, name, rel, os.link, parts[-1], name, src_dir_fd=source_dir, dst_dir_fd=here,
+                         follow_symlinks=False)
+        finally:
+            os.close(source_dir)
 
     # --- whiteouts ----------------------------------------------------------------------
 
@@ -294,24 +333,24 @@ class Applier:
         if victim in ("", ".", ".."):
             raise InvalidArgument(f"whiteout of {victim!r} is not a file name", field=name)
         rel = f"{parent}/{victim}" if parent else victim
-        host = f"{self.root}/{rel}"
+        here = self.cursor.at(parent)
         self.whiteouts += 1
         try:
-            st = os.lstat(host)
+            st = os.lstat(victim, dir_fd=here)
         except FileNotFoundError:
             st = None
         if rel in self.written:
             # Deletes only the lower layers' object: what this layer wrote there stays.
             if st is not None and stat.S_ISDIR(st.st_mode):
-                self._hide_lower_children(rel, host)
+                self._hide_lower_children(rel, _at(here, victim))
             return
         if self.overlay:
             if st is not None:
-                self._clear(host)
-            os.mknod(host, stat.S_IFCHR | 0o000, 0)
+                self._clear(here, victim, rel)
+            os.mknod(victim, stat.S_IFCHR | 0o000, 0, dir_fd=here)
             self._note(f"  whiteout {rel}: character device 0/0 hides it in the lower layers")
         elif st is not None:
-            self._clear(host)
+            self._clear(here, victim, rel)
             self._note(f"  whiteout {rel}: removed")
         if rel in self.resolver.walked_links:
             self.resolver.forget()
@@ -321,28 +360,30 @@ class Applier:
         self._hide_lower_children(parent, self._host(parent))
 
     def _hide_lower_children(self, rel: str, host: str) -> None:
+        """Hide what the lower layers hold in directory ``rel`` (at the path ``host``)."""
         if self.overlay:
             self._set_opaque(host, rel)
             self._note(f"  opaque {rel or '/'}: {OVERLAY_OPAQUE}=y hides the lower layers' contents")
             return
-        removed = self._remove_unwritten(rel, host)
+        removed = self._remove_unwritten(rel)
         self._note(f"  opaque {rel or '/'}: removed {removed} entries of lower layers")
 
-    def _remove_unwritten(self, rel: str, host: str) -> int:
+    def _remove_unwritten(self, rel: str) -> int:
         """Remove everything under directory ``rel`` that this layer did not write."""
         removed = 0
-        pending = [(rel, host)]
+        pending = [rel]
         while pending:
-            rel, host = pending.pop()
-            with os.scandir(host) as it:
+            rel = pending.pop()
+            with os.scandir(self.cursor.path(rel) if rel else self.root) as it:
                 children = [(child.name, child.is_dir(follow_symlinks=False)) for child in it]
+            here = self.cursor.at(rel)
             for child, is_dir in children:
                 child_rel = f"{rel}/{child}" if rel else child
                 if child_rel in self.written:
                     if is_dir:
-                        pending.append((child_rel, f"{host}/{child}"))
+                        pending.append(child_rel)
                     continue
-                self._clear(f"{host}/{child}")
+                self._clear(here, child, child_rel)
                 removed += 1
         return removed
 
@@ -377,3 +418,9 @@ class Applier:
         if st.st_mode & 0o300 != 0o300:
             self.dir_meta.setdefault(rel, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
             os.chmod(host, stat.S_IMODE(st.st_mode) | 0o700)
+
+
+def _at(here: int, name: str) -> str:
+    """The short path of ``name`` in the directory descriptor ``here``, for calls that take no
+    directory argument (see :mod:`.cursor`)."""
+    return f"{_FD_PATHS}{here}/{name}"

@@ -40,8 +40,11 @@ import stat
 from collections.abc import Callable
 
 from boxen.common.errors import InvalidArgument, NotFound, kernel_error
+from boxen.image.layers.cursor import Cursor
 
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
+#: Lower layers whose cursors an unpack keeps open at once (two descriptors each).
+LOWER_CURSORS = 64
 OVERLAY_OPAQUE = "trusted.overlay.opaque"
 
 
@@ -49,8 +52,11 @@ def clean(name: str) -> list[str]:
     """The components of an archive path, ``.`` and ``..`` resolved lexically; refuses escapes."""
     if name.startswith("/"):
         raise InvalidArgument("absolute path in a layer: entries must be relative to the root", field=name)
+    components = name.split("/")
+    if "" not in components and "." not in components and ".." not in components:
+        return components  # the common case, checked without a loop over a deep entry's components
     parts: list[str] = []
-    for part in name.split("/"):
+    for part in components:
         if part == "" or part == ".":
             continue
         if part == "..":
@@ -65,13 +71,6 @@ def clean(name: str) -> list[str]:
 def is_whiteout(st: os.stat_result) -> bool:
     """overlayfs's whiteout: a character device with device number 0/0."""
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
 
 
 def is_opaque(path: str) -> bool:
@@ -96,7 +95,7 @@ class NotADirectory(InvalidArgument):
 
 
 def walk(path: str, look: Look, *, field: str, create: Callable[[list[str], str, str | None], None] | None = None,
-         leaf: bool = True) -> list[str]:
+         leaf: bool = True, start: list[str] | None = None) -> list[str]:
     """The components of ``path`` resolved inside a root, as ``RESOLVE_IN_ROOT`` resolves them.
 
     This is the one walker every in-root lookup uses; ``look(stack, part)`` says what ``part``
@@ -106,9 +105,11 @@ def walk(path: str, look: Look, *, field: str, create: Callable[[list[str], str,
     one from the root), and more than :data:`MAX_SYMLINKS` symlinks is a loop. A missing
     component is made by ``create(stack, part, detail)`` when given, else :class:`NotFound`;
     a non-directory with more to walk after it, or anywhere when ``leaf`` is false, is
-    :class:`NotADirectory`. The last component is followed if it is a symlink.
+    :class:`NotADirectory`. The last component is followed if it is a symlink. ``start``
+    is where a relative ``path`` begins: the resolved components of a directory (the root's
+    by default).
     """
-    stack: list[str] = []
+    stack: list[str] = list(start or ())
     todo = path.split("/")[::-1]
     hops = 0
     while todo:
@@ -195,8 +196,14 @@ class Resolver:
     """Resolves parent directories of layer entries inside ``root``, creating missing ones.
 
     ``lowers`` (top first) are overlayfs lower directories when ``root`` is an upper directory.
-    Directories are remembered once resolved; :meth:`forget` drops that memory after a change
-    that could invalidate it (a directory removed, or a symlink that was walked replaced).
+    Directories are remembered once resolved, and a walk starts from the deepest remembered
+    ancestor, so a layer that nests directories thousands deep costs a step per entry, not a
+    walk from the root. :meth:`forget` drops that memory after a change that could invalidate
+    it (a directory removed, or a symlink that was walked replaced). ``root`` is looked at
+    through a :class:`~boxen.image.layers.cursor.Cursor` (``cursor``, shared with whoever
+    writes the entries) and each lower directory through one of its own (the
+    :data:`LOWER_CURSORS` last used are kept open), so no path given to the kernel outgrows
+    ``PATH_MAX``; :meth:`close` closes them.
     """
 
     def __init__(self, root: str, lowers: tuple[str, ...] = (), *, overlay: bool = False,
@@ -206,14 +213,23 @@ class Resolver:
         self.overlay = overlay
         self.opaque: set[str] = set()  # upper directories made opaque by this layer
         self.walked_links: set[str] = set()
+        self.cursor = Cursor(root)
+        self._lower_cursors: dict[int, Cursor] = {}  # least recently used first
         self._cache: dict[str, str] = {"": ""}
-        self._lower_dirs: dict[str, list[str]] = {}
+        self._lower_dirs: dict[str, list[int]] = {}
+        self.forget()
         self._on_create = on_create  # called with (rel, lower directory or None) for each directory made
         self._before_create = before_create  # called with the parent's rel before a directory is made
 
+    def close(self) -> None:
+        self.cursor.close()
+        for cursor in self._lower_cursors.values():
+            cursor.close()
+        self._lower_cursors = {}
+
     def forget(self) -> None:
         self._cache = {"": ""}
-        self._lower_dirs = {}
+        self._lower_dirs = {"": [] if "" in self.opaque else list(range(len(self.lowers)))}
         self.walked_links = set()
 
     def parent(self, parts: list[str], name: str) -> str:
@@ -232,8 +248,20 @@ class Resolver:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
+        known, start = key, ""  # the deepest ancestor already resolved, and its real path
+        while True:
+            cut = known.rfind("/")
+            if cut < 0:
+                rest = key
+                break
+            known = known[:cut]
+            found = self._cache.get(known)
+            if found is not None:
+                start, rest = found, key[cut + 1:]
+                break
         try:
-            stack = walk(key, self._look, field=name, create=self._create if create else None, leaf=False)
+            stack = walk(rest, self._look, field=name, create=self._create if create else None, leaf=False,
+                         start=start.split("/") if start else None)
         except NotFound:
             return None
         except NotADirectory as exc:
@@ -243,75 +271,94 @@ class Resolver:
         return real
 
     def _create(self, stack: list[str], part: str, source: str | None) -> None:
-        self._mkdir("/".join([*stack, part]), source)
+        self._mkdir("/".join(stack), part, source)
 
     def _look(self, stack: list[str], part: str) -> tuple[str, str | None]:
         """What ``part`` is in directory ``stack`` of the view being built (see :func:`walk`);
         a missing directory's detail is the lower directory to copy it from, or ``None``."""
-        rel = "/".join([*stack, part])
-        host = f"{self.root}/{rel}"
-        st = _lstat(host)
+        key = "/".join(stack)
+        here = self.cursor.at(key)
+        try:
+            st = os.lstat(part, dir_fd=here)
+        except FileNotFoundError:
+            st = None
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
                 return DIRECTORY, None
             if stat.S_ISLNK(st.st_mode):
-                self.walked_links.add(rel)
-                return SYMLINK, os.readlink(host)
+                self.walked_links.add(f"{key}/{part}" if key else part)
+                return SYMLINK, os.readlink(part, dir_fd=here)
             if self.overlay and is_whiteout(st):
                 return MISSING, "whiteout"
             return OTHER, None
         if not self.overlay:
             return MISSING, None
-        for lower in self._lowers_of(stack):
-            path = f"{lower}/{part}"
-            st = _lstat(path)
-            if st is None:
+        for lower in self._lowers_of(key):
+            cursor = self._lower_cursor(lower)
+            there = cursor.at(key)
+            try:
+                st = os.lstat(part, dir_fd=there)
+            except FileNotFoundError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                return MISSING, path
+                return MISSING, cursor.path(key, part)
             if stat.S_ISLNK(st.st_mode):
-                self.walked_links.add(rel)
-                return SYMLINK, os.readlink(path)
+                self.walked_links.add(f"{key}/{part}" if key else part)
+                return SYMLINK, os.readlink(part, dir_fd=there)
             if is_whiteout(st):
                 return MISSING, None
             return OTHER, None
         return MISSING, None
 
-    def _lowers_of(self, stack: list[str]) -> list[str]:
-        """Host paths of the lower directories that merge into directory ``stack``, top first."""
-        key = "/".join(stack)
+    def _lowers_of(self, key: str) -> list[int]:
+        """The lower layers (indexes into ``lowers``) whose directory ``key`` merges into the
+        view, top first, found a level at a time below the deepest directory already known."""
+        unknown = []
         found = self._lower_dirs.get(key)
-        if found is not None:
-            return found
-        if key in self.opaque:
-            found = []
-        elif not stack:
-            found = list(self.lowers)
-        else:
-            found = []
-            for lower in self._lowers_of(stack[:-1]):
-                path = f"{lower}/{stack[-1]}"
-                st = _lstat(path)
-                if st is None:
-                    continue
-                if not stat.S_ISDIR(st.st_mode):
-                    break  # a whiteout or a non-directory hides everything beneath it
-                found.append(path)
-                if is_opaque(path):
-                    break
-        self._lower_dirs[key] = found
+        while found is None:
+            unknown.append(key)
+            key = key[:max(key.rfind("/"), 0)]
+            found = self._lower_dirs.get(key)
+        for rel in reversed(unknown):
+            parent, _, name = rel.rpartition("/")
+            below: list[int] = []
+            if rel not in self.opaque:
+                for lower in found:
+                    cursor = self._lower_cursor(lower)
+                    try:
+                        st = os.lstat(name, dir_fd=cursor.at(parent))
+                    except FileNotFoundError:
+                        continue
+                    if not stat.S_ISDIR(st.st_mode):
+                        break  # a whiteout or a non-directory hides everything beneath it
+                    below.append(lower)
+                    if is_opaque(cursor.path(parent, name)):
+                        break
+            self._lower_dirs[rel] = found = below
         return found
 
-    def _mkdir(self, rel: str, source: str | None) -> None:
-        host = f"{self.root}/{rel}"
+    def _lower_cursor(self, lower: int) -> Cursor:
+        """The cursor of lower layer ``lower``; only the :data:`LOWER_CURSORS` last used stay open."""
+        cursor = self._lower_cursors.pop(lower, None)
+        if cursor is None:
+            if len(self._lower_cursors) >= LOWER_CURSORS:
+                oldest = next(iter(self._lower_cursors))
+                self._lower_cursors.pop(oldest).close()
+            cursor = Cursor(self.lowers[lower])
+        self._lower_cursors[lower] = cursor
+        return cursor
+
+    def _mkdir(self, parent: str, name: str, source: str | None) -> None:
+        rel = f"{parent}/{name}" if parent else name
         if self._before_create is not None:
-            self._before_create(rel.rpartition("/")[0])
+            self._before_create(parent)
+        here = self.cursor.at(parent)
         if source == "whiteout":  # this layer deleted it, then puts something under it
-            os.unlink(host)
-            os.mkdir(host, 0o755)
-            os.setxattr(host, OVERLAY_OPAQUE, b"y", follow_symlinks=False)
+            os.unlink(name, dir_fd=here)
+            os.mkdir(name, 0o755, dir_fd=here)
+            os.setxattr(self.cursor.path(parent, name), OVERLAY_OPAQUE, b"y", follow_symlinks=False)
             self.opaque.add(rel)
             self._on_create(rel, None)
             return
-        os.mkdir(host, 0o755)
+        os.mkdir(name, 0o755, dir_fd=here)
         self._on_create(rel, source)

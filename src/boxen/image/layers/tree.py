@@ -2,8 +2,10 @@
 
 Root file systems are deep and adversarial (a layer can nest directories thousands deep, or
 leave a directory without write permission), so these walks are iterative rather than
-recursive, never follow symlinks, and remove what a rootless unpack made read-only by giving
-the owner write permission back first.
+recursive, go by directory descriptor rather than by full path (a tree deeper than
+``PATH_MAX`` is walked as easily as a shallow one, and each step costs the kernel one
+lookup, not a walk from the top), never follow symlinks, and remove what a rootless unpack
+made read-only by giving the owner write permission back first.
 
 :func:`copy_tree` is what a copying snapshotter needs instead of overlayfs: every file type,
 owners, modes (setuid included), extended attributes, nanosecond times, and hardlinks kept as
@@ -16,6 +18,7 @@ import os
 import stat
 
 from boxen.common.record import Record
+from boxen.image.layers.cursor import Cursor
 
 
 class Usage(Record):
@@ -44,7 +47,7 @@ def remove_tree(path: str) -> None:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            _remove_directory_at(top, name)
+            remove_directory_at(top, name)
         else:
             _unlink_at(top, name)
     finally:
@@ -54,7 +57,7 @@ def remove_tree(path: str) -> None:
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _remove_directory_at(top: int, name: str) -> None:
+def remove_directory_at(top: int, name: str) -> None:
     """Remove directory ``name`` of the open directory ``top`` with all it holds (see remove_tree)."""
     fd = _open_at(top, name)
     if fd < 0:
@@ -135,20 +138,25 @@ def usage(path: str) -> Usage:
     """Bytes allocated and inodes used under ``path`` (hardlinks counted once)."""
     seen: set[tuple[int, int]] = set()
     size = inodes = 0
-    pending = [path]
-    while pending:
-        directory = pending.pop()
-        with os.scandir(directory) as it:
-            for entry in it:
-                st = entry.stat(follow_symlinks=False)
-                if st.st_nlink > 1 and not entry.is_dir(follow_symlinks=False):
-                    if (st.st_dev, st.st_ino) in seen:
-                        continue
-                    seen.add((st.st_dev, st.st_ino))
-                inodes += 1
-                size += st.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
+    cursor = Cursor(path)
+    try:
+        pending = [""]
+        while pending:
+            rel = pending.pop()
+            with os.scandir(cursor.path(rel)) as it:
+                for entry in it:
+                    st = entry.stat(follow_symlinks=False)
+                    is_dir = stat.S_ISDIR(st.st_mode)
+                    if st.st_nlink > 1 and not is_dir:
+                        if (st.st_dev, st.st_ino) in seen:
+                            continue
+                        seen.add((st.st_dev, st.st_ino))
+                    inodes += 1
+                    size += st.st_blocks * 512
+                    if is_dir:
+                        pending.append(f"{rel}/{entry.name}" if rel else entry.name)
+    finally:
+        cursor.close()
     return Usage(size, inodes)
 
 
@@ -177,41 +185,52 @@ def _copy_data(source: str, target: str) -> None:
 def copy_tree(source: str, target: str, *, chown: bool = True) -> None:
     """Copy the tree at ``source`` into the existing empty directory ``target``, faithfully.
 
-    ``chown=False`` (not root) leaves owners as the caller.
+    ``chown=False`` (not root) leaves owners as the caller. Both trees are walked with
+    :class:`~.cursor.Cursor` descriptors, so a tree deeper than ``PATH_MAX`` copies too.
     """
-    links: dict[tuple[int, int], str] = {}
-    directories: list[tuple[str, str, os.stat_result]] = [(source, target, os.lstat(source))]
-    pending = [(source, target)]
+    src, dst, linked = Cursor(source), Cursor(target), Cursor(target)
+    try:
+        _copy_tree(src, dst, linked, chown)
+        _copy_attributes(source, target, os.lstat(source), chown)
+    finally:
+        for cursor in (src, dst, linked):
+            cursor.close()
+
+
+def _copy_tree(src: Cursor, dst: Cursor, linked: Cursor, chown: bool) -> None:
+    links: dict[tuple[int, int], tuple[str, str]] = {}  # an inode's first copy: directory and name
+    directories: list[tuple[str, str, os.stat_result]] = []  # (parent, name, stat) below the top
+    pending = [""]
     while pending:
-        src_dir, dst_dir = pending.pop()
-        with os.scandir(src_dir) as it:
-            entries = list(it)
-        for entry in entries:
-            src, dst = entry.path, f"{dst_dir}/{entry.name}"
-            st = entry.stat(follow_symlinks=False)
+        rel = pending.pop()
+        with os.scandir(src.path(rel)) as it:
+            entries = [(entry.name, entry.stat(follow_symlinks=False)) for entry in it]
+        for name, st in entries:
             mode = st.st_mode
             if stat.S_ISDIR(mode):
-                os.mkdir(dst, 0o700)
-                directories.append((src, dst, st))
-                pending.append((src, dst))
+                os.mkdir(dst.path(rel, name), 0o700)
+                directories.append((rel, name, st))
+                pending.append(f"{rel}/{name}" if rel else name)
                 continue
+            target = dst.path(rel, name)
             if st.st_nlink > 1:
                 first = links.get((st.st_dev, st.st_ino))
                 if first is not None:
-                    os.link(first, dst, follow_symlinks=False)
+                    os.link(linked.path(*first), target, follow_symlinks=False)
                     continue
-                links[(st.st_dev, st.st_ino)] = dst
+                links[(st.st_dev, st.st_ino)] = (rel, name)
+            source = src.path(rel, name)
             if stat.S_ISREG(mode):
-                _copy_data(src, dst)
+                _copy_data(source, target)
             elif stat.S_ISLNK(mode):
-                os.symlink(os.readlink(src), dst)
+                os.symlink(os.readlink(source), target)
             elif stat.S_ISFIFO(mode):
-                os.mkfifo(dst, 0o600)
+                os.mkfifo(target, 0o600)
             else:
-                os.mknod(dst, stat.S_IFMT(mode) | 0o600, st.st_rdev)
-            _copy_attributes(src, dst, st, chown)
-    for src, dst, st in reversed(directories):  # children first: their creation moved the mtimes
-        _copy_attributes(src, dst, st, chown)
+                os.mknod(target, stat.S_IFMT(mode) | 0o600, st.st_rdev)
+            _copy_attributes(source, target, st, chown)
+    for rel, name, st in reversed(directories):  # children first: their creation moved the mtimes
+        _copy_attributes(src.path(rel, name), dst.path(rel, name), st, chown)
 
 
 def _copy_attributes(src: str, dst: str, st: os.stat_result, chown: bool) -> None:

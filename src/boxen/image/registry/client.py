@@ -40,7 +40,7 @@ from boxen.image.reference import Reference
 from boxen.image.registry import auth, protocol
 from boxen.image.registry.config import Endpoint, RegistryConfig, endpoints
 from boxen.image.registry.protocol import Request, Response
-from boxen.image.registry.transport import BodyTooLarge, HTTPTransport, Reply, Transport, TransportError
+from boxen.image.registry.transport import BodyTooLarge, HTTPTransport, Reply, TooSlow, Transport, TransportError
 from boxen.oci.image import Descriptor
 
 Explain = Callable[[str], None]
@@ -377,6 +377,8 @@ class Repository:
             response = self._send(request, (200, 206), stream=True)
             try:
                 self._receive(response, descriptor, offset, writer, advance)
+            except TooSlow as exc:
+                raise protocol.DownloadAbandoned(f"downloading {descriptor.digest}: {exc}") from None
             except TransportError as exc:
                 if attempt >= self.client.retries or not exc.transient:
                     raise protocol.RegistryUnavailable(f"downloading {descriptor.digest}: {exc}") from None

@@ -97,6 +97,11 @@ class RegistryUnavailable(RegistryError, Unavailable):
     """429, 5xx, or the connection failed: worth retrying."""
 
 
+class DownloadAbandoned(RegistryUnavailable):
+    """A blob download given up for good (it came too slowly): what it wrote is worth dropping,
+    not keeping for a later pull to resume."""
+
+
 class RegistryRejected(RegistryError, InvalidArgument):
     """4xx: the registry refused what was sent (bad manifest, digest mismatch...)."""
 

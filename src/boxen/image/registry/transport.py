@@ -16,7 +16,15 @@ documents, then the layers, which may be large. What the client needs from HTTP/
 * **proxies** (:mod:`.proxy`): ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY``, as
   docker reads them; a request to a proxied ``http://`` URL goes to the proxy in absolute
   form, one to an ``https://`` URL through a ``CONNECT`` tunnel;
-* **timeouts**: 10 s to connect, 60 s of silence while waiting for bytes;
+* **timeouts**: 10 s to connect, 60 s of silence while waiting for bytes; a body read whole
+  must come within that timeout; a **streamed body** (a layer, an ``ADD <url>`` file) must
+  keep a minimum pace, curl's *low-speed* rule (:class:`LowSpeed`): fewer than ``limit``
+  bytes a second on average over ``time`` seconds ends the download (by default 1 KiB/s
+  over 60 s), so a server that sends a trickle, each piece well within the timeout, cannot
+  hold a pull for hours. ``BOXEN_HTTP_SPEED_LIMIT`` (bytes a second, 0 for no rule) and
+  ``BOXEN_HTTP_SPEED_TIME`` (seconds) change it, as curl's ``--speed-limit`` and
+  ``--speed-time`` do (docker and containerd rely on per-read timeouts alone; skopeo has
+  none);
 * **limits**: bodies read and sent **in chunks**, so a layer never sits in memory whole;
   a body read whole (a manifest, a token, an error) is read only up to a limit, and one
   whose ``Content-Length`` is over it is refused before a byte of it is read;
@@ -38,6 +46,7 @@ and ``email.parser`` with it even for plain HTTP (bench/RESULTS.md, "Import cost
 
 from __future__ import annotations
 
+import os
 import select
 import sys
 import threading
@@ -45,6 +54,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from boxen.common.errors import InvalidArgument
+from boxen.common.record import Record
 from boxen.image.registry import http11
 from boxen.image.registry.config import TLSFiles
 from boxen.image.registry.proxy import Proxies
@@ -83,6 +93,79 @@ class BodyTooLarge(TransportError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, transient=False)
+
+
+class TooSlow(TransportError):
+    """A streamed body came slower than the :class:`LowSpeed` rule allows."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
+class LowSpeed(Record):
+    """curl's low-speed rule: a streamed body that brings fewer than ``limit`` bytes a second on
+    average over any ``time`` seconds is abandoned (``limit`` 0: no rule)."""
+
+    limit: int = 1024
+    time: float = 60.0
+
+    @classmethod
+    def from_environ(cls, environ=None) -> LowSpeed:
+        """The rule ``BOXEN_HTTP_SPEED_LIMIT`` and ``BOXEN_HTTP_SPEED_TIME`` set (see the module docstring)."""
+        environ = os.environ if environ is None else environ
+        rule = cls()
+        text = environ.get("BOXEN_HTTP_SPEED_LIMIT", "")
+        if text:
+            if not text.isdigit():
+                raise InvalidArgument(f"expected a number of bytes a second (0 for no rule), got {text!r}",
+                                      field="BOXEN_HTTP_SPEED_LIMIT")
+            rule = rule.replace(limit=int(text))
+        text = environ.get("BOXEN_HTTP_SPEED_TIME", "")
+        if text:
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = 0.0
+            if not 0 < seconds < 1e6:  # nan and inf fail this too
+                raise InvalidArgument(f"expected a number of seconds above 0, got {text!r}",
+                                      field="BOXEN_HTTP_SPEED_TIME")
+            rule = rule.replace(time=seconds)
+        return rule
+
+
+class Pace:
+    """Watches one streamed body for the :class:`LowSpeed` rule, window after window of ``time``
+    seconds: each window must bring ``limit * time`` bytes. :meth:`timeout` shortens a read
+    that would wait past the end of a window still short of them, so the rule is enforced
+    even while the server sends nothing."""
+
+    def __init__(self, rule: LowSpeed, read_timeout: float) -> None:
+        self.rule = rule
+        self.read_timeout = read_timeout
+        self.need = rule.limit * rule.time
+        self.start = time.monotonic()
+        self.got = 0
+
+    def timeout(self) -> float:
+        """How long the next read may wait."""
+        if self.got >= self.need:
+            return self.read_timeout
+        return max(0.001, min(self.read_timeout, self.start + self.rule.time - time.monotonic()))
+
+    def check(self, size: int) -> None:
+        """Count ``size`` bytes received; raises :class:`TooSlow` when a window ended with too few."""
+        self.got += size
+        now = time.monotonic()
+        if now < self.start + self.rule.time:
+            return
+        if self.got < self.need:
+            raise self.too_slow()
+        self.start, self.got = now, 0
+
+    def too_slow(self) -> TooSlow:
+        return TooSlow(f"the server sent {self.got} bytes in {time.monotonic() - self.start:.1f} s, fewer than "
+                       f"the {self.need:.0f} required (at least {self.rule.limit} bytes a second over "
+                       f"{self.rule.time:g} s; see BOXEN_HTTP_SPEED_LIMIT and BOXEN_HTTP_SPEED_TIME)")
 
 
 class Reply:
@@ -205,14 +288,16 @@ class HTTPTransport(Transport):
     ``verify`` false skips certificate checks (insecure registries); ``tls`` names the CA
     files and client key pair of the registry's ``certs.d`` directory. The same policy
     serves every origin the registry sends the client to (its token server, the storage a
-    blob download is redirected to), as docker's transport does. ``proxies`` defaults to
-    the environment's.
+    blob download is redirected to), as docker's transport does. ``proxies`` and
+    ``low_speed`` (the pace streamed bodies must keep) default to the environment's.
     """
 
     def __init__(self, tls: TLSFiles = NO_TLS_FILES, *, verify: bool = True, timeout: float = 60.0,
-                 connect_timeout: float = 10.0, proxies: Proxies | None = None) -> None:
+                 connect_timeout: float = 10.0, proxies: Proxies | None = None,
+                 low_speed: LowSpeed | None = None) -> None:
         self.tls = tls
         self.proxies = Proxies.from_environ() if proxies is None else proxies
+        self.low_speed = LowSpeed.from_environ() if low_speed is None else low_speed
         self.verify = verify
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -336,8 +421,15 @@ class HTTPTransport(Transport):
     def _reply(self, origin: Origin, conn: http11.Connection, response: http11.Response,
                headers: dict[str, str]) -> Reply:
         def body() -> Iterator[bytes]:
+            pace = Pace(self.low_speed, self.timeout) if self.low_speed.limit else None
             try:
-                while chunk := response.read(CHUNK):
+                while True:
+                    if pace is None:
+                        chunk = response.read(CHUNK)
+                    else:
+                        chunk = self._paced_read(conn, response, pace)
+                    if not chunk:
+                        return
                     yield chunk
             except OSError as exc:  # an early close is an http11.ProtocolError
                 raise TransportError(_message(exc), transient=_transient(exc)) from exc
@@ -356,3 +448,19 @@ class HTTPTransport(Transport):
                 conn.close()
 
         return Reply(response.status, headers, body(), finish, self.timeout)
+
+    def _paced_read(self, conn: http11.Connection, response: http11.Response, pace: Pace) -> bytes:
+        """The next piece of a streamed body, read within the time the :class:`Pace` leaves."""
+        wait = pace.timeout()
+        conn.sock.settimeout(wait)
+        try:
+            chunk = response.read(CHUNK)
+        except TimeoutError:
+            if wait < self.timeout:  # cut at the end of a window still short of bytes
+                raise pace.too_slow() from None
+            raise
+        finally:
+            if conn.sock is not None:
+                conn.sock.settimeout(self.timeout)
+        pace.check(len(chunk))
+        return chunk

@@ -164,3 +164,42 @@ def test_device_nodes_are_skipped_and_reported_when_rootless(layer, target):
     assert not (target / "dev/null").exists()
     assert any("dev/null" in s for s in result.skipped)
     assert any("skipped dev/null" in line for line in lines)
+
+
+def _bottom(root, names: list[str]) -> int:
+    """A descriptor of the directory ``names`` below ``root``, reached one step at a time."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for name in names:
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    return fd
+
+
+def test_a_layer_nested_deeper_than_path_max_applies(layer, target):
+    """300 directories of 20-byte names (6,300 bytes of path): every entry, replacement,
+    hardlink, whiteout and deferred attribute lands, each named through a short path."""
+    names = ["nested-directory-" + f"{n:03}" for n in range(300)]
+    builder = layer()
+    for n in range(1, len(names) + 1):
+        builder.dir("/".join(names[:n]), mode=0o750 if n == 300 else 0o755)
+    deep = "/".join(names)
+    blob = (builder.file(f"{deep}/f", b"bottom").hardlink(f"{deep}/g", f"{deep}/f").symlink(f"{deep}/l", "f")
+            .file(f"{deep}/gone", b"x").whiteout(f"{deep}/gone").dir(f"{deep}/d").file(f"{deep}/d", b"replaced")
+            .file(f"{'/'.join(names[:150])}/middle", b"m").tar())
+    result = apply(blob, target)
+    assert result.entries == 300 + 8
+    fd = _bottom(target, names)
+    try:
+        assert sorted(os.listdir(fd)) == ["d", "f", "g", "gone", "l"]  # a whiteout spares its own layer's
+        assert os.stat("f", dir_fd=fd).st_ino == os.stat("g", dir_fd=fd).st_ino
+        assert os.readlink("l", dir_fd=fd) == "f"
+        assert stat.S_ISREG(os.stat("d", dir_fd=fd).st_mode)
+        assert stat.S_IMODE(os.fstat(fd).st_mode) == 0o750
+    finally:
+        os.close(fd)
+    fd = _bottom(target, names[:150])
+    try:
+        assert "middle" in os.listdir(fd)
+    finally:
+        os.close(fd)

@@ -138,3 +138,50 @@ def test_diff_snapshot_on_the_native_snapshotter(tmp_path):
         assert [i.name for i in s.walk() if i.name.startswith("diff-")] == []  # the temporary view is gone
     finally:
         s.close()
+
+
+def test_trees_nested_deeper_than_path_max_diff_and_replay(tmp_path):
+    """300 directories of 20-byte names: the diff walks both trees by descriptor, writes the
+    changed file, the whiteout and their parents, and the layer applies back by descriptor."""
+    names_ = ["nested-directory-" + f"{n:03}" for n in range(300)]
+    deep = "/".join(names_)
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for n in range(1, 301):
+            info = tarfile.TarInfo("/".join(names_[:n]))
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, T
+            tar.addfile(info)
+        for name, data in (("kept", b"k"), ("gone", b"g"), ("changed", b"old")):
+            info = tarfile.TarInfo(f"{deep}/{name}")
+            info.size, info.mtime = len(data), T
+            tar.addfile(info, io.BytesIO(data))
+    lower, upper, replay = tmp_path / "lower", tmp_path / "upper", tmp_path / "replay"
+    for d in (lower, upper, replay):
+        d.mkdir()
+    apply_layer(io.BytesIO(layer.getvalue()), str(lower), rootless=True)
+    copy_tree(str(lower), str(upper), chown=False)
+    apply_layer(io.BytesIO(layer.getvalue()), str(replay), rootless=True)
+    change = io.BytesIO()
+    with tarfile.open(fileobj=change, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(f"{deep}/changed")
+        info.size, info.mtime = 3, T + 1
+        tar.addfile(info, io.BytesIO(b"new"))
+        tar.addfile(tarfile.TarInfo(f"{deep}/.wh.gone"))
+    apply_layer(io.BytesIO(change.getvalue()), str(upper), rootless=True)  # native: the whiteout deletes
+    out = io.BytesIO()
+    result = write_diff(str(lower), str(upper), out)
+    written = names(out.getvalue())
+    assert written[-2:] == [f"{deep}/.wh.gone", f"{deep}/changed"] and len(written) == 302  # and the 300 parents
+    assert result.whiteouts == 1
+    apply_layer(io.BytesIO(out.getvalue()), str(replay), rootless=True)
+    fd = os.open(replay, os.O_RDONLY)
+    for name in names_:
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    try:
+        assert sorted(os.listdir(fd)) == ["changed", "kept"]
+        with open(f"/proc/self/fd/{fd}/changed", "rb") as f:
+            assert f.read() == b"new"
+    finally:
+        os.close(fd)

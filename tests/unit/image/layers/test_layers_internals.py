@@ -111,6 +111,25 @@ def test_resolver_creates_missing_parents_and_follows_symlinks_inside(tmp_path):
     assert made == ["usr/lib/x86_64", "usr/lib/x86_64/deep"]
     assert resolver.find(["nope"], "nope/f") is None
     assert resolver.walked_links == {"lib"}
+    resolver.close()
+
+
+def test_resolver_goes_on_from_the_deepest_directory_it_knows(tmp_path):
+    """An entry one level below the last costs one look, not a walk from the root; a symlink
+    met there may still climb above the known directory, and stays inside the root."""
+    (tmp_path / "a/b/c").mkdir(parents=True)
+    os.symlink("../../../..", tmp_path / "a/b/c/up")
+    resolver = Resolver(str(tmp_path), on_create=lambda rel, lower: None)
+    looked = []
+    look = resolver._look
+    resolver._look = lambda stack, part: looked.append(part) or look(stack, part)
+    try:
+        assert resolver.parent(["a", "b"], "a/b/f") == "a/b" and looked == ["a", "b"]
+        assert resolver.parent(["a", "b", "c"], "a/b/c/f") == "a/b/c" and looked == ["a", "b", "c"]
+        assert resolver.parent(["a", "b", "c", "up", "a"], "a/b/c/up/a/f") == "a"
+        assert looked[3:] == ["up", "a"] and resolver.walked_links == {"a/b/c/up"}
+    finally:
+        resolver.close()
 
 
 # --- whole trees -------------------------------------------------------------------------------
@@ -198,3 +217,49 @@ def test_usage_counts_hardlinks_once(tmp_path):
     (tmp_path / "d").mkdir()
     used = usage(str(tmp_path))
     assert used.inodes == 2 and used.size >= 10000
+
+
+def _chain(path, depth: int, name: str) -> None:
+    """``depth`` directories ``name`` inside each other under ``path``, a file ``f`` at the bottom."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        out = os.open("f", os.O_WRONLY | os.O_CREAT, 0o640, dir_fd=fd)
+        os.write(out, b"bottom")
+        os.close(out)
+        os.link("f", "g", src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _read_bottom(path, depth: int, name: str) -> tuple[bytes, int]:
+    """The bottom file's content and link count, reached by descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        f = os.open("f", os.O_RDONLY, dir_fd=fd)
+        try:
+            return os.read(f, 100), os.fstat(f).st_nlink
+        finally:
+            os.close(f)
+    finally:
+        os.close(fd)
+
+
+def test_copy_tree_and_usage_go_deeper_than_path_max(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    _chain(src, 400, "nested-directory")  # 400 x 17 bytes: a path of 6,800 bytes
+    copy_tree(str(src), str(dst), chown=os.geteuid() == 0)
+    assert _read_bottom(dst, 400, "nested-directory") == (b"bottom", 2)  # the hardlink kept
+    used = usage(str(dst))
+    assert used.inodes == 400 + 1  # the directories and the file (its second name counted once)
+    assert usage(str(src)).inodes == used.inodes and used.size > 0
