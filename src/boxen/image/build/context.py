@@ -80,6 +80,14 @@ def _translate(pattern: str, *, doublestar: bool) -> str:
     return "".join(out)
 
 
+def _compile(pattern: str, *, doublestar: bool) -> re.Pattern:
+    """The regular expression matching the whole of a path for a docker/Go path pattern."""
+    try:
+        return re.compile(_translate(pattern, doublestar=doublestar) + r"\Z", re.DOTALL)
+    except re.error as exc:  # a character class like [z-a]
+        raise InvalidArgument(f"bad pattern {pattern!r}: {exc.msg}", field=pattern) from None
+
+
 def clean(path: str) -> str:
     """``path`` normalised and relative to the top (``""`` for the top); refuses to climb above it."""
     rel = posixpath.normpath(path.lstrip("/")) if path.strip("/") else "."
@@ -114,7 +122,11 @@ class IgnoreRules:
                 text = text.lstrip("/")
             if text in (".", "/"):
                 text = "."  # docker: matches the whole context
-            regex = re.compile(_translate(text, doublestar=True) + r"\Z" if text != "." else r".*\Z", re.DOTALL)
+            try:
+                regex = _compile(text, doublestar=True) if text != "." else re.compile(r".*\Z", re.DOTALL)
+            except InvalidArgument as exc:
+                exc.field = f"{source}:{number}"
+                raise
             self.patterns.append(IgnorePattern(text, exception, regex))
         self.has_exceptions = any(p.exception for p in self.patterns)
 
@@ -228,7 +240,7 @@ class Tree:
         for source in sources:
             rel = clean(source)
             if any(c in rel for c in "*?["):
-                regex = re.compile(_translate(rel, doublestar=False) + r"\Z", re.DOTALL)
+                regex = _compile(rel, doublestar=False)
                 # a pattern that matches nothing copies nothing, as BuildKit does
                 for match, _ in self.walk():
                     if regex.match(match):
