@@ -344,6 +344,66 @@ COPY --from=$BASE /bin/busybox /bb
 """, files={"from-name": "first\n", "from-index": "first\n", "bb": lambda p: os.path.getsize(p) > 100000},
         config={"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}),
 
+    Case("copy-into-existing-directory", """FROM $BASE
+RUN mkdir /existing
+COPY a /existing
+COPY dir/ /made
+COPY a /dotted/.
+COPY --from=$BASE /bin/sh /sh
+""", context={"a": "a", "dir/f": "f"},
+        files={"existing/a": "a", "made/f": "f", "dotted/a": "a", "sh": lambda p: os.path.getsize(p) > 100000}),
+    Case("copy-owners-by-name-and-variable", """FROM $BASE
+ARG U=5
+COPY --chown=nobody:nogroup a /named
+COPY --chown=$U:$U a /numbered
+COPY --chown=${U} a /user-only
+COPY --chmod=755 <<EOF /script.sh
+#!/bin/sh
+EOF
+ADD <<EOF /added
+added $U
+EOF
+""", context={"a": "a"},
+        files={"named": _owner(65534, 65534), "numbered": _owner(5, 5), "user-only": _owner(5, 5),
+               "script.sh": _mode(0o755), "added": "added 5\n"}),
+    Case("add-a-file-that-only-looks-like-an-archive", """FROM $BASE
+ADD fake.tar.gz /f/
+""", context={"fake.tar.gz": "not an archive"}, files={"f/fake.tar.gz": "not an archive"}),
+    Case("env-quotes-and-escapes", """FROM $BASE
+ENV A="x y" B='$A' C=\\$A D=${A:+set} E="a\\"b" F=a\\ b
+RUN echo "$A|$B|$C|$D|$E|$F" > /env
+""", files={"env": 'x y|$A|$A||a"b|a b\n'}),  # (D sees A as it was before this ENV: unset)
+    Case("json-run-and-numeric-user", """FROM $BASE
+ENV A=1
+RUN ["sh", "-c", "echo $A > /j"]
+USER 1234:5678
+RUN id -u > /tmp/u && id -g >> /tmp/u
+""", files={"j": "1\n", "tmp/u": "1234\n5678\n"}, config={"User": "1234:5678"}),
+    Case("workdir-relative-at-first", """FROM scratch
+WORKDIR rel
+COPY --from=$BASE /bin/busybox ./bb
+""", files={"rel/bb": lambda p: os.path.isfile(p)}, config={"WorkingDir": "/rel"}),
+    Case("stage-inherits-config", """FROM $BASE AS base
+ENV FROM_BASE=1
+WORKDIR /app
+USER nobody
+FROM base
+RUN pwd > /tmp/pwd && echo $FROM_BASE >> /tmp/pwd
+""", files={"tmp/pwd": "/app\n1\n"}, config={"User": "nobody", "WorkingDir": "/app"}),
+    Case("mount-defaults-and-variables", """FROM $BASE
+ARG T=/mnt/t
+RUN --mount=target=/ctx ls /ctx > /ls
+RUN --mount=type=tmpfs,target=$T test -d /mnt/t && echo ok > /tmpfs-var
+""", context={"x": "x", "y": "y"}, files={"ls": "Dockerfile\nx\ny\n", "tmpfs-var": "ok\n", "ctx": None}),
+    Case("config-spellings", """FROM $BASE
+EXPOSE 80/TCP 53/Udp
+STOPSIGNAL 9
+LABEL multi="a=b" \\
+      second=2
+ENTRYPOINT []
+""", config={"ExposedPorts": {"80/tcp": {}, "53/udp": {}}, "StopSignal": "9",
+             "Labels": {"multi": "a=b", "second": "2"}, "Entrypoint": None}),
+
     # --- WORKDIR, USER, ONBUILD -------------------------------------------------------------------
     Case("workdir-and-user", """FROM $BASE
 USER nobody
