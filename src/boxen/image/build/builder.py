@@ -615,8 +615,8 @@ class Builder:
                 files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
                 spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts,
                                     env=env)
-                with open(os.path.join(bundle, "config.json"), "w") as f:
-                    f.write(jsonio.dumps(spec, indent=2))
+                with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(jsonio.dumps(spec, indent=2))  # (a command's bytes as the Dockerfile has them)
                 # (a secret's or agent's mount point goes with the rest: BuildKit leaves none)
                 leaves = {m.target for m in command.mounts if m.type in ("bind", "cache", "tmpfs")}
                 created = run.missing_mountpoints(rootfs, spec, leaves)

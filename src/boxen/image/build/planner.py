@@ -258,7 +258,7 @@ class Planner:
 
     def stage_index(self, text: str) -> int | None:
         """The index of the stage ``text`` names (a name or a number), ``None`` if none does."""
-        if text.isdigit():
+        if settings.digits(text):
             return int(text) if int(text) < len(self.froms) else None
         return self.names.get(text.lower())
 
@@ -576,7 +576,7 @@ class Planner:
                 raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
         elif key == "mode" and kind in ("cache", "secret", "ssh") and value and all(c in "01234567" for c in value):
             values["mode"] = int(value, 8) & 0o7777
-        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and value.isdigit():
+        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and settings.numeric_id(value) is not None:
             values[key] = int(value)
         elif key == "size" and kind == "tmpfs" and value:
             values["size"] = settings.byte_size(value, field=where)

@@ -484,3 +484,23 @@ def test_errors_of_word_processing_name_the_line(text, field):
     with pytest.raises(InvalidArgument) as caught:
         plan("FROM busybox\n" + text)
     assert caught.value.field.startswith(field), caught.value.field
+
+
+@pytest.mark.parametrize("text", [
+    "RUN --mount=type=cache,target=/c,uid=99999999999999999999 true\n",
+    "RUN --mount=type=cache,target=/c,gid=\u00b2 true\n",
+])
+def test_mount_ids_out_of_range_are_refused(text):
+    with pytest.raises(InvalidArgument, match="no option"):
+        plan("FROM busybox\n" + text)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("EXPOSE \u00b2\n", "invalid port"),
+    ("HEALTHCHECK --retries=\u00b2 CMD true\n", "whole number"),
+    ("STOPSIGNAL \u00b2\n", "not a signal"),
+    ("HEALTHCHECK --interval=\u00b2s CMD true\n", "interval"),
+])
+def test_digits_that_are_not_ascii_are_refused(text, match):
+    with pytest.raises(InvalidArgument, match=match):
+        plan("FROM busybox\n" + text)
