@@ -33,6 +33,10 @@ class Link(str):
     """A symbolic link in a test's context, to this target."""
 
 
+class Fifo:
+    """A named pipe in a test's context."""
+
+
 class Mode:
     """A context file with this content and mode."""
 
@@ -366,6 +370,13 @@ EOF
 """, context={"a": "a"},
         files={"named": _owner(65534, 65534), "numbered": _owner(5, 5), "user-only": _owner(5, 5),
                "script.sh": _mode(0o755), "added": "added 5\n"}),
+    Case("fifos-are-made-not-read", """FROM $BASE
+COPY fifo /f
+ADD fifo /added
+COPY . /all/
+""", context={"fifo": Fifo()}, files={"f": lambda p: stat.S_ISFIFO(os.lstat(p).st_mode),
+                                       "added": lambda p: stat.S_ISFIFO(os.lstat(p).st_mode),
+                                       "all/fifo": lambda p: stat.S_ISFIFO(os.lstat(p).st_mode)}),
     Case("add-a-file-that-only-looks-like-an-archive", """FROM $BASE
 ADD fake.tar.gz /f/
 """, context={"fake.tar.gz": "not an archive"}, files={"f/fake.tar.gz": "not an archive"}),
@@ -489,6 +500,8 @@ RUN --mount=type=tmpfs,target=/t,size=1m touch /t/x && grep ' /t ' /proc/mounts 
     Case("missing-source", "FROM $BASE\nCOPY nothere /x\n", error="nothere"),
     Case("run-fails", "FROM $BASE\nRUN exit 3\n", error="exited with code 3"),
     Case("bad-substitution", "FROM $BASE\nENV A=${\n", error="Dockerfile:2"),
+    Case("nul-in-an-instruction", "FROM $BASE\nWORKDIR /a\x00b\n", error="Dockerfile:2: a NUL character"),
+    Case("chown-out-of-range", "FROM $BASE\nCOPY --chown=99999999999999999999 Dockerfile /d\n", error="is not an ID"),
     Case("unterminated-heredoc", "FROM $BASE\nRUN <<EOF\necho\n", error="has no end line"),
 ]
 
@@ -501,6 +514,8 @@ def _write_context(root, case: Case) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(value, Link):
             os.symlink(str(value), path)
+        elif isinstance(value, Fifo):
+            os.mkfifo(path)
         elif isinstance(value, Mode):
             path.write_text(value.content)
             os.chmod(path, value.mode)
