@@ -7,7 +7,10 @@ modes, wildcards, symlinks, directories, archives), WORKDIR/USER, ONBUILD, multi
 ``RUN --mount``; and bad input, which must end in a clear error, never a traceback.
 
 The expectations are BuildKit's (its tests' or, where they have none, what ``docker buildx``
-gives), not boxen's own reading.
+gives), not boxen's own reading. The same cases are built by buildah 1.28 too, from the test
+image pushed to a loopback registry, and checked against the same expectations: where buildah
+reads a case otherwise, :data:`BUILDAH_DEVIATIONS` says how, and the case is an expected failure
+for it (so a buildah that catches up shows as an unexpected pass).
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import uuid
 
 import pytest
 
+import test_build_buildah
 import test_build_cli
 from test_build_cli import BASE
 
 boxen = test_build_cli.boxen  # the module-scoped fixture: a data root with the busybox test image
+buildah, base = test_build_buildah.buildah, test_build_buildah.base  # (and conftest's registry)
 
 CACHE_ID = f"boxen-conformance-{uuid.uuid4().hex}"
 
@@ -65,7 +70,8 @@ class Case:
     def __init__(self, name: str, dockerfile: str, *, context: dict | None = None, build_args: tuple = (),
                  files: dict | None = None, config: dict | None = None, error: str | None = None) -> None:
         self.name = name
-        self.dockerfile = dockerfile.replace("$BASE", BASE).replace("$CACHE_ID", CACHE_ID)
+        self.template = dockerfile.replace("$CACHE_ID", CACHE_ID)
+        self.dockerfile = self.template.replace("$BASE", BASE)
         self.context = context or {}
         self.build_args = build_args
         self.files = files or {}
@@ -506,9 +512,9 @@ RUN --mount=type=tmpfs,target=/t,size=1m touch /t/x && grep ' /t ' /proc/mounts 
 ]
 
 
-def _write_context(root, case: Case) -> None:
+def _write_context(root, case: Case, base: str = BASE) -> None:
     root.mkdir()
-    (root / "Dockerfile").write_text(case.dockerfile)
+    (root / "Dockerfile").write_text(case.template.replace("$BASE", base))
     for name, value in case.context.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -539,7 +545,11 @@ def test_conformance(boxen, tmp_path, case: Case):
         return
     bundle = tmp_path / "bundle"
     boxen("unpack", tag, str(bundle))
-    rootfs = bundle / "rootfs"
+    _check(case, bundle / "rootfs", json.loads(boxen("inspect", "--raw", "config", tag).stdout).get("config") or {})
+    assert boxen.leftovers() == []
+
+
+def _check(case: Case, rootfs, config: dict) -> None:
     for name, expected in case.files.items():
         path = rootfs / name
         if expected is None:
@@ -548,11 +558,68 @@ def test_conformance(boxen, tmp_path, case: Case):
             assert os.path.lexists(path) and expected(path), f"{name}: expected {expected.__doc__ or 'a check'}"
         else:
             assert path.read_text() == expected, name
-    config = json.loads(boxen("inspect", "--raw", "config", tag).stdout).get("config") or {}
     for key, expected in case.config.items():
         value = config.get(key)
         if callable(expected):
             assert expected(value), f"{key}: {value!r}"
         else:
             assert value == expected, f"{key}: {value!r}"
-    assert boxen.leftovers() == []
+
+
+#: Where buildah 1.28 reads a case otherwise than BuildKit (and boxen): the same expectations,
+#: expected to fail for buildah.
+BUILDAH_DEVIATIONS = {
+    "arg-pattern-operators": "refuses ${F%%.*}, ${F#*.}, ${F/a/b} ('Missing : in substitution')",
+    "escaped-backslash-ends-the-line": "joins the next line after ENV C a\\\\",
+    "escape-directive": "drops the backslashes of ENV W=C:\\dir under # escape=`",
+    "automatic-platform-args": "has no TARGETSTAGE",
+    "heredoc-copy-special-symbols": "no COPY here-documents (stat /<<EOF)",
+    "heredoc-var-substitution": "no COPY here-documents (stat /<<EOF)",
+    "heredoc-shebang-runs-as-a-file": "reads the here-document's lines as instructions",
+    "heredoc-indent": "no COPY here-documents (stat /<<EOF)",
+    "heredoc-complex": "reads the here-document's lines as instructions",
+    "heredoc-fake-shell": "runs a RUN here-document through the shell even with SHELL [awk]",
+    "copy-chown-chmod": "refuses a symbolic --chmod (go-w,u+x)",
+    "copy-wildcards": "fails on a wildcard that matches nothing",
+    "copy-parents-and-exclude": "has no COPY --parents, --exclude or --link",
+    "add-archives": "has no ADD --unpack",
+    "copy-into-existing-directory": "COPY a /dotted/. makes a file named dotted",
+    "copy-owners-by-name-and-variable": "no COPY here-documents (stat /<<EOF)",
+    "fifos-are-made-not-read": "a FIFO named as a source does not arrive as a FIFO",
+    "config-spellings": "keeps EXPOSE 80/TCP's protocol as written",
+    "onbuild-from-a-stage": "reads an ONBUILD here-document's lines as instructions",
+    "shell-form-uses-shell": "ignores SHELL for the shell form of CMD",
+    "entrypoint-resets-inherited-cmd": "leaves Cmd [] rather than none",
+    "json-looking-shell-form": "refuses CMD [\"echo\",[\"x\"]] rather than taking it as shell form",
+    "config-instructions": "keeps EXPOSE 8000-8001 as one range key",
+    "run-mounts": "refuses a tmpfs mount's size=",
+}
+#: Cases that cannot be given to buildah as they are.
+NOT_FOR_BUILDAH = {"arg-in-from": "names the boxen test image by its parts, which the registry copy does not have"}
+
+
+def _buildah_cases():
+    for case in CASES:
+        if case.error is not None:
+            continue
+        marks = []
+        if case.name in NOT_FOR_BUILDAH:
+            marks.append(pytest.mark.skip(reason=NOT_FOR_BUILDAH[case.name]))
+        if case.name in BUILDAH_DEVIATIONS:
+            marks.append(pytest.mark.xfail(reason=BUILDAH_DEVIATIONS[case.name], strict=True))
+        yield pytest.param(case, id=case.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_buildah_cases()))
+def test_buildah_conformance(buildah, base, tmp_path, case: Case):
+    """The same cases built by buildah, for comparison: its deviations from BuildKit are listed."""
+    context = tmp_path / "ctx"
+    _write_context(context, case, base)
+    args = [a for arg in case.build_args for a in ("--build-arg", arg)]
+    tag = f"localhost/conformance-{case.name}:1"
+    buildah("bud", "--layers", "--format", "docker", "--tls-verify=false", "-q", "-t", tag, *args, str(context))
+    layout = str(tmp_path / "layout")
+    buildah("push", tag, f"oci:{layout}:{tag}")
+    test_build_buildah.unpacked(layout, tag, str(tmp_path / "bundle"))
+    config = json.loads(buildah("inspect", "--type", "image", tag))["Docker"]["config"]
+    _check(case, tmp_path / "bundle" / "rootfs", config)
