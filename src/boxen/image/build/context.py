@@ -162,11 +162,17 @@ def read_ignore(directory: str, dockerfile: str | None = None) -> IgnoreRules:
     candidates = [f"{dockerfile}.dockerignore"] if dockerfile else []
     candidates += [os.path.join(directory, name) for name in IGNORE_FILES]
     for path in candidates:
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
+        try:  # (without blocking: a FIFO there would wait for a writer)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {path}: {exc.strerror}", field=os.path.basename(path)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise InvalidArgument(f"{path} is not a regular file", field=os.path.basename(path))
+        with open(fd, encoding="utf-8", errors="surrogateescape") as f:
+            return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
     return IgnoreRules()
 
 
