@@ -488,7 +488,23 @@ class Builder:
                      f" ({'read-only' if mount.readonly else 'writable copy, thrown away after'})")
             out.append({"destination": mount.target, "type": "bind", "source": source,
                         "options": [*options, "ro" if mount.readonly else "rw"]})
+        if command.script is not None:
+            out.append(self._script_mount(*command.script))
         return out, env
+
+    def _script_mount(self, name: str, content: str) -> dict:
+        """The read-only mount of a ``#!`` here-document written to an executable file ``name``, at
+        ``/dev/pipes`` (on the container's ``/dev`` tmpfs, so nothing of it reaches the layer)."""
+        directory = self.workspace.mkdtemp("script")
+        os.chmod(directory, 0o755)  # (a USER's command must reach it too)
+        path = os.path.join(directory, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
+        with open(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            f.write(content)
+            os.fchmod(fd, 0o755)
+        self.say(f"  here-document {name!r} written to {plans.SCRIPTS}/{name}, which the command runs")
+        return {"destination": plans.SCRIPTS, "type": "bind", "source": directory,
+                "options": ["rbind", "nosuid", "nodev", "ro"]}
 
     def _secret_file(self, mount: plans.RunMount, value: bytes, stack: contextlib.ExitStack) -> str:
         """A file holding a secret for one step (its mode and owner the mount's), on a tmpfs of its
@@ -599,8 +615,8 @@ class Builder:
                 files = run.etc_files(bundle, container_id[:12], host_network=command.network == "host")
                 spec = run.run_spec(command, rootfs, hostname=container_id[:12], files=files, mounts=run_mounts,
                                     env=env)
-                with open(os.path.join(bundle, "config.json"), "w") as f:
-                    f.write(jsonio.dumps(spec, indent=2))
+                with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(jsonio.dumps(spec, indent=2))  # (a command's bytes as the Dockerfile has them)
                 # (a secret's or agent's mount point goes with the rest: BuildKit leaves none)
                 leaves = {m.target for m in command.mounts if m.type in ("bind", "cache", "tmpfs")}
                 created = run.missing_mountpoints(rootfs, spec, leaves)
@@ -633,8 +649,8 @@ class Builder:
             directory = self.workspace.mkdtemp("heredoc")
             for name, content in copy.inline:
                 path = os.path.join(directory, name)
-                with open(path, "x") as f:
-                    f.write(content)
+                with open(path, "x", encoding="utf-8", errors="surrogateescape", newline="") as f:
+                    f.write(content)  # (the bytes of the Dockerfile, as read)
                 os.chmod(path, 0o644)
             yield Tree(directory, name="here-documents"), None
             return

@@ -78,7 +78,8 @@ class CacheEntry(Record):
 def cache_key(parent: str | None, kind: str, inputs: dict) -> str:
     """The key of a step of ``kind`` (``RUN``, ``COPY``, ``ADD``) on ``parent`` with ``inputs``."""
     document = jsonio.dumps({"parent": parent or "", "kind": kind, "inputs": inputs})
-    return "sha256:" + hashlib.sha256(document.encode()).hexdigest()
+    # (a Dockerfile that is not UTF-8 is read with surrogateescape: its bytes go back as they were)
+    return "sha256:" + hashlib.sha256(document.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class BuildCache:

@@ -80,6 +80,14 @@ def _translate(pattern: str, *, doublestar: bool) -> str:
     return "".join(out)
 
 
+def _compile(pattern: str, *, doublestar: bool) -> re.Pattern:
+    """The regular expression matching the whole of a path for a docker/Go path pattern."""
+    try:
+        return re.compile(_translate(pattern, doublestar=doublestar) + r"\Z", re.DOTALL)
+    except re.error as exc:  # a character class like [z-a]
+        raise InvalidArgument(f"bad pattern {pattern!r}: {exc.msg}", field=pattern) from None
+
+
 def clean(path: str) -> str:
     """``path`` normalised and relative to the top (``""`` for the top); refuses to climb above it."""
     rel = posixpath.normpath(path.lstrip("/")) if path.strip("/") else "."
@@ -114,7 +122,11 @@ class IgnoreRules:
                 text = text.lstrip("/")
             if text in (".", "/"):
                 text = "."  # docker: matches the whole context
-            regex = re.compile(_translate(text, doublestar=True) + r"\Z" if text != "." else r".*\Z", re.DOTALL)
+            try:
+                regex = _compile(text, doublestar=True) if text != "." else re.compile(r".*\Z", re.DOTALL)
+            except InvalidArgument as exc:
+                exc.field = f"{source}:{number}"
+                raise
             self.patterns.append(IgnorePattern(text, exception, regex))
         self.has_exceptions = any(p.exception for p in self.patterns)
 
@@ -150,11 +162,17 @@ def read_ignore(directory: str, dockerfile: str | None = None) -> IgnoreRules:
     candidates = [f"{dockerfile}.dockerignore"] if dockerfile else []
     candidates += [os.path.join(directory, name) for name in IGNORE_FILES]
     for path in candidates:
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
+        try:  # (without blocking: a FIFO there would wait for a writer)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {path}: {exc.strerror}", field=os.path.basename(path)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise InvalidArgument(f"{path} is not a regular file", field=os.path.basename(path))
+        with open(fd, encoding="utf-8", errors="surrogateescape") as f:
+            return IgnoreRules(f.read().splitlines(), source=os.path.basename(path))
     return IgnoreRules()
 
 
@@ -228,7 +246,7 @@ class Tree:
         for source in sources:
             rel = clean(source)
             if any(c in rel for c in "*?["):
-                regex = re.compile(_translate(rel, doublestar=False) + r"\Z", re.DOTALL)
+                regex = _compile(rel, doublestar=False)
                 # a pattern that matches nothing copies nothing, as BuildKit does
                 for match, _ in self.walk():
                     if regex.match(match):

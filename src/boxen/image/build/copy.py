@@ -38,6 +38,7 @@ import stat
 from boxen.common.errors import InvalidArgument, NotFound, kernel_error
 from boxen.common.record import Record
 from boxen.image.build import modes
+from boxen.image.build.settings import MAX_ID, digits, numeric_id
 from boxen.image.build.context import Source, Tree
 from boxen.image.build.plan import CopyStep
 from boxen.image.bundle import read_database
@@ -62,19 +63,22 @@ def chown_ids(spec: str, rootfs: str, *, field: str) -> tuple[int, int]:
     user, _, group = spec.partition(":")
     if not user:
         raise InvalidArgument(f"--chown={spec}: no user", field=field)
-    if user.isdigit():
+    for part in (user, group):
+        if digits(part) and numeric_id(part) is None:
+            raise InvalidArgument(f"--chown={spec}: {part} is not an ID (0 to {MAX_ID})", field=field)
+    if digits(user):
         uid, primary = int(user), int(user)
     else:
         entry = next((e for e in read_database(rootfs, "/etc/passwd") if len(e) >= 4 and e[0] == user), None)
-        if entry is None or not entry[2].isdigit() or not entry[3].isdigit():
+        if entry is None or not digits(entry[2]) or not digits(entry[3]):
             raise InvalidArgument(f"--chown={spec}: no user {user!r} in the image's /etc/passwd", field=field)
         uid, primary = int(entry[2]), int(entry[3])
     if not group:
         return uid, primary
-    if group.isdigit():
+    if digits(group):
         return uid, int(group)
     found = next((e for e in read_database(rootfs, "/etc/group") if len(e) >= 3 and e[0] == group), None)
-    if found is None or not found[2].isdigit():
+    if found is None or not digits(found[2]):
         raise InvalidArgument(f"--chown={spec}: no group {group!r} in the image's /etc/group", field=field)
     return uid, int(found[2])
 
@@ -171,16 +175,24 @@ class Copier:
             if source.is_dir:
                 self._directory(source, self.root.directory(dest))
                 continue
-            archive = self.step.add and self.step.from_stage is None and unpack and archive_kind(source.path)
+            st = os.stat(source.path)
+            regular = stat.S_ISREG(st.st_mode)
+            archive = regular and self.step.add and self.step.from_stage is None and unpack and archive_kind(source.path)
             if archive:
                 self._extract(source, archive, self.root.directory(dest))
-            elif into or self.root.is_directory(dest):
-                parent = self.root.directory(dest)
-                self._file(source.path, os.stat(source.path), f"{parent}/{source.name}")
+                continue
+            if into or self.root.is_directory(dest):
+                target = f"{self.root.directory(dest)}/{source.name}"
             else:
                 head, _, name = dest.rstrip("/").rpartition("/")
-                parent = self.root.directory(head or "/")
-                self._file(source.path, os.stat(source.path), f"{parent}/{name}")
+                target = f"{self.root.directory(head or '/')}/{name}"
+            if regular:
+                self._file(source.path, st, target)
+            elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                self._node(st, target)  # (never opened: a FIFO would wait for a writer for ever)
+            else:
+                raise InvalidArgument(f"{source.rel} is a socket: {'ADD' if self.step.add else 'COPY'} copies files, "
+                                      "directories, links, FIFOs and device nodes", field=source.rel)
         return CopyResult(self.entries + self.root.created, self.bytes)
 
     def _ids(self, st: os.stat_result) -> tuple[int, int]:
@@ -201,6 +213,14 @@ class Copier:
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError as exc:
             raise kernel_error(exc.errno or errno.EIO, "copy", rel, f"COPY of {source}") from None
+        self.entries += 1
+
+    def _node(self, st: os.stat_result, target: str) -> None:
+        """A FIFO or device node like the one ``st`` describes, made anew at ``target``."""
+        _clear(target, target[len(self.root.rootfs):])
+        os.mknod(target, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
+        _own(target, self._ids(st))
+        os.chmod(target, self._mode(st))
         self.entries += 1
 
     def _directory(self, source: Source, target: str, tree: Tree | None = None) -> None:
@@ -240,11 +260,7 @@ class Copier:
                 os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
                 self.entries += 1
             elif stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                _clear(host, host[len(self.root.rootfs):])
-                os.mknod(host, stat.S_IFMT(mode) | 0o600, st.st_rdev)
-                _own(host, self._ids(st))
-                os.chmod(host, self._mode(st))
-                self.entries += 1
+                self._node(st, host)
         for host, st in reversed(made):  # modes last: a read-only directory would refuse its children
             os.chmod(host, self._mode(st))
             os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns))

@@ -309,6 +309,8 @@ def parse_instruction(text: str, line: int, name: str = "Dockerfile",
                       heredocs: tuple[Heredoc, ...] = ()) -> Instruction:
     """One logical line as an :class:`Instruction` (with the bodies of its here-documents)."""
     where = f"{name}:{line}"
+    if "\0" in text:  # (no path, argument or variable can hold one)
+        raise InvalidArgument("a NUL character in the instruction", field=where)
     keyword, _, after = text.partition(" ")
     if "\t" in keyword:
         keyword, _, tail = keyword.partition("\t")

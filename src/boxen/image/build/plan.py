@@ -27,6 +27,8 @@ PROXY_ARGS = frozenset({
 })
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+#: Where a ``RUN``'s ``#!`` here-document is mounted as an executable file (BuildKit's place).
+SCRIPTS = "/dev/pipes"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NOP = "/bin/sh -c #(nop) "
 NETWORKS = ("default", "none", "host")
@@ -81,7 +83,7 @@ class RunStep(Record):
 
     ``network`` is ``default`` (a network namespace of its own), ``none`` (the same: no
     network is configured for builds) or ``host`` (the host's network). ``mounts`` are its
-    ``--mount`` flags.
+    ``--mount`` flags; ``script`` a here-document run as a file.
     """
 
     args: tuple[str, ...]
@@ -94,6 +96,11 @@ class RunStep(Record):
     #: in the command's environment, but neither in its history nor in its cache key, so that a build
     #: behind a proxy reuses the layers of one without (as BuildKit does).
     proxy_env: tuple[str, ...] = ()
+    #: A ``RUN <<EOF`` whose one here-document starts with ``#!``: ``(name, content)`` of the
+    #: script, which the builder writes to an executable file ``SCRIPTS/name`` (a read-only mount
+    #: for this step only) that ``args`` run, so the ``#!`` line picks the interpreter and the
+    #: script's stdin stays the command's, as BuildKit runs such documents.
+    script: tuple[str, str] | None = None
 
 
 class CopyStep(Record):

@@ -41,6 +41,7 @@ from boxen.image.build.plan import (
     NETWORKS,
     NOP,
     PROXY_ARGS,
+    SCRIPTS,
     BuildPlan,
     CopyStep,
     Lookup,
@@ -82,19 +83,37 @@ def heredoc_script(ins: Instruction) -> str:
 
     The shell reads here-documents itself, so the script is the command line followed by each
     document and its delimiter line, and the shell expands (or, for a quoted delimiter, does
-    not expand) their bodies. ``RUN <<EOF`` alone runs its document as the script; one that
-    starts with ``#!`` is fed to that interpreter on its standard input.
+    not expand) their bodies. ``RUN <<EOF`` alone runs its document as the script (so a
+    ``SHELL`` that is no shell, ``awk`` say, still gets a program); see :func:`shebang_script`
+    for one that starts with ``#!``.
     """
     docs = ins.heredocs
-    command = ins.args.strip()
-    alone = {f"<<{dash}{quote}{docs[0].name}{quote}" for dash in ("", "-") for quote in ("", "'", '"')}
-    if len(docs) == 1 and command in alone:
-        content = docs[0].content
-        if not content.startswith("#!"):
-            return content
-        interpreter = content.split("\n", 1)[0][2:].strip()
-        return f"{interpreter} <<'{docs[0].name}'\n{content}{docs[0].name}\n"
-    return command + "\n" + "".join(f"{doc.content}{doc.name}\n" for doc in docs)
+    if _alone(ins):
+        return docs[0].content
+    return ins.args.strip() + "\n" + "".join(f"{doc.content}{doc.name}\n" for doc in docs)
+
+
+def shebang_script(ins: Instruction) -> tuple[str, str] | None:
+    """``(name, content)`` of a ``RUN <<EOF`` alone whose document starts with ``#!``, else ``None``.
+
+    Such a document is a program for the interpreter its first line names, and BuildKit runs
+    it as one: written to an executable file named after its delimiter (in ``/dev/pipes``),
+    which the shell then runs, so the kernel reads the ``#!`` line, the interpreter gets the
+    file's path as its argument, and the command's standard input stays its own.
+    """
+    if not _alone(ins) or not ins.heredocs[0].content.startswith("#!"):
+        return None
+    return ins.heredocs[0].name, ins.heredocs[0].content
+
+
+def _alone(ins: Instruction) -> bool:
+    """Whether ``ins`` is ``RUN <<EOF`` with nothing but its one here-document."""
+    docs = ins.heredocs
+    if len(docs) != 1:
+        return False
+    marks = {f"<<{dash}{quote}{docs[0].name}{quote}" for dash in ("", "-") for quote in ("", "'", '"')}
+    return ins.args.strip() in marks
+
 
 class _Stage:
     """The mutable state of one stage while its instructions are planned."""
@@ -201,7 +220,10 @@ class Planner:
                     self.used_args.add(arg)
                 elif raw_default is not None:
                     known = {k: v for k, v in self.meta.items() if v is not None}
-                    self.meta[arg] = self.lexer.word(raw_default, known)
+                    try:
+                        self.meta[arg] = self.lexer.word(raw_default, known)
+                    except BoxenError as exc:
+                        raise self._located(exc, instruction) from None
                 else:
                     self.meta.setdefault(arg, None)
         for index, (instruction, _) in enumerate(self.froms):
@@ -218,7 +240,10 @@ class Planner:
 
     def _from_words(self, instruction: Instruction) -> tuple[str, str | None]:
         known = {k: v for k, v in self.meta.items() if v is not None}
-        words = self.lexer.words(instruction.args, known)
+        try:
+            words = self.lexer.words(instruction.args, known)
+        except BoxenError as exc:
+            raise self._located(exc, instruction) from None
         if len(words) == 3 and words[1].upper() == "AS":
             name = words[2].lower()
             if not (name[:1].isalpha() and all(c.isalnum() or c in "-_." for c in name)):
@@ -233,7 +258,7 @@ class Planner:
 
     def stage_index(self, text: str) -> int | None:
         """The index of the stage ``text`` names (a name or a number), ``None`` if none does."""
-        if text.isdigit():
+        if settings.digits(text):
             return int(text) if int(text) < len(self.froms) else None
         return self.names.get(text.lower())
 
@@ -270,7 +295,10 @@ class Planner:
         image, name = self._from_words(instruction)
         known = {k: v for k, v in self.meta.items() if v is not None}
         platform_flag = instruction.flag("platform")
-        platform = self.lexer.word(platform_flag, known) if platform_flag else None
+        try:
+            platform = self.lexer.word(platform_flag, known) if platform_flag else None
+        except BoxenError as exc:
+            raise self._located(exc, instruction) from None
         base_stage = None
         base_config: ImageConfig | None = None
         if image.lower() == "scratch":
@@ -321,8 +349,21 @@ class Planner:
         else:
             state.history.append(History(created_by=created_by))
 
+    def _located(self, exc: BoxenError, instruction: Instruction) -> BoxenError:
+        """``exc`` naming the Dockerfile line of ``instruction`` (an error of the word processing
+        names only the text it choked on), unless it names a line already."""
+        if not (exc.field or "").startswith(f"{self.dockerfile.name}:"):
+            exc.field = self.where(instruction) + (f": {exc.field}" if exc.field else "")
+        return exc
+
     def _instruction(self, state: _Stage, index: int, ins: Instruction, *,
                      trigger: bool = False) -> None:
+        try:
+            self._dispatch(state, index, ins, trigger=trigger)
+        except BoxenError as exc:
+            raise self._located(exc, ins) from None
+
+    def _dispatch(self, state: _Stage, index: int, ins: Instruction, *, trigger: bool) -> None:
         keyword = ins.keyword
         where = self.where(ins)
         nop = f"{NOP}{keyword} {ins.body}"
@@ -424,10 +465,15 @@ class Planner:
         network = ins.flag("network") or "default"
         if network not in NETWORKS:
             raise InvalidArgument(f"RUN --network={network}: expected default, none or host", field=self.where(ins))
+        script = shebang_script(ins) if ins.json is None and ins.heredocs else None
+        if script is not None and script[0].strip(".") == "":
+            raise InvalidArgument(f"a here-document run as a script cannot be named {script[0]!r}",
+                                  field=self.where(ins))
         if ins.json is not None:
             args = ins.json
         elif ins.heredocs:
-            args = (*(state.shell or DEFAULT_SHELL), heredoc_script(ins))
+            command = f"{SCRIPTS}/{script[0]}" if script is not None else heredoc_script(ins)
+            args = (*(state.shell or DEFAULT_SHELL), command)
         else:
             args = (*(state.shell or DEFAULT_SHELL), ins.args)
         if not args:
@@ -453,7 +499,11 @@ class Planner:
         targets = [m.target for m in mounts if m.target]
         if len(set(targets)) != len(targets):
             raise InvalidArgument("two --mount flags have the same target", field=self.where(ins))
-        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, tuple(mounts), proxies)
+        if script is not None and any(m.target == SCRIPTS or m.target.startswith(SCRIPTS + "/") for m in mounts):
+            raise InvalidArgument(f"a --mount covers {SCRIPTS}, where the here-document is run from",
+                                  field=self.where(ins))
+        return RunStep(tuple(args), tuple(env), state.user, state.workdir or "/", network, tuple(mounts), proxies,
+                       script)
 
     def _mount(self, state: _Stage, index: int, ins: Instruction, text: str) -> RunMount:
         """One ``--mount=type=cache,target=/root/.cache,...`` (BuildKit's options, variables expanded)."""
@@ -526,7 +576,7 @@ class Planner:
                 raise InvalidArgument(f"sharing={value}: expected shared, private or locked", field=where)
         elif key == "mode" and kind in ("cache", "secret", "ssh") and value and all(c in "01234567" for c in value):
             values["mode"] = int(value, 8) & 0o7777
-        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and value.isdigit():
+        elif key in ("uid", "gid") and kind in ("cache", "secret", "ssh") and value and settings.numeric_id(value) is not None:
             values[key] = int(value)
         elif key == "size" and kind == "tmpfs" and value:
             values["size"] = settings.byte_size(value, field=where)
@@ -541,7 +591,12 @@ class Planner:
     def _run_history(self, state: _Stage, ins: Instruction) -> str:
         values = sorted(self._arg_values(state))
         prefix = f"|{len(values)} " + "".join(f"{k}={v} " for k, v in values) if values else ""
-        script = heredoc_script(ins) if ins.heredocs and ins.json is None else ins.args
+        if ins.heredocs and ins.json is None:
+            script = heredoc_script(ins)
+            if shebang_script(ins) is not None:  # the document as written: it is the program
+                script = f"{ins.args.strip()}\n{script}{ins.heredocs[0].name}\n"
+        else:
+            script = ins.args
         # buildah keeps a RUN's --mount flags in its history (and so its layers say what they read)
         mounts = "".join(f"--mount={value} " for key, value in ins.flags if key == "mount")
         return f"{prefix}/bin/sh -c {mounts}{script}"
@@ -651,5 +706,10 @@ class Planner:
         for doc in ins.heredocs:
             if doc.name.strip(".") == "" or any(doc.name == name for name, _ in inline):
                 raise InvalidArgument(f"a here-document cannot be named {doc.name!r} here", field=where)
-            inline.append((doc.name, self.lexer.expand(doc.content, variables) if doc.expand else doc.content))
+            try:
+                content = self.lexer.expand(doc.content, variables) if doc.expand else doc.content
+            except BoxenError as exc:
+                exc.field = f"{where}: the here-document {doc.name}"
+                raise
+            inline.append((doc.name, content))
         return tuple(inline)

@@ -38,7 +38,7 @@ def exposed_ports(words: list[str], *, field: str) -> list[str]:
             raise InvalidArgument(f"invalid protocol {protocol!r} in {word!r} (expected tcp, udp or sctp)",
                                   field=field)
         low, dash, high = spec.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
+        if not digits(low) or (dash and not digits(high)):
             raise InvalidArgument(f"invalid port {word!r}: expected PORT[-PORT][/PROTOCOL]", field=field)
         first, last = int(low), int(high) if dash else int(low)
         if not 0 < first <= last <= 65535:
@@ -56,11 +56,11 @@ def duration(text: str, *, field: str) -> int:
     n = len(text)
     while i < n:
         start = i
-        while i < n and (text[i].isdigit() or text[i] == "."):
+        while i < n and (digits(text[i]) or text[i] == "."):
             i += 1
         number = text[start:i]
         unit_start = i
-        while i < n and not (text[i].isdigit() or text[i] == "."):
+        while i < n and not (digits(text[i]) or text[i] == "."):
             i += 1
         unit = text[unit_start:i]
         if not number or number.count(".") > 1 or unit not in _DURATION_UNITS:
@@ -101,7 +101,7 @@ def healthcheck(flags: dict[str, str | None], args: str, json: tuple[str, ...] |
             values[key] = value
     retries = flags.get("retries")
     if retries is not None:
-        if not retries.isdigit():
+        if not digits(retries):
             raise InvalidArgument(f"--retries must be a whole number, not {retries!r}", field=field)
         if int(retries):
             values["Retries"] = int(retries)
@@ -130,13 +130,13 @@ def byte_size(text: str, *, field: str) -> int:
 
 def stop_signal(text: str, *, field: str) -> str:
     """``text`` if it names a signal (``SIGTERM``, ``TERM``, ``9``, ``SIGRTMIN+3``)."""
-    if text.isdigit():
+    if digits(text):
         if 0 < int(text) < 65:
             return text
     else:
         name = text.upper().removeprefix("SIG")
         base, sign, offset = name.replace("-", "+").partition("+")
-        if name in _SIGNALS or (base in ("RTMIN", "RTMAX") and (not sign or offset.isdigit())):
+        if name in _SIGNALS or (base in ("RTMIN", "RTMAX") and (not sign or digits(offset))):
             return text
     raise InvalidArgument(f"{text!r} is not a signal name or number", field=field)
 
@@ -157,3 +157,19 @@ def env_map(env: list[str] | tuple[str, ...]) -> dict[str, str]:
         name, _, value = entry.partition("=")
         out[name] = value
     return out
+
+
+#: The largest user or group ID (``2**32 - 1`` is ``(uid_t) -1``, "no change", to the kernel).
+MAX_ID = 2**32 - 2
+
+
+def digits(text: str) -> bool:
+    """Whether ``text`` is decimal digits: ASCII ones (``str.isdigit`` takes ``²`` too, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+def numeric_id(text: str) -> int | None:
+    """``text`` as a user or group ID if it is one in decimal (ASCII digits, in range), else ``None``."""
+    if not digits(text):
+        return None
+    return int(text) if int(text) <= MAX_ID else None

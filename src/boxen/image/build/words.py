@@ -26,7 +26,8 @@ which does its own expansion at run time.
 :meth:`Lexer.words` also splits it at unquoted blanks, including blanks that an unquoted
 expansion produced, as the shell does (``COPY $FILES /dst/``). :func:`pairs` splits
 ``ENV``/``LABEL``/``ARG`` arguments into ``name=value`` words *before* processing, keeping the
-quotes for the processing to remove.
+quotes for the processing to remove. :meth:`Lexer.expand` is the third way, for the body of an
+unquoted ``COPY <<EOF`` here-document: variables and backslashes only, quotes stay text.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ class _Out:
 class Lexer:
     """Processes words with the Dockerfile's escape character (see the module docstring)."""
 
-    def __init__(self, escape: str = "\\") -> None:
+    def __init__(self, escape: str = "\\", *, quotes: bool = True) -> None:
         self.escape = escape
+        self.quotes = quotes  # whether quotes quote (not in a here-document's body)
 
     def word(self, text: str, env: Mapping[str, str]) -> str:
         """``text`` with quotes removed and variables expanded, as one string."""
@@ -94,23 +96,14 @@ class Lexer:
         out.end()
         return out.words
 
-    def expand(self, text: str, env: Mapping[str, str]) -> str:
-        """``text`` with its variables expanded and nothing else changed (quotes stay): the body
-        of an unquoted ``COPY <<EOF`` here-document. The escape character before ``$`` keeps it."""
-        out: list[str] = []
-        i, n = 0, len(text)
-        while i < n:
-            c = text[i]
-            if c == self.escape and text.startswith("$", i + 1):
-                out.append("$")
-                i += 2
-            elif c == "$":
-                value, i = self._dollar(text, i + 1, env)
-                out.append(value)
-            else:
-                out.append(c)
-                i += 1
-        return "".join(out)
+    @staticmethod
+    def expand(text: str, env: Mapping[str, str]) -> str:
+        """The body of an unquoted ``COPY <<EOF`` here-document with its variables expanded, as
+        BuildKit does it: quotes are ordinary characters, and a backslash (always ``\\``,
+        whatever the ``# escape=`` directive says) makes the next character literal and goes:
+        ``\\$`` gives ``$``, ``\\\\`` gives ``\\``, a backslash before a newline leaves the
+        newline (the lines are not joined), and one at the very end goes."""
+        return Lexer("\\", quotes=False).word(text, env)
 
     # --- the scanner -----------------------------------------------------------------------
 
@@ -124,14 +117,14 @@ class Lexer:
             c = text[i]
             if stop is not None and c in stop:
                 return i
-            if c == "'":
+            if c == "'" and self.quotes:
                 end = text.find("'", i + 1)
                 if end < 0:
                     raise InvalidArgument("unexpected end of text while looking for the matching single quote",
                                           field=text)
                 out.raw(text[i + 1:end])
                 i = end + 1
-            elif c == '"':
+            elif c == '"' and self.quotes:
                 i = self._double_quoted(text, i + 1, env, out)
             elif c == "$":
                 value, i = self._dollar(text, i + 1, env)

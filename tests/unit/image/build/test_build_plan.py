@@ -337,14 +337,56 @@ def test_run_here_documents_go_to_the_shell():
                    "RUN <<PY\n#!/usr/bin/python3\nprint(1)\nPY\n")
     assert steps[1].run.args == ("/bin/sh", "-c", "echo $A\n")  # alone: the document is the script
     assert steps[2].run.args == ("/bin/sh", "-c", "cat <<-'X' > /f\nliteral $A\nX\n")
-    assert steps[3].run.args == ("/bin/sh", "-c", "/usr/bin/python3 <<'PY'\n#!/usr/bin/python3\nprint(1)\nPY\n")
     assert steps[2].created_by == "/bin/sh -c cat <<-'X' > /f\nliteral $A\nX\n"
+    assert steps[1].run.script is None and steps[2].run.script is None
+
+
+def test_a_shebang_here_document_is_run_as_an_executable_file():
+    steps = _steps("FROM busybox\nRUN <<PY\n#!/usr/bin/python3\nprint(1)\nPY\n"
+                   "RUN <<-'EOF'\n\t#!/bin/awk -f\n\tBEGIN { print 1 }\n\tEOF\n"
+                   "RUN cat <<EOF\n#!/bin/sh\nEOF\n"
+                   "SHELL [\"/bin/bash\", \"-e\", \"-c\"]\nRUN <<X\n#!/bin/sh\nX\n")
+    # as BuildKit: the document is a file in /dev/pipes, named after its delimiter, that the shell runs
+    assert steps[1].run.args == ("/bin/sh", "-c", "/dev/pipes/PY")
+    assert steps[1].run.script == ("PY", "#!/usr/bin/python3\nprint(1)\n")
+    assert steps[1].created_by == "/bin/sh -c <<PY\n#!/usr/bin/python3\nprint(1)\nPY\n"
+    assert steps[2].run.script == ("EOF", "#!/bin/awk -f\nBEGIN { print 1 }\n")  # <<-: tabs stripped first
+    assert steps[3].run.script is None  # not alone: the shell reads it as a here-document
+    assert steps[5].run.args == ("/bin/bash", "-e", "-c", "/dev/pipes/X")
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("RUN <<..\n#!/bin/sh\n..\n", "cannot be named '..'"),
+    ("RUN --mount=type=tmpfs,target=/dev/pipes <<EOF\n#!/bin/sh\nEOF\n", "covers /dev/pipes"),
+])
+def test_bad_shebang_here_documents(text, match):
+    with pytest.raises(InvalidArgument, match=match):
+        plan("FROM busybox\n" + text)
 
 
 def test_copy_here_documents_are_files_named_after_their_delimiters():
     steps = _steps("FROM busybox\nARG A=1\nCOPY <<one <<'two' /d/\n$A ${A}\none\n$A\ntwo\n")
     copy = steps[2].copy
     assert (copy.sources, copy.dest, copy.inline) == (("one", "two"), "/d/", (("one", "1 1\n"), ("two", "$A\n")))
+
+
+@pytest.mark.parametrize(("body", "expanded"), [
+    # BuildKit's testCopyHeredocSpecialSymbols, and the rule behind it: a backslash makes the next
+    # character literal and goes (before a newline too: the lines stay apart); quotes are text
+    ("\\", "\n"),  # the body is each text and a newline
+    ("\\\\", "\\\n"),
+    ("\\$", "$\n"),
+    ("\\$A \\${A} $A", "$A ${A} 1\n"),
+    ('"quotes in file"', '"quotes in file"\n'),
+    ("'$A' \"$A\" ${A:-'x'} ${B:-'x'}", "'1' \"1\" 1 'x'\n"),
+    ("a\\\nb\\q", "a\nbq\n"),
+])
+def test_unquoted_copy_here_documents_expand_as_buildkit(body, expanded):
+    for escape in ("", "# escape=`\n"):  # the escape directive does not apply to the body
+        steps = _steps(f"{escape}FROM busybox\nARG A=1\nCOPY <<EOF /f\n{body}\nEOF\n")
+        assert steps[2].copy.inline == (("EOF", expanded),), (escape, body)
+        raw = _steps(f"{escape}FROM busybox\nARG A=1\nCOPY <<'EOF' /f\n{body}\nEOF\n")
+        assert raw[2].copy.inline == (("EOF", body + "\n"),)
 
 
 @pytest.mark.parametrize(("text", "error", "match"), [
@@ -431,3 +473,34 @@ def test_onbuild_here_documents_are_kept_and_run_in_the_child():
     run, copy = [s for s in child.steps if s.run or s.copy]
     assert "echo from a trigger" in " ".join(run.run.args)
     assert copy.copy.inline == (("f.txt", "body\n"),)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("ENV A=${\n", "Dockerfile:2: ${"),
+    ("COPY <<EOF /f\nfine\n${B:?must be set}\nEOF\n", "Dockerfile:2: the here-document EOF"),
+    ("LABEL x=\"open\n", "Dockerfile:2"),
+])
+def test_errors_of_word_processing_name_the_line(text, field):
+    with pytest.raises(InvalidArgument) as caught:
+        plan("FROM busybox\n" + text)
+    assert caught.value.field.startswith(field), caught.value.field
+
+
+@pytest.mark.parametrize("text", [
+    "RUN --mount=type=cache,target=/c,uid=99999999999999999999 true\n",
+    "RUN --mount=type=cache,target=/c,gid=\u00b2 true\n",
+])
+def test_mount_ids_out_of_range_are_refused(text):
+    with pytest.raises(InvalidArgument, match="no option"):
+        plan("FROM busybox\n" + text)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("EXPOSE \u00b2\n", "invalid port"),
+    ("HEALTHCHECK --retries=\u00b2 CMD true\n", "whole number"),
+    ("STOPSIGNAL \u00b2\n", "not a signal"),
+    ("HEALTHCHECK --interval=\u00b2s CMD true\n", "interval"),
+])
+def test_digits_that_are_not_ascii_are_refused(text, match):
+    with pytest.raises(InvalidArgument, match=match):
+        plan("FROM busybox\n" + text)

@@ -161,3 +161,8 @@ def test_command_output_reaches_the_progress_once():
         os.write(1, b"printed once\n")
         os.write(2, b"and once more\n")
     assert bytes(progress.tail) == b"printed once\nand once more\n"
+
+
+def test_cache_key_of_a_dockerfile_that_is_not_utf8():
+    text = b"\xff".decode("utf-8", "surrogateescape")  # (how the builder reads such bytes)
+    assert cache_key(None, "RUN", {"args": [text]}) != cache_key(None, "RUN", {"args": ["\ufffd"]})

@@ -129,6 +129,14 @@ def test_a_lone_exclamation_mark_is_refused(tmp_path):
     assert caught.value.field == ".dockerignore:3"
 
 
+@pytest.mark.parametrize("make", [os.mkfifo, os.mkdir])
+def test_an_ignore_file_that_is_no_file_is_refused_without_waiting(tmp_path, make):
+    make(str(tmp_path / ".dockerignore"))  # (a FIFO opened to read would wait for a writer)
+    with pytest.raises(InvalidArgument, match="is not a regular file") as caught:
+        read_ignore(str(tmp_path))
+    assert caught.value.field == ".dockerignore"
+
+
 def test_the_dockerfiles_own_ignore_file_wins(tmp_path):
     (tmp_path / ".dockerignore").write_text("a\n")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")

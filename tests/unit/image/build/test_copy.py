@@ -138,6 +138,29 @@ def test_chown_ids(rootfs):
         chown_ids("nobody", root, field="f")
     with pytest.raises(InvalidArgument, match="no group 'wheel'"):
         chown_ids("app:wheel", root, field="f")
+    for bad in ("99999999999999999999", "0:4294967295"):
+        with pytest.raises(InvalidArgument, match="is not an ID"):
+            chown_ids(bad, root, field="f")
+    with pytest.raises(InvalidArgument, match="no user '\u00b2'"):  # a digit to str.isdigit, not to int
+        chown_ids("\u00b2", root, field="f")
+
+
+@pytest.mark.skipif(not ROOT, reason="making a device node needs root; a FIFO is the case here")
+def test_a_fifo_source_is_made_anew_never_opened(ctx, rootfs):
+    os.mkfifo(ctx.host("fifo"))  # (opening it to read would wait for a writer for ever)
+    copy(rootfs, ctx, ["fifo"], "/existing/")
+    import stat
+    assert stat.S_ISFIFO(os.lstat(rootfs / "existing" / "fifo").st_mode)
+    copy(rootfs, ctx, ["fifo"], "/added", add=True)  # (not taken for an archive either)
+    assert stat.S_ISFIFO(os.lstat(rootfs / "added").st_mode)
+
+
+def test_a_socket_source_is_refused(ctx, rootfs):
+    import socket
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(ctx.host("sock"))
+        with pytest.raises(InvalidArgument, match="sock is a socket"):
+            copy(rootfs, ctx, ["sock"], "/existing/")
 
 
 def _tar(path, mode="w", entries=(("x/y.txt", b"y\n"),)):

@@ -187,3 +187,9 @@ def test_a_bad_onbuild_trigger_is_named():
     with pytest.raises(InvalidArgument, match="ONBUILD trigger 'FROOB x': unknown instruction: FROOB") as caught:
         parse("FROM a\nONBUILD FROOB x\n")
     assert caught.value.field == "Dockerfile:2"
+
+
+def test_a_nul_character_is_refused_with_its_line():
+    with pytest.raises(InvalidArgument, match="NUL") as caught:
+        parse("FROM busybox\nCOPY a\x00b /x\n")
+    assert caught.value.field == "Dockerfile:2"
