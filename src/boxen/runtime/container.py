@@ -455,17 +455,15 @@ class Creation:
                 cgroup_mounts=_cgroup_mounts(manager), cgroup_version=manager.version, console_fd=console_fd,
                 preserve_fds=preserve_fds, interpreter=interpreter_id(),
                 hooks=self.spec.hooks, seccomp_program=compile_seccomp(plan.process), setgroups=True,
-                idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned,
+                idmap_fds=idmap_fds, source_fds=source_fds, cloned=cloned, join_cgroup=cloned and "user" not in plan.new_kinds,
             )
             if ctx.cloned:
                 # Nothing to join by path and no time namespace: one clone(2) makes the init
                 # in its namespaces, and on cgroup2 in its cgroup (Manager.clone_init). While
-                # it builds its mounts, we write the cgroup's limits (a bad limit still undoes
-                # everything: see _rollback), then move it into the rest of its cgroup (v1:
-                # through ``tasks``, Manager.join_single), work the init would otherwise do on
-                # its own critical path. Only then: an init that made its device nodes under
-                # the devices cgroup's deny-all rule, written before the allow rules, would
-                # be refused.
+                # it builds its mounts, we write the cgroup's limits
+                # (a bad limit still undoes everything: see _rollback); then the init moves
+                # itself into the cgroup (Manager.join_later: no RCU grace period to wait for
+                # on v1), or, in a new user namespace, where it may not, we move it.
                 self.pid = manager.clone_init(k, plan.new_namespaces & ~C.CLONE_NEWCGROUP)
                 if self.pid == 0:
                     handoff.in_child(preserve_fds)
@@ -475,7 +473,8 @@ class Creation:
                     if "user" in plan.new_kinds:
                         _write_id_maps(self.pid, plan)
                     self._set_limits(manager)
-                    manager.join_single(self.pid)  # after the limits: see the comment above
+                    if not ctx.join_cgroup:
+                        manager.join(self.pid)
                     parent.send(sync.GO)
                 except (OSError, BoxenError) as exc:
                     # The init may have failed already: its own error, waiting on the channel,

@@ -90,6 +90,7 @@ class InitContext(Record):
     idmap_fds: dict[str, int]  # user namespaces of idmapped mounts, by destination
     source_fds: dict[int, int]  # bind sources opened before a user namespace, by mount index
     cloned: bool  # made by clone(2) straight into its namespaces (no setup stage)
+    join_cgroup: bool  # the init moves itself into its cgroup after GO
 
 
 class ExecContext(Record):
@@ -170,13 +171,18 @@ def init_stage(ctx: InitContext) -> None:
     k, plan, channel = ctx.kernel, ctx.plan, ctx.channel
     try:
         awaiting_go = ctx.cloned
+        join = None
         if ctx.cloned:
             # Cloned straight into its namespaces by the parent (and into its cgroup2
             # directory, where clone3 allows: Manager.clone_init), which now writes the user
-            # namespace's maps and the cgroup's limits, puts this process in the rest of its
-            # cgroup, then says GO.
+            # namespace's maps and the cgroup's limits, then says GO. The parent puts this
+            # process in its other cgroups before GO, or (join_cgroup) this process moves
+            # itself after it, through files opened now, while the host's /sys/fs/cgroup is
+            # in view.
             reset_signals()
             k.prctl(C.PR_SET_DUMPABLE, 0)
+            if ctx.join_cgroup:
+                join = ctx.cgroup.join_later()
             if "user" in plan.new_kinds:
                 awaiting_go = _await_go(channel, become_root=True)
         from boxen.runtime.mounter import Mounter  # imported by the parent: see preload
@@ -187,7 +193,7 @@ def init_stage(ctx: InitContext) -> None:
         notify = notify_target(process, hook_state(plan, "creating", host_pid)) if process is not None else None
         if plan.new_namespaces & C.CLONE_NEWCGROUP:
             if awaiting_go:  # the cgroup namespace is rooted at the cgroup the process is in
-                awaiting_go = _await_go(channel)
+                awaiting_go = _await_go(channel, join=join)
             k.unshare(C.CLONE_NEWCGROUP)
         os.setsid()
         if process is not None and process.oom_score_adj is not None:
@@ -215,7 +221,7 @@ def init_stage(ctx: InitContext) -> None:
         hooks = ctx.hooks
         if hooks is not None and (hooks.prestart or hooks.createRuntime):
             if awaiting_go:  # the parent's hooks must find the init in its cgroup
-                awaiting_go = _await_go(channel)
+                awaiting_go = _await_go(channel, join=join)
             channel.send(sync.HOOKS)
             channel.expect(sync.HOOKS_DONE)
         if hooks is not None and hooks.createContainer:
@@ -242,7 +248,7 @@ def init_stage(ctx: InitContext) -> None:
         if not plan.no_new_keyring:
             _join_keyring(k, f"_ses.{plan.id}")
         if awaiting_go:  # all the work above overlapped with the parent's cgroup writes
-            awaiting_go = _await_go(channel)
+            awaiting_go = _await_go(channel, join=join)
         program = None
         if process is not None:
             program = prepare_process(k, process, ctx.interpreter, ctx.setgroups, ctx.preserve_fds,
@@ -265,10 +271,12 @@ def init_stage(ctx: InitContext) -> None:
         os._exit(1)
 
 
-def _await_go(channel, become_root: bool = False) -> bool:
-    """Wait for the parent's GO (maps written, limits written, the process in its cgroup);
+def _await_go(channel, become_root: bool = False, join=None) -> bool:
+    """Wait for the parent's GO (maps written, limits written), then ``join`` the cgroup if given;
     returns False: no longer waiting."""
     channel.expect(sync.GO)
+    if join is not None:
+        join()
     if become_root:
         try:
             os.setresgid(0, 0, 0)

@@ -75,7 +75,7 @@ def _setup_calls(monkeypatch, plan, ns_fds) -> tuple[FakeKernel, FakeChannel]:
     ctx = init.InitContext(kernel=k, plan=plan, channel=channel, ns_fds=ns_fds, fifo_fd=-1, error_fd=-1,
                            cgroup=_Cgroup(), cgroup_mounts=(), cgroup_version=1, console_fd=None, preserve_fds=0,
                            interpreter=(0, 0), hooks=None, seccomp_program=None, setgroups=True, idmap_fds={},
-                           source_fds={}, cloned=False)
+                           source_fds={}, cloned=False, join_cgroup=False)
     with pytest.raises(_Exited):
         init.setup_stage(ctx)
     assert isinstance(channel.error, _Forked), channel.error

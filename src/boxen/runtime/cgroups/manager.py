@@ -7,7 +7,7 @@ A runtime uses a manager in this order (runc's ``cgroups.Manager``)::
     manager.create()                                               # mkdir, in every hierarchy
     manager.apply(writes)                                          # write the limits
     pid = manager.clone_init(kernel, flags)                        # the init, born in it (cgroup2)
-    manager.join_single(pid)                                       # and moved in (v1)
+    ... the child calls manager.join(0) ...                        # and moves in (v1)
     state["cgroup"] = manager.saved()                              # later commands: reopen(saved)
     manager.freeze() / thaw() / frozen()                           # pause, resume
     manager.pids(); manager.stats(); manager.update(resources)     # ps, events, update
@@ -15,9 +15,7 @@ A runtime uses a manager in this order (runc's ``cgroups.Manager``)::
 
 Joining before ``exec`` matters: a process's children start in its cgroup, so everything the
 container ever runs is counted and limited there. Writing a pid to ``cgroup.procs`` moves that
-process (all its threads); writing ``0`` moves the writer itself. On v1, ``tasks`` moves just
-the one thread named, which is the whole of a process with a single thread (an init just
-cloned, a forked child), and costs less (see :meth:`Manager.join_single`).
+process (all its threads); writing ``0`` moves the writer itself.
 
 :class:`Manager` holds what both versions share: making the directories (and remembering which
 it made, so ``destroy`` removes those and nothing else), joining, listing processes, and removing
@@ -209,28 +207,59 @@ class Manager:
         return [directory for directory, _mount in self.directories() if directory != self.born_in]
 
     def _self_files(self) -> list[str]:
-        """Per hierarchy, the file that moves a single-threaded process in (see :meth:`join_single`)."""
+        """Per hierarchy, the file whose write of ``0`` moves the writer in (see :meth:`join_later`)."""
         return [os.path.join(directory, "cgroup.procs") for directory in self._joined_directories()]
+
+    def join_later(self):
+        """Open now the files that move the calling process into the cgroup; return the mover.
+
+        The returned function writes ``0`` ("me") to each and closes them; it is for a
+        single-threaded process (a forked child), which may have left the host's mount table
+        (``pivot_root``) by the time it moves. On v1 the file is ``tasks``, which moves only
+        the writing thread, and for that the kernel skips its global ``cgroup_threadgroup_rwsem``,
+        whose write side waits for an RCU grace period (5-15 ms measured here, for every move
+        through ``cgroup.procs`` that does not follow another within about one grace period).
+        """
+        opened: list[tuple[str, int]] = []
+        try:
+            for path in self._self_files():
+                opened.append((path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
+        except OSError as exc:
+            for _, fd in opened:
+                os.close(fd)
+            raise write_error(path, "0", exc) from None
+
+        def move() -> None:
+            try:
+                for path, fd in opened:
+                    try:
+                        os.write(fd, b"0")
+                    except OSError as exc:
+                        raise write_error(path, "0", exc) from None
+            finally:
+                for _, fd in opened:
+                    os.close(fd)
+                opened.clear()
+
+        return move
 
     def join(self, pid: int) -> None:
         """Move process ``pid`` (0: the calling, single-threaded process) into the cgroup, in every hierarchy."""
         if pid == 0:
-            self.join_single(0)
+            self.join_later()()
             return
         for directory in self._joined_directories():
-            _write_pid(os.path.join(directory, "cgroup.procs"), pid)
-
-    def join_single(self, pid: int) -> None:
-        """Move ``pid``, a process with a single thread (0: the caller), into the cgroup, in every hierarchy.
-
-        On v1 the file is ``tasks``, which moves only the thread named, and for that the kernel
-        skips its global ``cgroup_threadgroup_rwsem``, whose write side waits for an RCU grace
-        period (5-15 ms measured here, for every move through ``cgroup.procs`` that does not
-        follow another within about one grace period). ``create`` moves its new init so, while
-        the init builds its root filesystem.
-        """
-        for path in self._self_files():
-            _write_pid(path, pid)
+            path = os.path.join(directory, "cgroup.procs")
+            for attempt in range(5):
+                try:
+                    write(path, str(pid))
+                    break
+                except OSError as exc:
+                    # EINVAL: a task still being forked (TASK_NEW) cannot move yet.
+                    if exc.errno == _EINVAL and attempt < 4:
+                        time.sleep(0.03)
+                        continue
+                    raise write_error(path, str(pid), exc) from None
 
     def pids(self) -> list[int]:
         """Every process in the cgroup and the cgroups below it."""
@@ -260,19 +289,6 @@ class Manager:
             if level not in leaves:
                 _rmdir_quietly(level)
         self.created = []
-
-
-def _write_pid(path: str, pid: int) -> None:
-    for attempt in range(5):
-        try:
-            write(path, str(pid))
-            return
-        except OSError as exc:
-            # EINVAL: a task still being forked (TASK_NEW) cannot move yet.
-            if exc.errno == _EINVAL and attempt < 4:
-                time.sleep(0.03)
-                continue
-            raise write_error(path, str(pid), exc) from None
 
 
 def _rmdir_quietly(path: str) -> None:
