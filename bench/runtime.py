@@ -1,7 +1,11 @@
 """boxen-runtime beside runc and crun, in one run: start-up latency and peak memory.
 
 Usage (root): ``.venv/bin/python bench/runtime.py [--runs 20] [--warmup 3] [--runtimes boxen,runc,crun]
-[--namespaces host,private]``
+[--namespaces host,private] [--gap S] [--only-run]``
+
+A runtime is ``boxen`` (this tree), a peer's name (found on PATH) or ``NAME=PROGRAM``: another
+build of boxen-runtime, for an A/B (``--runtimes boxen,main=/tmp/main/boxen-runtime --only-run``;
+ratios are boxen's against every other runtime).
 
 What is measured, for each runtime on the same bundle (busybox rootfs, runc's default
 ``config.json`` with ``terminal`` false and ``args`` ``["/bin/true"]``, as the peers' figures in
@@ -29,7 +33,8 @@ runtime does:
 With ``--gap``, each timed ``run`` follows that many seconds in which the bench itself moves no
 process between cgroups (a move right after another is cheaper: see ``bench/cgroup_join.py``),
 as a command-line runtime usually starts. Runtimes and namespaces are interleaved (one round is every runtime in the host namespace, then
-every runtime in the private one), so that the machine's drift hits all alike. The figures go to
+every runtime in the private one, each round starting with the next runtime, since the first of
+a round pays more here), so that the machine's drift hits all alike. The figures go to
 stdout as one table per namespace with ratios and the number of runs, and to
 ``bench/results/runtime.json``.
 """
@@ -73,9 +78,12 @@ def make_bundle(root: pathlib.Path) -> pathlib.Path:
 
 
 def runtimes(names: list[str]) -> dict[str, list[str]]:
+    """{name: argv} of the runtimes found: ``boxen`` (this tree's), a peer on PATH, or ``NAME=PROGRAM``
+    (another build, e.g. ``main=/tmp/main/boxen-runtime`` for an A/B)."""
     found = {}
-    for name in names:
-        program = str(BOXEN) if name == "boxen" else shutil.which(name)
+    for entry in names:
+        name, _, given = entry.partition("=")
+        program = given or (str(BOXEN) if name == "boxen" else shutil.which(name))
         if program and os.path.exists(program):
             found[name] = [program]
         else:
@@ -108,9 +116,11 @@ def peak_rss_kib(argv: list[str]) -> int:
 class Bench:
     """The runtimes that work in this mount namespace, each with a state root of its own."""
 
-    def __init__(self, work: pathlib.Path, names: list[str], namespace: str, gap: float = 0) -> None:
+    def __init__(self, work: pathlib.Path, names: list[str], namespace: str, gap: float = 0,
+                 only_run: bool = False) -> None:
         self.bundle = work / "bundle"
         self.gap = gap
+        self.only_run = only_run
         self.namespace = namespace
         self.rts: dict[str, list[str]] = {}
         self.skipped: dict[str, str] = {}
@@ -125,14 +135,21 @@ class Bench:
         self.counter = 0
 
     def round(self) -> dict[str, list[float]]:
-        """One ``run`` and one create+start+delete of every runtime: {name: [run, csd]} in seconds."""
+        """One ``run`` and one create+start+delete (0 with ``only_run``) of every runtime, each
+        round starting one runtime further on, so that none is always first:
+        {name: [run, csd, run CPU]} in seconds."""
         out = {}
-        for name, base in self.rts.items():
+        order = list(self.rts.items())
+        shift = self.counter // max(len(order), 1) % max(len(order), 1)
+        for name, base in order[shift:] + order[:shift]:
             self.counter += 1
             time.sleep(self.gap)
             cpu = cpu_of_children()
             run_time = timed([*base, "run", "--bundle", str(self.bundle), f"b{self.counter}"])
             run_cpu = cpu_of_children() - cpu
+            if self.only_run:
+                out[name] = [run_time, 0.0, run_cpu]
+                continue
             cid = f"c{self.counter}"
             start = time.perf_counter()
             subprocess.run([*base, "create", "--bundle", str(self.bundle), cid], check=True, stdout=subprocess.DEVNULL)
@@ -142,16 +159,16 @@ class Bench:
         return out
 
     def rss(self) -> dict[str, int]:
-        return {name: peak_rss_kib([*base, "run", "--bundle", str(self.bundle), f"m{name}"])
+        return {name: 0 if self.only_run else peak_rss_kib([*base, "run", "--bundle", str(self.bundle), f"m{name}"])
                 for name, base in self.rts.items()}
 
     def describe(self) -> dict:
         return {"runtimes": list(self.rts), "skipped": self.skipped}
 
 
-def worker(work: pathlib.Path, names: list[str], gap: float) -> int:
+def worker(work: pathlib.Path, names: list[str], gap: float, only_run: bool) -> int:
     """Serve rounds in this (private) mount namespace: one JSON line per request line."""
-    bench = Bench(work, names, "private", gap)
+    bench = Bench(work, names, "private", gap, only_run)
     print(json.dumps(bench.describe()), flush=True)
     for line in sys.stdin:
         request = line.strip()
@@ -165,14 +182,14 @@ def worker(work: pathlib.Path, names: list[str], gap: float) -> int:
 
 
 class PrivateWorker:
-    """This script's worker in a private mount namespace without the cgroup2 mount."""
+    """A bench script's worker (``script --worker WORK ...``) in a private mount namespace without
+    the cgroup2 mount: it answers one JSON line per request line."""
 
-    def __init__(self, work: pathlib.Path, names: list[str], gap: float) -> None:
-        script = f'umount -l {UNIFIED} 2>/dev/null; exec "$@"'
+    def __init__(self, work: pathlib.Path, names: list[str], *options: str, script: str = __file__) -> None:
+        shell = f'umount -l {UNIFIED} 2>/dev/null; exec "$@"'
         self.process = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "bench", sys.executable,
-             str(pathlib.Path(__file__).resolve()), "--worker", str(work), "--runtimes", ",".join(names),
-             "--gap", str(gap)],
+            ["unshare", "--mount", "--propagation", "slave", "sh", "-c", shell, "bench", sys.executable,
+             str(pathlib.Path(script).resolve()), "--worker", str(work), "--runtimes", ",".join(names), *options],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.described = self._answer()
 
@@ -205,10 +222,11 @@ def report(namespace: str, samples: dict, rss: dict, skipped: dict, runs: int) -
         print(f"{name:<8} left out: {why}")
     ratios = {}
     if "boxen" in med:
-        for peer in ("runc", "crun"):
-            if peer in med:
-                ratios[peer] = {key: med["boxen"][key] / med[peer][key] for key in ("run", "cpu", "csd")}
-                ratios[peer]["rss"] = rss["boxen"] / rss[peer]
+        for peer in med:
+            if peer != "boxen":
+                ratios[peer] = {key: med["boxen"][key] / med[peer][key] if med[peer][key] else 0.0
+                                for key in ("run", "cpu", "csd")}
+                ratios[peer]["rss"] = rss["boxen"] / rss[peer] if rss[peer] else 0.0
                 print(f"boxen/{peer}: run {ratios[peer]['run']:.2f}x (CPU {ratios[peer]['cpu']:.2f}x), "
                       f"create+start+delete {ratios[peer]['csd']:.2f}x, peak RSS {ratios[peer]['rss']:.2f}x")
     return {"samples_s": samples, "median_s": med, "peak_rss_kib": rss, "ratios": ratios, "left_out": skipped}
@@ -222,11 +240,13 @@ def main() -> int:
     parser.add_argument("--namespaces", default="host,private", help="host, private, or both (comma-separated)")
     parser.add_argument("--gap", type=float, default=0.0,
                         help="seconds of idleness before each timed run (see bench/cgroup_join.py)")
+    parser.add_argument("--only-run", action="store_true",
+                        help="time only `run` (no create+start+delete, no peak RSS): quicker rounds for an A/B")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.runtimes.split(",")
     if args.worker:
-        return worker(pathlib.Path(args.worker), names, args.gap)
+        return worker(pathlib.Path(args.worker), names, args.gap, args.only_run)
     if os.geteuid() != 0:
         print("bench/runtime.py needs root", file=sys.stderr)
         return 2
@@ -240,9 +260,9 @@ def main() -> int:
     results = {}
     try:
         make_bundle(work)
-        host = Bench(work, names, "host", args.gap) if "host" in namespaces else None
+        host = Bench(work, names, "host", args.gap, args.only_run) if "host" in namespaces else None
         if "private" in namespaces:
-            private = PrivateWorker(work, names, args.gap)
+            private = PrivateWorker(work, names, "--gap", str(args.gap), *(["--only-run"] if args.only_run else []))
         benches = {"host": host.describe() if host else None, "private": private.described if private else None}
         samples = {ns: {name: {"run": [], "csd": [], "cpu": []} for name in d["runtimes"]} for ns, d in benches.items() if d}
         for i in range(args.warmup + args.runs):

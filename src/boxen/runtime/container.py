@@ -410,14 +410,15 @@ class Creation:
             from boxen.runtime import sealed
 
             sealed.require("the container's init")
-        state = self.state = ContainerState.new(runtime.root, plan.id)
-        manager = None
+        cgroup = runtime.cgroup_manager(plan)  # where the cgroup goes: only reads
+        # The claim names the cgroup before it exists, so delete --force can undo an interrupted create.
+        state = self.state = ContainerState.new(runtime.root, plan.id, cgroup.saved())
+        manager = None  # set once its directories may be ours to remove
         setup_pid = 0
         handoff = Handoff(k)
         try:
             ns_fds = handoff.open_namespaces(plan.joined, "linux.namespaces")
-            manager = runtime.cgroup_manager(plan)
-            state.record_cgroup(manager.saved())  # so delete --force can undo an interrupted create
+            manager = cgroup
             manager.create()
             # The one-clone path is for a single-threaded process (see Kernel.clone); a threaded
             # caller (a daemon using this library) takes the two-stage path, whose os.fork runs

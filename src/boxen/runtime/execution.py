@@ -1,7 +1,8 @@
 """``exec``: another process in a running container.
 
 The process joins every namespace of the container's init (``/proc/<pid>/ns/*``, or the paths
-the config named), its cgroup, and gets the container's seccomp filter, then the identity and
+the config named), its cgroup (born in its cgroup2 directory, as the init is: see
+``Manager.clone_init``), and gets the container's seccomp filter, then the identity and
 capabilities of its own process spec, which ``boxen-runtime exec`` builds from the container's
 ``process`` and the command line, or reads whole from ``--process``. The forks and messages are
 those of ``create`` (see ``boxen.runtime.sync`` and ``boxen.runtime.init``), and so is the
@@ -66,7 +67,12 @@ class Execution:
                               interpreter=interpreter_file(), setgroups=True, detach=detach,
                               container_id=state.id, seccomp_program=compile_seccomp(process),
                               bundle=state.data.get("bundle", ""))
-            setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds)
+            # Born in the cgroup (its cgroup2 part) unless the process names an initial CPU
+            # affinity, which applies before it enters the cgroup (the cgroup's cpuset may not
+            # offer those CPUs): that child forks, sets it, and joins every hierarchy.
+            initial_affinity = (process.cpu_affinity or (None, None))[0]
+            setup_pid = handoff.fork(exec_setup_stage, ctx, preserve_fds,
+                                     born_in=None if initial_affinity else manager)
             pid = parent.expect(sync.INIT_PID)["pid"]
             os.waitpid(setup_pid, 0)
             master = handoff.console_master()

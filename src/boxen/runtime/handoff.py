@@ -14,6 +14,9 @@ runtime opens everything the children will need but could no longer reach once i
 * and the caller imports every module the children will run (``init.preload``: cheaper before
   the fork, and out of reach after the root switch).
 
+The fork itself starts the child in the container's cgroup2 directory where the kernel allows
+it (``clone3`` with ``CLONE_INTO_CGROUP``), so that nobody has to move it there (:meth:`Handoff.fork`).
+
 A :class:`Handoff` holds those descriptors and closes them, whatever happens, when the
 conversation ends. In the children, :func:`close_inherited` closes what they were not handed:
 a child in the container's namespaces is visible there until it ``execveat``s the user's
@@ -26,9 +29,11 @@ from __future__ import annotations
 from boxen.common import posixos as os
 from boxen.common.errors import NotFound
 from boxen.runtime.linux import constants as C
+from boxen.runtime.linux.kernel import single_threaded
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from boxen.runtime.cgroups.manager import Manager
     from boxen.runtime.sync import Channel
 
 
@@ -76,9 +81,20 @@ class Handoff:
         self.kernel.prctl(C.PR_SET_CHILD_SUBREAPER, 1)
         return self.parent, self.child
 
-    def fork(self, stage, ctx, preserve_fds: int) -> int:
-        """Fork a child that runs ``stage(ctx)`` (which never returns); the child's channel end closes here."""
-        pid = os.fork()
+    def fork(self, stage, ctx, preserve_fds: int, born_in: Manager | None = None) -> int:
+        """Fork a child that runs ``stage(ctx)`` (which never returns); the child's channel end closes here.
+
+        With ``born_in``, a cgroup the child must join, it is started in that cgroup's cgroup2
+        directory where the kernel allows it (``Manager.clone_init``: a move there afterwards
+        waits for an RCU grace period), and the manager remembers it, so that the child's
+        ``join(0)`` moves it only into the other hierarchies. That clone is a raw system call,
+        for a single-threaded caller only (see ``Kernel.clone``): a threaded one forks, and its
+        child joins every hierarchy.
+        """
+        if born_in is not None and single_threaded():
+            pid = born_in.clone_init(self.kernel, 0)
+        else:
+            pid = os.fork()
         if pid == 0:
             self.in_child(preserve_fds)
             stage(ctx)

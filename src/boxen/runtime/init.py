@@ -477,8 +477,9 @@ def _set_rlimits(k: Kernel, process: ProcessPlan) -> None:
 def _set_identity(k: Kernel, process: ProcessPlan, setgroups: bool) -> None:
     """Bounding set, then user and groups (keeping capabilities across setuid), then the sets."""
     caps = process.capabilities
+    known = range(capabilities.last_cap() + 1) if caps is not None else range(0)  # read once, used twice
     if caps is not None:
-        for number in range(capabilities.last_cap() + 1):
+        for number in known:
             if not caps.bounding >> number & 1:
                 k.prctl(C.PR_CAPBSET_DROP, number)
     k.prctl(C.PR_SET_KEEPCAPS, 1)
@@ -496,7 +497,7 @@ def _set_identity(k: Kernel, process: ProcessPlan, setgroups: bool) -> None:
     _, permitted, _ = k.capget()
     k.capset(caps.effective & permitted, caps.permitted & permitted, caps.inheritable & permitted)
     k.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_CLEAR_ALL)
-    for number in range(capabilities.last_cap() + 1):
+    for number in known:
         if caps.ambient >> number & 1:
             try:
                 k.prctl(C.PR_CAP_AMBIENT, C.PR_CAP_AMBIENT_RAISE, number)

@@ -13,8 +13,8 @@ containers do) holding:
 A runtime may be killed at any instant (``kill -9`` of ``run``), so the directory never exists
 without a ``state.json``: ``create`` claims the id by making the directory under a temporary
 name (``<id>#<pid>``: ``#`` is never part of an id), writing a *creating* ``state.json`` into it
-that names the creating process, and renaming it to ``<id>``. ``create`` adds the cgroup before
-it makes it and the init's pid as soon as it has one, so ``delete --force`` of an interrupted
+that names the creating process and the cgroup it is about to make, and renaming it to
+``<id>``. ``create`` adds the init's pid as soon as it has one, so ``delete --force`` of an interrupted
 creation finds everything to undo; ``delete`` sweeps the claims of dead processes. ``remove``
 unlinks ``state.json`` first: a directory without it holds nothing to undo (an interrupted
 ``delete``, or an older version's leftover), and is one ``delete`` removes, as runc does, and
@@ -123,8 +123,9 @@ class ContainerState:
     # --- creation and loading -----------------------------------------------------------------
 
     @classmethod
-    def new(cls, root: str, container_id: str) -> ContainerState:
-        """Claim the id: its directory appears at once with a *creating* state.json naming us.
+    def new(cls, root: str, container_id: str, cgroup: dict | None = None) -> ContainerState:
+        """Claim the id: its directory appears at once with a *creating* state.json naming us,
+        and the ``cgroup`` (``Manager.saved()``) the creation is about to make, if given.
 
         Fails if the id is taken. A directory without state.json is not a container (one
         left by hand or by an older version): it is replaced.
@@ -132,8 +133,10 @@ class ContainerState:
         check_id(container_id)
         os.makedirs(root, mode=0o711, exist_ok=True)
         me = os.getpid()
-        state = cls(root, container_id, {"id": container_id, "creating": True, "creator": me,
-                                         "creator_start": process_start_time(me)})
+        data = {"id": container_id, "creating": True, "creator": me, "creator_start": process_start_time(me)}
+        if cgroup is not None:
+            data["cgroup"] = cgroup
+        state = cls(root, container_id, data)
         claim = os.path.join(root, f"{container_id}{_AWAY}{me}")
         _remove_directory(claim)  # left by a process that had our pid before
         os.mkdir(claim, 0o711)
@@ -209,11 +212,6 @@ class ContainerState:
             os.close(fd)
         if tmp != path:
             os.rename(tmp, path)
-
-    def record_cgroup(self, saved: dict) -> None:
-        """Keep the cgroup (``Manager.saved()``) of a container being created, before it exists."""
-        self.data["cgroup"] = saved
-        self.save()
 
     def remove(self) -> None:
         """Delete the directory and everything in it, state.json first (see ``new``)."""

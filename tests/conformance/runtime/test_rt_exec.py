@@ -13,7 +13,7 @@ import json
 import os
 
 from support.bundle import base_config
-from support.probe import alive, parse_status
+from support.probe import alive, cgroup_paths, parse_status
 
 SLEEP = ["sleep", "600"]
 
@@ -94,6 +94,13 @@ def test_exec_detach_and_pid_file(runtime, bundle, cid, tmp_path):
     pid = int(pid_file.read_text())
     assert alive(pid)
     assert pid in runtime.ps(cid, "--format", "json").check().json()
+
+
+def test_exec_joins_every_cgroup_of_the_container(runtime, bundle, cid, tmp_path):
+    init = _running(runtime, bundle, cid)
+    pid_file = tmp_path / "exec.pid"
+    runtime.exec(cid, "sleep", "300", flags=("--detach", "--pid-file", pid_file)).check()
+    assert cgroup_paths(int(pid_file.read_text())) == cgroup_paths(init)  # the cgroup2 hierarchy too, if any
 
 
 def test_exec_preserve_fds(runtime, bundle, cid, tmp_path):

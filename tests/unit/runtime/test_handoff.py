@@ -70,3 +70,41 @@ def test_a_child_keeps_what_was_opened_for_it_and_its_end_of_the_channel(tmp_pat
     finally:
         h.parent = None
         h.close()
+
+
+class _Cgroup:
+    """A manager stand-in that records how the child was started."""
+
+    def __init__(self):
+        self.clones = []
+
+    def clone_init(self, kernel, flags):
+        self.clones.append(flags)
+        return 4343
+
+
+@pytest.mark.parametrize(("threaded", "born"), [(False, True), (True, False)])
+def test_a_child_is_born_in_its_cgroup_unless_the_caller_has_other_threads(monkeypatch, threaded, born):
+    forks = []
+    monkeypatch.setattr(handoff, "single_threaded", lambda: not threaded)
+    monkeypatch.setattr(handoff.os, "fork", lambda: forks.append(1) or 4444)
+    cgroup = _Cgroup()
+    h = handoff.Handoff(_SocketKernel())
+    try:
+        h.channel()
+        pid = h.fork(lambda ctx: None, None, 0, born_in=cgroup)
+        assert (pid, cgroup.clones, forks) == ((4343, [0], []) if born else (4444, [], [1]))
+        assert h.child is None  # the children's end of the channel is closed here
+    finally:
+        h.close()
+
+
+def test_a_child_without_a_cgroup_to_be_born_in_is_forked(monkeypatch):
+    forks = []
+    monkeypatch.setattr(handoff.os, "fork", lambda: forks.append(1) or 4444)
+    h = handoff.Handoff(_SocketKernel())
+    try:
+        h.channel()
+        assert h.fork(lambda ctx: None, None, 0) == 4444 and forks == [1]
+    finally:
+        h.close()

@@ -42,6 +42,13 @@ def test_claim_save_load_remove(tmp_path):
         ContainerState.load(root, "c1")
 
 
+def test_the_claim_names_the_cgroup_about_to_be_made(tmp_path):
+    saved = {"version": 2, "path": "/sys/fs/cgroup/c1", "mount": "/sys/fs/cgroup", "created": []}
+    ContainerState.new(str(tmp_path), "c1", saved)  # one write: what delete --force undoes is on disk
+    loaded = ContainerState.load(str(tmp_path), "c1")
+    assert loaded.data["cgroup"] == saved and loaded.data["creating"] is True
+
+
 def test_a_reused_pid_means_stopped(tmp_path):
     state = ContainerState.new(str(tmp_path), "c")
     del state.data["creating"]
