@@ -149,14 +149,12 @@ class Runtime:
 
         return cgroups.reopen(saved)
 
-    _manager = container_cgroup  # the lifecycle methods' name for it
-
     def status(self, state: ContainerState) -> str:
         manager = None
 
         def frozen() -> bool:
             nonlocal manager
-            manager = manager or self._manager(state)
+            manager = manager or self.container_cgroup(state)
             return manager is not None and manager.frozen()
 
         return state.status(frozen)
@@ -186,7 +184,7 @@ class Runtime:
         _log(self.debug, f"sending signal {signal} to container {container_id}"
                           + (" (every process)" if all_processes else f" (pid {state.pid})"))
         if all_processes:
-            manager = self._manager(state)
+            manager = self.container_cgroup(state)
             for pid in manager.pids() if manager else [state.pid] if status != STOPPED else []:
                 try:
                     os.kill(pid, signal)
@@ -228,7 +226,7 @@ class Runtime:
         """Kill what an interrupted ``create`` put in the cgroup before it recorded the init's pid."""
         import time
 
-        manager = self._manager(state)
+        manager = self.container_cgroup(state)
         deadline = time.monotonic() + 10
         while manager is not None and time.monotonic() < deadline:
             try:
@@ -248,7 +246,7 @@ class Runtime:
             time.sleep(0.005)
 
     def _kill_all(self, state: ContainerState, status: str) -> None:
-        manager = self._manager(state)
+        manager = self.container_cgroup(state)
         own_pid_ns = "pid" in state.data.get("new_namespaces", ())
         try:
             _signal_process(state, 9)
@@ -266,7 +264,7 @@ class Runtime:
         _wait_dead(state)
 
     def _destroy(self, state: ContainerState) -> None:
-        manager = self._manager(state)
+        manager = self.container_cgroup(state)
         if manager is not None:
             try:
                 manager.destroy()
@@ -330,7 +328,7 @@ class Runtime:
         self._require_manager(state).update(resources)
 
     def _require_manager(self, state: ContainerState):
-        manager = self._manager(state)
+        manager = self.container_cgroup(state)
         if manager is None:
             raise FailedPrecondition(f"container {state.id} has no cgroup")
         return manager
