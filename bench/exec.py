@@ -32,7 +32,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from runtime import UNIFIED, PrivateWorker, cpu_of_children, make_bundle, runtimes, timed
+from runtime import PrivateWorker, cpu_of_children, make_bundle, namespaces_to_measure, runtimes, timed
 
 
 def sealing_parts(runs: int) -> dict[str, float]:
@@ -141,11 +141,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/exec.py needs root", file=sys.stderr)
         return 2
-    namespaces = args.namespaces.split(",")
-    if "private" in namespaces and not os.path.ismount(UNIFIED):
-        print(f"no cgroup2 mount at {UNIFIED}: the private namespace would equal the host's; measuring the host's",
-              file=sys.stderr)
-        namespaces = ["host"]
+    namespaces = namespaces_to_measure(args.namespaces)
     work = pathlib.Path(tempfile.mkdtemp(prefix="boxen-bench-exec-"))
     host = private = None
     try:

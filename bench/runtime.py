@@ -166,6 +166,17 @@ class Bench:
         return {"runtimes": list(self.rts), "skipped": self.skipped}
 
 
+def namespaces_to_measure(text: str) -> list[str]:
+    """The mount namespaces named by ``--namespaces`` that differ on this host: without a cgroup2
+    mount, the private namespace would equal the host's, so only the host's is measured."""
+    namespaces = text.split(",")
+    if "private" in namespaces and not os.path.ismount(UNIFIED):
+        print(f"no cgroup2 mount at {UNIFIED}: the private namespace would equal the host's; measuring the host's",
+              file=sys.stderr)
+        return ["host"]
+    return namespaces
+
+
 def worker(work: pathlib.Path, names: list[str], gap: float, only_run: bool) -> int:
     """Serve rounds in this (private) mount namespace: one JSON line per request line."""
     bench = Bench(work, names, "private", gap, only_run)
@@ -250,11 +261,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/runtime.py needs root", file=sys.stderr)
         return 2
-    namespaces = args.namespaces.split(",")
-    if "private" in namespaces and not os.path.ismount(UNIFIED):
-        print(f"no cgroup2 mount at {UNIFIED}: the private namespace would equal the host's; measuring the host's",
-              file=sys.stderr)
-        namespaces = ["host"]
+    namespaces = namespaces_to_measure(args.namespaces)
     work = pathlib.Path(tempfile.mkdtemp(prefix="boxen-bench-"))
     private = None
     results = {}
