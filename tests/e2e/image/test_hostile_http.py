@@ -20,12 +20,13 @@ from boxen.common.errors import BoxenError
 from boxen.image.reference import parse
 from boxen.image.registry.client import RegistryClient
 from boxen.image.registry.config import RegistryConfig
+from support.loopback import LoopbackServer, servers
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 USER, PASSWORD = "boxen", "registry-secret"
 
 
-class Raw:
+class Raw(LoopbackServer):
     """A loopback server: ``answer(method, path, headers, sock)`` writes each answer itself.
 
     ``requests`` keeps every request head it read (method, path, lowercased headers);
@@ -36,23 +37,11 @@ class Raw:
         self.answer = answer
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.sent = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self.socks: list[socket.socket] = []
         self._current = threading.local()  # the socket each serving thread answers on
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.host = f"127.0.0.1:{self.port}"
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            self.socks.append(sock)
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock: socket.socket) -> None:
+    def serve(self, sock: socket.socket) -> None:
         self._current.sock = sock
         buffer = b""
         try:
@@ -83,27 +72,10 @@ class Raw:
         self._current.sock.sendall(data)
         self.sent += len(data)
 
-    def stop(self) -> None:
-        self.listener.close()
-        for sock in self.socks:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
 
 @pytest.fixture
 def raw():
-    servers = []
-
-    def start(answer):
-        servers.append(Raw(answer))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.stop()
+    yield from servers(Raw)
 
 
 def reply(status: int, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()) -> bytes:

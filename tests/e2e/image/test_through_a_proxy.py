@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from support import images
+from support.loopback import LoopbackServer, servers
 from support.registry import PASSWORD as REGISTRY_PASSWORD
 from support.registry import USER as REGISTRY_USER
 
@@ -22,25 +23,14 @@ USER, PASSWORD = "proxy-user", "proxy-pass"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-class ForwardingProxy:
+class ForwardingProxy(LoopbackServer):
     """An HTTP proxy on loopback that sends ``names[authority]`` to the (host, port) it maps to."""
 
     def __init__(self, names: dict[str, tuple[str, int]]) -> None:
         self.names = names
         self.log: list[tuple[str, str, str | None]] = []  # (method, target, Proxy-Authorization)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://{USER}:{PASSWORD}@127.0.0.1:{self.listener.getsockname()[1]}"
-        self.socks: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.socks.append(client)
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        super().__init__()
+        self.url = f"http://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
 
     @staticmethod
     def _head(sock: socket.socket, buffer: bytes) -> tuple[bytes, bytes] | None:
@@ -65,7 +55,7 @@ class ForwardingProxy:
             except OSError:
                 pass
 
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         upstream = None
         buffer = b""
         try:
@@ -101,27 +91,10 @@ class ForwardingProxy:
         finally:
             client.close()
 
-    def stop(self) -> None:
-        self.listener.close()
-        for sock in self.socks:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
 
 @pytest.fixture
 def proxy():
-    proxies = []
-
-    def start(names):
-        proxies.append(ForwardingProxy(names))
-        return proxies[-1]
-
-    yield start
-    for p in proxies:
-        p.stop()
+    yield from servers(ForwardingProxy)
 
 
 def _loopback_port(registry) -> int:
